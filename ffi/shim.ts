@@ -1,0 +1,177 @@
+/**
+ * Typed bindings to `c/shim/shim.c`. Each function throws {@link SyscallError}
+ * naming the call when the shim returns `-errno`.
+ */
+import { openNative } from "./load.ts";
+import { check } from "./syscall_error.ts";
+
+const symbols = {
+  ct_memfd_secret: { parameters: ["u32"], result: "i32" },
+  ct_memfd_create: { parameters: ["buffer", "u32"], result: "i32" },
+  ct_ftruncate: { parameters: ["i32", "u64"], result: "i32" },
+  ct_close: { parameters: ["i32"], result: "i32" },
+  ct_write_all: { parameters: ["i32", "buffer", "u64"], result: "i32" },
+  ct_mmap: {
+    parameters: ["u64", "u64", "i32", "i32", "i32", "u64", "buffer"],
+    result: "i32",
+  },
+  ct_munmap: { parameters: ["u64", "u64"], result: "i32" },
+  ct_mprotect: { parameters: ["u64", "u64", "i32"], result: "i32" },
+  ct_mlock: { parameters: ["u64", "u64"], result: "i32" },
+  ct_munlock: { parameters: ["u64", "u64"], result: "i32" },
+  ct_madvise: { parameters: ["u64", "u64", "i32"], result: "i32" },
+  ct_get_dumpable: { parameters: [], result: "i32" },
+  ct_set_dumpable: { parameters: ["i32"], result: "i32" },
+  ct_set_child_subreaper: { parameters: [], result: "i32" },
+  ct_set_core_limit_zero: { parameters: [], result: "i32" },
+  ct_explicit_bzero: { parameters: ["u64", "u64"], result: "i32" },
+  ct_copy_in: { parameters: ["u64", "buffer", "u64"], result: "i32" },
+  ct_memeq: { parameters: ["u64", "buffer", "u64"], result: "i32" },
+  ct_page_size: { parameters: [], result: "i32" },
+} as const;
+
+let lib: Deno.DynamicLibrary<typeof symbols> | undefined;
+function sym() {
+  lib ??= openNative("libcloudtaser_shim.so", symbols);
+  return lib.symbols;
+}
+
+/** `mmap`/`mprotect` protection bits. */
+export const PROT = { NONE: 0, READ: 1, WRITE: 2 } as const;
+/** `mmap` flags. */
+export const MAP = {
+  SHARED: 0x01,
+  PRIVATE: 0x02,
+  FIXED: 0x10,
+  ANONYMOUS: 0x20,
+  NORESERVE: 0x4000,
+} as const;
+/** `madvise` advice values. */
+export const MADV = { DONTDUMP: 16, DODUMP: 17, WIPEONFORK: 18 } as const;
+/** `memfd_create` flags. */
+export const MFD = { CLOEXEC: 1, ALLOW_SEALING: 2 } as const;
+/** `O_CLOEXEC`, accepted by `memfd_secret`. */
+export const O_CLOEXEC = 0o2000000;
+
+/** `memfd_secret(2)`: a file whose pages leave the kernel's direct map. */
+export function memfdSecret(flags = O_CLOEXEC): number {
+  return check("memfd_secret", sym().ct_memfd_secret(flags));
+}
+
+/** `memfd_create(2)`. */
+export function memfdCreate(name: string, flags = MFD.CLOEXEC): number {
+  const cname = new TextEncoder().encode(name + "\0");
+  return check("memfd_create", sym().ct_memfd_create(cname, flags));
+}
+
+/** `ftruncate(2)`. */
+export function ftruncate(fd: number, len: number): void {
+  check("ftruncate", sym().ct_ftruncate(fd, BigInt(len)));
+}
+
+/** `close(2)`. */
+export function close(fd: number): void {
+  check("close", sym().ct_close(fd));
+}
+
+/** `write(2)` until every byte is written. */
+export function writeAll(fd: number, bytes: Uint8Array): void {
+  check("write", sym().ct_write_all(fd, bytes, BigInt(bytes.length)));
+}
+
+/** `mmap(2)`; returns the address. */
+export function mmap(
+  addr: bigint,
+  len: number,
+  prot: number,
+  flags: number,
+  fd = -1,
+  offset = 0,
+): bigint {
+  const out = new BigUint64Array(1);
+  check(
+    "mmap",
+    sym().ct_mmap(
+      addr,
+      BigInt(len),
+      prot,
+      flags,
+      fd,
+      BigInt(offset),
+      new Uint8Array(out.buffer),
+    ),
+  );
+  return out[0];
+}
+
+/** `munmap(2)`. */
+export function munmap(addr: bigint, len: number): void {
+  check("munmap", sym().ct_munmap(addr, BigInt(len)));
+}
+
+/** `mprotect(2)`. */
+export function mprotect(addr: bigint, len: number, prot: number): void {
+  check("mprotect", sym().ct_mprotect(addr, BigInt(len), prot));
+}
+
+/** `mlock(2)`. */
+export function mlock(addr: bigint, len: number): void {
+  check("mlock", sym().ct_mlock(addr, BigInt(len)));
+}
+
+/** `munlock(2)`. */
+export function munlock(addr: bigint, len: number): void {
+  check("munlock", sym().ct_munlock(addr, BigInt(len)));
+}
+
+/** `madvise(2)`. */
+export function madvise(addr: bigint, len: number, advice: number): void {
+  check("madvise", sym().ct_madvise(addr, BigInt(len), advice));
+}
+
+/** `prctl(PR_GET_DUMPABLE)`: true when the process is dumpable. */
+export function getDumpable(): boolean {
+  return check("prctl(PR_GET_DUMPABLE)", sym().ct_get_dumpable()) !== 0;
+}
+
+/** `prctl(PR_SET_DUMPABLE)`. */
+export function setDumpable(on: boolean): void {
+  check("prctl(PR_SET_DUMPABLE)", sym().ct_set_dumpable(on ? 1 : 0));
+}
+
+/** `prctl(PR_SET_CHILD_SUBREAPER, 1)`. */
+export function setChildSubreaper(): void {
+  check("prctl(PR_SET_CHILD_SUBREAPER)", sym().ct_set_child_subreaper());
+}
+
+/** `setrlimit(RLIMIT_CORE, {0, 0})`. */
+export function setCoreLimitZero(): void {
+  check("setrlimit(RLIMIT_CORE)", sym().ct_set_core_limit_zero());
+}
+
+/** `explicit_bzero(3)` over native memory. */
+export function explicitBzero(addr: bigint, len: number): void {
+  sym().ct_explicit_bzero(addr, BigInt(len));
+}
+
+/** Copies a JS buffer to native memory (bounds are the caller's duty). */
+export function copyIn(dst: bigint, src: Uint8Array): void {
+  sym().ct_copy_in(dst, src, BigInt(src.length));
+}
+
+/** Constant-time comparison of native memory with a JS buffer. */
+export function memEquals(addr: bigint, bytes: Uint8Array): boolean {
+  return sym().ct_memeq(addr, bytes, BigInt(bytes.length)) === 1;
+}
+
+/** `sysconf(_SC_PAGESIZE)`. */
+export function pageSize(): number {
+  return check("sysconf(_SC_PAGESIZE)", sym().ct_page_size());
+}
+
+/** A writable view over native memory. Drop it before the memory is unmapped. */
+export function viewOf(addr: bigint, len: number): Uint8Array {
+  const ptr = Deno.UnsafePointer.create(addr);
+  if (ptr === null) throw new Error("viewOf: null address");
+  return new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(ptr, len));
+}

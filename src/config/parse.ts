@@ -1,0 +1,148 @@
+/**
+ * Parses the environment against the table. Pure: the caller passes the
+ * environment in, and nothing is logged here.
+ */
+import {
+  type Kind,
+  type Setting,
+  type SettingName,
+  SETTINGS,
+} from "./table.ts";
+
+/** One or more variables hold values the table does not accept. */
+export class ConfigError extends Error {
+  /** One entry per bad variable: `NAME: what was expected`. */
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(`invalid configuration:\n  ${problems.join("\n  ")}`);
+    this.name = "ConfigError";
+    this.problems = problems;
+  }
+}
+
+/** Raw, validated values by name (strings as given; use the typed getters). */
+export class Config {
+  readonly #values: Map<string, string>;
+  readonly #sources: Map<string, string>;
+  constructor(values: Map<string, string>, sources: Map<string, string>) {
+    this.#values = values;
+    this.#sources = sources;
+  }
+  /** The value, or the default, or undefined. */
+  string(name: SettingName): string | undefined {
+    return this.#values.get(name) ?? defaultOf(name);
+  }
+  /** True when the variable was set (not defaulted). */
+  isSet(name: SettingName): boolean {
+    return this.#values.has(name);
+  }
+  /** The name actually read (`BAO_ADDR` when that one was set). */
+  source(name: SettingName): string {
+    return this.#sources.get(name) ?? name;
+  }
+  bool(name: SettingName): boolean {
+    const v = this.string(name);
+    return v !== undefined && TRUE.has(v.toLowerCase());
+  }
+  int(name: SettingName): number {
+    return Number(this.string(name) ?? "0");
+  }
+  /** A duration in milliseconds. */
+  durationMs(name: SettingName): number {
+    return parseDurationMs(this.string(name) ?? "0") ?? 0;
+  }
+}
+
+const TRUE = new Set(["1", "true", "yes", "on"]);
+const BOOL = new Set([...TRUE, "0", "false", "no", "off"]);
+
+function defaultOf(name: string): string | undefined {
+  const s = (SETTINGS as readonly Setting[]).find((x) => x.name === name);
+  return s?.default?.includes("<") ? undefined : s?.default;
+}
+
+/**
+ * Parses a duration: plain seconds (`30`, `1.5`) or Go syntax (`1m30s`,
+ * `500ms`). Returns milliseconds, or null when malformed.
+ */
+export function parseDurationMs(v: string): number | null {
+  if (/^\d+(\.\d+)?$/.test(v)) return Number(v) * 1000;
+  const unit: Record<string, number> = { h: 3600e3, m: 60e3, s: 1e3, ms: 1 };
+  const re = /(\d+(?:\.\d+)?)(ms|h|m|s)/y;
+  let total = 0;
+  let pos = 0;
+  while (pos < v.length) {
+    re.lastIndex = pos;
+    const m = re.exec(v);
+    if (!m) return null;
+    total += Number(m[1]) * unit[m[2]];
+    pos = re.lastIndex;
+  }
+  return v.length ? total : null;
+}
+
+function problem(s: Setting, src: string, v: string): string | null {
+  const k: Kind = s.kind;
+  const shown = s.sensitive ? "(value hidden)" : JSON.stringify(v);
+  switch (k.type) {
+    case "bool":
+      return BOOL.has(v.toLowerCase())
+        ? null
+        : `${src}=${shown}: expected true or false`;
+    case "int": {
+      const n = Number(v);
+      return /^\d+$/.test(v) && n >= k.min && n <= k.max
+        ? null
+        : `${src}=${shown}: expected a whole number from ${k.min} to ${k.max}`;
+    }
+    case "duration":
+      return parseDurationMs(v) !== null
+        ? null
+        : `${src}=${shown}: expected seconds or a duration like 30s, 1m30s, 500ms`;
+    case "enum":
+      return k.values.includes(v)
+        ? null
+        : `${src}=${shown}: expected one of ${k.values.join(", ")}`;
+    case "url":
+      try {
+        const u = new URL(v);
+        return u.protocol === "https:" || u.protocol === "http:"
+          ? null
+          : `${src}=${shown}: expected an http(s) URL`;
+      } catch {
+        return `${src}=${shown}: expected a URL like https://vault:8200`;
+      }
+    case "file":
+    case "string":
+      return v === "" ? `${src} is set but empty` : null;
+  }
+}
+
+/**
+ * Validates `env` against the table; throws {@link ConfigError} listing every
+ * bad variable at once.
+ *
+ * @example
+ * ```ts
+ * const config = parseConfig(Deno.env.toObject());
+ * config.string("VAULT_ADDR"); // "https://127.0.0.1:8200" by default
+ * ```
+ */
+export function parseConfig(env: Record<string, string>): Config {
+  const values = new Map<string, string>();
+  const sources = new Map<string, string>();
+  const problems: string[] = [];
+  for (const s of SETTINGS as readonly Setting[]) {
+    const src = s.alias && env[s.alias] !== undefined ? s.alias : s.name;
+    const v = env[src];
+    if (v === undefined) continue;
+    const p = problem(s, src, v);
+    if (p) problems.push(p);
+    else {
+      values.set(s.name, v);
+      sources.set(s.name, src);
+    }
+  }
+  if (problems.length) throw new ConfigError(problems);
+  return new Config(values, sources);
+}

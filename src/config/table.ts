@@ -1,0 +1,213 @@
+/**
+ * The configuration table: every environment variable the wrapper reads, in
+ * one place (STYLE.md "Distilled" 4). Parsing, `--help` and the README's
+ * table are generated from it.
+ */
+
+/** How a variable's value is validated. */
+export type Kind =
+  | { type: "string" }
+  | { type: "bool" }
+  | { type: "int"; min: number; max: number }
+  | { type: "duration" } // seconds, or Go-style "1m30s", "500ms"
+  | { type: "enum"; values: readonly string[] }
+  | { type: "url" }
+  | { type: "file" }; // a path; existence is checked by whoever opens it
+
+/** One row of the table. */
+export interface Setting {
+  /** The name read from the environment. */
+  name: string;
+  /** Read first when set (OpenBao's client prefers `BAO_*`). */
+  alias?: string;
+  kind: Kind;
+  /** Shown in help; `undefined` means "unset". */
+  default?: string;
+  meaning: string;
+  /** The value is a credential: never echoed in errors or help. */
+  sensitive?: boolean;
+  /** Whether the child sees it. Default false for everything in the table. */
+}
+
+const bool: Kind = { type: "bool" };
+const str: Kind = { type: "string" };
+const file: Kind = { type: "file" };
+
+/** Every variable, grouped as the help shows them. */
+export const SETTINGS = [
+  // Vault / OpenBao client, named as the Vault CLI names them.
+  {
+    name: "VAULT_ADDR",
+    alias: "BAO_ADDR",
+    kind: { type: "url" },
+    default: "https://127.0.0.1:8200",
+    meaning: "address of the Vault or OpenBao server",
+  },
+  {
+    name: "VAULT_CACERT",
+    alias: "BAO_CACERT",
+    kind: file,
+    meaning: "PEM file of the CA(s) that sign the server certificate",
+  },
+  {
+    name: "VAULT_CAPATH",
+    alias: "BAO_CAPATH",
+    kind: file,
+    meaning: "directory of PEM CA certificates",
+  },
+  {
+    name: "VAULT_CLIENT_CERT",
+    alias: "BAO_CLIENT_CERT",
+    kind: file,
+    meaning: "PEM client certificate for mTLS",
+  },
+  {
+    name: "VAULT_CLIENT_KEY",
+    alias: "BAO_CLIENT_KEY",
+    kind: file,
+    meaning: "PEM private key of the client certificate",
+  },
+  {
+    name: "VAULT_TLS_SERVER_NAME",
+    alias: "BAO_TLS_SERVER_NAME",
+    kind: str,
+    meaning: "name to verify the server certificate against (SNI)",
+  },
+  {
+    name: "VAULT_SKIP_VERIFY",
+    alias: "BAO_SKIP_VERIFY",
+    kind: bool,
+    default: "false",
+    meaning: "do not verify the server certificate (insecure; costs score)",
+  },
+  {
+    name: "VAULT_NAMESPACE",
+    alias: "BAO_NAMESPACE",
+    kind: str,
+    meaning: "namespace sent as X-Vault-Namespace",
+  },
+  {
+    name: "VAULT_TOKEN",
+    alias: "BAO_TOKEN",
+    kind: str,
+    sensitive: true,
+    meaning: "token for VAULT_AUTH_METHOD=token (prefer VAULT_TOKEN_FILE)",
+  },
+  {
+    name: "VAULT_MAX_RETRIES",
+    alias: "BAO_MAX_RETRIES",
+    kind: { type: "int", min: 0, max: 100 },
+    default: "2",
+    meaning: "retries after a connection error, 412, 429 or 5xx (not 501)",
+  },
+  {
+    name: "VAULT_CLIENT_TIMEOUT",
+    alias: "BAO_CLIENT_TIMEOUT",
+    kind: { type: "duration" },
+    default: "60s",
+    meaning: "overall deadline for authenticating and fetching",
+  },
+  {
+    name: "VAULT_AUTH_METHOD",
+    kind: {
+      type: "enum",
+      values: ["kubernetes", "cert", "approle", "jwt", "token"],
+    },
+    default: "kubernetes",
+    meaning: "how to log in",
+  },
+  {
+    name: "VAULT_AUTH_ROLE",
+    kind: str,
+    meaning: "role to log in as (kubernetes, cert, jwt; approle role_id)",
+  },
+  {
+    name: "VAULT_AUTH_MOUNT_PATH",
+    kind: str,
+    meaning: "auth mount path",
+    default: "auth/<method>",
+  },
+  {
+    name: "VAULT_TOKEN_FILE",
+    kind: file,
+    meaning: "file holding the token for VAULT_AUTH_METHOD=token",
+  },
+  {
+    name: "VAULT_JWT_FILE",
+    kind: file,
+    default: "/var/run/secrets/kubernetes.io/serviceaccount/token",
+    meaning: "file holding the JWT for kubernetes and jwt auth",
+  },
+  {
+    name: "VAULT_APPROLE_SECRET_ID_FILE",
+    kind: file,
+    meaning: "file holding the AppRole secret_id",
+  },
+  // cloudtaser's own.
+  {
+    name: "CLOUDTASER_SECRET_PATHS",
+    kind: str,
+    meaning: "comma-separated KV paths, e.g. secret/data/app/db,kv/app",
+  },
+  {
+    name: "CLOUDTASER_ENV_MAP",
+    kind: str,
+    meaning:
+      "field=ENV pairs: commas within a path, ';' between paths, in SECRET_PATHS order",
+  },
+  {
+    name: "CLOUDTASER_REQUIRE_MEMFD_SECRET",
+    kind: bool,
+    default: "false",
+    meaning: "refuse to start without memfd_secret",
+  },
+  {
+    name: "CLOUDTASER_REQUIRE_MLOCK",
+    kind: bool,
+    default: "false",
+    meaning: "refuse to start when the region cannot be locked",
+  },
+  {
+    name: "CLOUDTASER_DELIVERY",
+    kind: { type: "enum", values: ["env", "interposer", "fd", "auto"] },
+    default: "env",
+    meaning: "how the app receives secrets",
+  },
+  {
+    name: "CLOUDTASER_MIN_SCORE",
+    kind: { type: "int", min: 0, max: 200 },
+    default: "0",
+    meaning: "refuse to start below this protection score",
+  },
+  {
+    name: "CLOUDTASER_ORIGINAL_CMD",
+    kind: str,
+    meaning: "the command to run when none follows --",
+  },
+  {
+    name: "CLOUDTASER_ENV_PASSTHROUGH",
+    kind: str,
+    meaning: "comma-separated configuration variables the app may still see",
+  },
+  {
+    name: "CLOUDTASER_LOG_LEVEL",
+    kind: {
+      type: "enum",
+      values: ["debug", "info", "warning", "error"],
+    },
+    default: "info",
+    meaning: "log level",
+  },
+  {
+    name: "CLOUDTASER_ENFORCER_SOCKET",
+    kind: file,
+    default: "/run/cloudtaser/enforcer.sock",
+    meaning: "unix socket of the node's enforcer",
+  },
+] as const satisfies readonly Setting[];
+
+/** A name in the table. */
+export type SettingName = (typeof SETTINGS)[number]["name"];
+
+/** Prefixes of configuration that never reaches the child by default. */
+export const CONFIG_PREFIXES = ["CLOUDTASER_", "VAULT_", "BAO_"] as const;

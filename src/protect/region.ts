@@ -1,0 +1,355 @@
+/**
+ * SecretRegion: the memory that holds every secret value.
+ *
+ * `memfd_secret(2)` first (pages leave the kernel's direct map, and the VMA
+ * is locked and excluded from dumps by the kernel); where the kernel lacks it,
+ * a `memfd_create` file mapped and `mlock`ed. Both get `MADV_DONTDUMP`,
+ * `PROT_NONE` guard pages on each side and a canary (see region_format.ts).
+ * Values enter as bytes only; they never become JS strings here.
+ */
+import * as native from "../../ffi/mod.ts";
+import { RegionError } from "./errors.ts";
+import {
+  CANARY_SIZE,
+  HEADER_SIZE,
+  MAGIC,
+  OFF_CANARY,
+  OFF_DATA_SIZE,
+  OFF_RECORD_COUNT,
+  OFF_RECORDS_LENGTH,
+  OFF_RECORDS_OFFSET,
+} from "./region_format.ts";
+
+/** What backs the region. */
+export type RegionBacking = "memfd_secret" | "memfd_mlock";
+
+/** Options for {@link SecretRegion.create}. */
+export interface RegionOptions {
+  /** Refuse to start without memfd_secret. @default false */
+  requireMemfdSecret?: boolean;
+  /** Refuse to start when the region cannot be locked. @default false */
+  requireMlock?: boolean;
+  /** Bytes for records before the first growth. @default 64 KiB */
+  initialCapacity?: number;
+}
+
+/** Outcome of {@link SecretRegion.wipe}. */
+export interface WipeReport {
+  /** False when the canary was overwritten: something wrote out of bounds. */
+  canaryIntact: boolean;
+}
+
+/** Largest data size: the header's 32-bit fields bound it. */
+const MAX_DATA_SIZE = 0xffff_0000;
+const EQUALS = 0x3d;
+
+interface Mapping {
+  fd: number;
+  reserve: bigint; // start of the leading guard page
+  data: bigint; // start of the data pages (offset 0 of fd)
+  size: number; // data size
+  view: Uint8Array; // the data pages, writable
+}
+
+/**
+ * The protected region of secret records.
+ *
+ * @example
+ * ```ts
+ * const region = SecretRegion.create({ requireMemfdSecret: true });
+ * region.append("DB_PASSWORD", bytesFromSocket);
+ * bytesFromSocket.fill(0);
+ * // ... hand region.fd to the child, then:
+ * region.closeFd();
+ * region.wipe();
+ * ```
+ */
+export class SecretRegion {
+  /** The backing in use, measured at creation. */
+  readonly backing: RegionBacking;
+  /** True when the data pages are locked in RAM. */
+  readonly locked: boolean;
+  /** What fell short of the strongest setting, one sentence each. */
+  readonly warnings: string[] = [];
+
+  #opts: Required<RegionOptions>;
+  #map: Mapping | null;
+  #used = HEADER_SIZE; // end of the last record
+  #count = 0;
+  #keys = new Map<string, { offset: number; length: number }>();
+  #canary = crypto.getRandomValues(new Uint8Array(CANARY_SIZE));
+  #writing = false; // one reservation at a time: growth would move it
+
+  private constructor(opts: Required<RegionOptions>) {
+    this.#opts = opts;
+    const first = this.#allocate(opts.initialCapacity);
+    this.#map = first.map;
+    this.backing = first.backing;
+    this.locked = first.locked;
+    this.#writeHeader();
+  }
+
+  /** Allocates the region, honouring the strict modes. */
+  static create(opts: RegionOptions = {}): SecretRegion {
+    return new SecretRegion({
+      requireMemfdSecret: opts.requireMemfdSecret ?? false,
+      requireMlock: opts.requireMlock ?? false,
+      initialCapacity: opts.initialCapacity ?? 64 * 1024,
+    });
+  }
+
+  /** The fd of the data pages, or -1 once closed. */
+  get fd(): number {
+    return this.#map?.fd ?? -1;
+  }
+  /** Address of offset 0 of the data pages. */
+  get address(): bigint {
+    return this.#mapped().data;
+  }
+  /** Size of the data pages in bytes. */
+  get size(): number {
+    return this.#mapped().size;
+  }
+  /** Number of records. */
+  get count(): number {
+    return this.#count;
+  }
+  /** Record keys in insertion order (keys are not secret). */
+  keys(): string[] {
+    return [...this.#keys.keys()];
+  }
+  /** True when a record with this key exists. */
+  has(key: string): boolean {
+    return this.#keys.has(key);
+  }
+
+  /**
+   * Appends `KEY=VALUE\0`. The value is copied straight from `value` into the
+   * region; the caller zeroes its buffer afterwards.
+   */
+  append(key: string, value: Uint8Array): void {
+    const w = this.beginRecord(key, value.length);
+    w.view.set(value);
+    w.commit(value.length);
+  }
+
+  /**
+   * Reserves room for a value of at most `maxLength` bytes and returns a view
+   * to decode it into in place (the JSON reader writes straight here), and a
+   * `commit(length)` that validates and seals the record.
+   */
+  beginRecord(
+    key: string,
+    maxLength: number,
+  ): { view: Uint8Array; commit(length: number): void } {
+    validateKey(key);
+    if (this.#writing) throw new Error("a record is already being written");
+    if (this.#keys.has(key)) {
+      throw new RegionError(`duplicate secret key ${key}`);
+    }
+    const keyBytes = new TextEncoder().encode(key);
+    const need = keyBytes.length + 1 + maxLength + 1;
+    this.#ensure(need);
+    const m = this.#mapped();
+    const start = this.#used;
+    m.view.set(keyBytes, start);
+    m.view[start + keyBytes.length] = EQUALS;
+    const valueAt = start + keyBytes.length + 1;
+    const view = m.view.subarray(valueAt, valueAt + maxLength);
+    this.#writing = true;
+    return {
+      view,
+      commit: (length: number) => {
+        if (!this.#writing) throw new Error("record already committed");
+        this.#writing = false;
+        if (length > maxLength || length < 0) {
+          throw new RangeError(`record ${key}: ${length} > ${maxLength}`);
+        }
+        if (view.subarray(0, length).includes(0)) {
+          view.fill(0, 0, length);
+          m.view.fill(0, start, valueAt);
+          throw new RegionError(
+            `secret ${key} contains a NUL byte, which a KEY=VALUE record ` +
+              `(and an environment variable) cannot carry`,
+          );
+        }
+        view.fill(0, length); // clear unused reservation
+        m.view[valueAt + length] = 0;
+        this.#keys.set(key, { offset: valueAt, length });
+        this.#used = valueAt + length + 1;
+        this.#count++;
+        this.#writeHeader();
+      },
+    };
+  }
+
+  /**
+   * A view of a value inside the region. Valid until the region grows or is
+   * wiped; do not keep it.
+   */
+  value(key: string): Uint8Array | undefined {
+    const r = this.#keys.get(key);
+    if (!r) return undefined;
+    return this.#mapped().view.subarray(r.offset, r.offset + r.length);
+  }
+
+  /**
+   * Closes the fd. The mapping stays; an open fd could be stolen by root with
+   * `pidfd_getfd`, a mapping cannot.
+   */
+  closeFd(): void {
+    const m = this.#mapped();
+    if (m.fd >= 0) {
+      native.close(m.fd);
+      m.fd = -1;
+    }
+  }
+
+  /**
+   * Zeroes every byte with `explicit_bzero`, checks the canary, unmaps.
+   * Idempotent.
+   */
+  wipe(): WipeReport {
+    const m = this.#map;
+    if (!m) return { canaryIntact: true };
+    const canaryIntact = native.memEquals(
+      m.data + BigInt(m.size - CANARY_SIZE),
+      this.#canary,
+    );
+    this.#release(m);
+    this.#map = null;
+    this.#keys.clear();
+    this.#canary.fill(0);
+    return { canaryIntact };
+  }
+
+  #mapped(): Mapping {
+    if (!this.#map) throw new Error("secret region already wiped");
+    return this.#map;
+  }
+
+  #ensure(need: number): void {
+    const m = this.#mapped();
+    const limit = m.size - CANARY_SIZE;
+    if (this.#used + need <= limit) return;
+    let capacity = (m.size - HEADER_SIZE - CANARY_SIZE) * 2;
+    while (capacity < this.#used + need) capacity *= 2;
+    const next = this.#allocate(capacity).map;
+    next.view.set(m.view.subarray(0, this.#used));
+    this.#release(m);
+    this.#map = next;
+    this.#writeHeader();
+  }
+
+  #allocate(capacity: number): {
+    map: Mapping;
+    backing: RegionBacking;
+    locked: boolean;
+  } {
+    const page = native.pageSize();
+    const raw = HEADER_SIZE + capacity + CANARY_SIZE;
+    if (!Number.isSafeInteger(raw) || raw > MAX_DATA_SIZE) {
+      throw new RegionError(`secret region of ${capacity} bytes is too large`);
+    }
+    const size = Math.ceil(raw / page) * page;
+
+    let fd: number;
+    let backing: RegionBacking;
+    try {
+      fd = native.memfdSecret();
+      backing = "memfd_secret";
+    } catch (e) {
+      if (!(e instanceof native.SyscallError)) throw e;
+      if (this.#opts.requireMemfdSecret) {
+        throw new RegionError(
+          `CLOUDTASER_REQUIRE_MEMFD_SECRET=true but ${e.message}: the kernel ` +
+            `needs CONFIG_SECRETMEM (Linux 5.14+, and secretmem.enable=1 ` +
+            `before 6.5)`,
+        );
+      }
+      this.#warnOnce(
+        `${e.message}; secrets stay in the kernel's direct map (memfd + mlock)`,
+      );
+      fd = native.memfdCreate("cloudtaser-secrets");
+      backing = "memfd_mlock";
+    }
+
+    let reserve = 0n;
+    try {
+      native.ftruncate(fd, size);
+      reserve = native.mmap(
+        0n,
+        size + 2 * page,
+        native.PROT.NONE,
+        native.MAP.PRIVATE | native.MAP.ANONYMOUS | native.MAP.NORESERVE,
+      );
+      const data = native.mmap(
+        reserve + BigInt(page),
+        size,
+        native.PROT.READ | native.PROT.WRITE,
+        native.MAP.SHARED | native.MAP.FIXED,
+        fd,
+      );
+      native.madvise(data, size, native.MADV.DONTDUMP);
+      const locked = backing === "memfd_secret" ? true : this.#lock(data, size);
+      const view = native.viewOf(data, size);
+      view.set(this.#canary, size - CANARY_SIZE);
+      return { map: { fd, reserve, data, size, view }, backing, locked };
+    } catch (e) {
+      if (reserve) native.munmap(reserve, size + 2 * page);
+      native.close(fd);
+      throw e;
+    }
+  }
+
+  // memfd_secret VMAs are locked by the kernel (mlock on them gives ENOMEM);
+  // the fallback must lock them itself.
+  #lock(data: bigint, size: number): boolean {
+    try {
+      native.mlock(data, size);
+      return true;
+    } catch (e) {
+      if (!(e instanceof native.SyscallError)) throw e;
+      const why = `${e.message}: the secret region can be swapped to disk ` +
+        `(grant CAP_IPC_LOCK or raise RLIMIT_MEMLOCK)`;
+      if (this.#opts.requireMlock) {
+        throw new RegionError(`CLOUDTASER_REQUIRE_MLOCK=true but ${why}`);
+      }
+      this.#warnOnce(why);
+      return false;
+    }
+  }
+
+  #warnOnce(w: string) {
+    if (!this.warnings.includes(w)) this.warnings.push(w);
+  }
+
+  #release(m: Mapping): void {
+    const page = native.pageSize();
+    native.explicitBzero(m.data, m.size);
+    if (m.fd >= 0) native.close(m.fd);
+    m.fd = -1;
+    native.munmap(m.reserve, m.size + 2 * page);
+  }
+
+  #writeHeader(): void {
+    const m = this.#mapped();
+    m.view.set(MAGIC, 0);
+    const dv = new DataView(m.view.buffer, m.view.byteOffset, HEADER_SIZE);
+    dv.setUint32(OFF_RECORDS_OFFSET, HEADER_SIZE, true);
+    dv.setUint32(OFF_RECORDS_LENGTH, this.#used - HEADER_SIZE, true);
+    dv.setUint32(OFF_RECORD_COUNT, this.#count, true);
+    dv.setUint32(OFF_DATA_SIZE, m.size, true);
+    m.view.set(this.#canary, OFF_CANARY);
+  }
+}
+
+/** A record key: non-empty, no `=` and no NUL (they delimit records). */
+function validateKey(key: string): void {
+  if (key.length === 0 || key.includes("=") || key.includes("\0")) {
+    throw new RegionError(
+      `invalid secret key ${JSON.stringify(key)}: it must be non-empty and ` +
+        `hold neither '=' nor NUL`,
+    );
+  }
+}

@@ -1,0 +1,36 @@
+/**
+ * The secret region's byte layout: the contract shared by the wrapper, the
+ * supervisor, the getenv interposer and the SDKs (`c/sdk/cloudtaser.h`).
+ *
+ * ```text
+ *  guard page   data pages (the memfd, mapped MAP_SHARED)                   guard page
+ * +----------+--------------------------------------------------------------+----------+
+ * | PROT_NONE| header (48) | KEY=VALUE\0 KEY=VALUE\0 ... | zeros | canary 16 | PROT_NONE|
+ * +----------+--------------------------------------------------------------+----------+
+ *            ^ offset 0 of the fd                                            ^ size
+ * ```
+ *
+ * Header, little-endian:
+ *
+ * | offset | size | field |
+ * |---|---|---|
+ * | 0 | 8 | magic `CTREGN01` |
+ * | 8 | 4 | records offset (48) |
+ * | 12 | 4 | records length in bytes |
+ * | 16 | 4 | record count |
+ * | 20 | 4 | data size (the fd's size, a page multiple) |
+ * | 24 | 8 | reserved, zero |
+ * | 32 | 16 | canary copy |
+ *
+ * The canary's second copy ends the data pages, against the trailing guard
+ * page: a write that runs past the records but stays inside the mapping breaks
+ * it (found when the region is wiped), one that leaves the mapping faults.
+ */
+export const MAGIC = new TextEncoder().encode("CTREGN01");
+export const HEADER_SIZE = 48;
+export const CANARY_SIZE = 16;
+export const OFF_RECORDS_OFFSET = 8;
+export const OFF_RECORDS_LENGTH = 12;
+export const OFF_RECORD_COUNT = 16;
+export const OFF_DATA_SIZE = 20;
+export const OFF_CANARY = 32;
