@@ -1,0 +1,114 @@
+/**
+ * buildChildEnv: the one place the application's environment is made, for
+ * every delivery (STYLE.md: vault-env's daemon mode leaked what its exec
+ * mode stripped because it built the env twice).
+ */
+import { CONFIG_PREFIXES, type Setting, SETTINGS } from "../config/table.ts";
+
+/** How the app receives its secrets. */
+export type Delivery = "env" | "interposer" | "fd";
+
+/** Inputs to {@link buildChildEnv}. */
+export interface ChildEnvInput {
+  /** The wrapper's own environment. */
+  env: Record<string, string>;
+  /** Names of the secret records in the region. */
+  secretKeys: readonly string[];
+  delivery: Delivery;
+  /** The region fd the app inherits (interposer and fd delivery). */
+  regionFd?: number;
+  /** Path of libcloudtaser_interposer.so (interposer delivery). */
+  interposerPath?: string;
+  /** Configuration variables the app may still see (CLOUDTASER_ENV_PASSTHROUGH). */
+  passthrough?: readonly string[];
+}
+
+/** The child's environment, without the secret values. */
+export interface ChildEnv {
+  /**
+   * `KEY=VALUE` entries that are not secrets, in a stable order. In `env`
+   * delivery the supervisor appends the region's records to these; in the
+   * other deliveries the app reads the region itself.
+   */
+  entries: string[];
+  /** Names that were dropped, for the debug log (names only). */
+  dropped: string[];
+}
+
+/** Thrown when the passthrough list asks for something that must not pass. */
+export class ChildEnvError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ChildEnvError";
+  }
+}
+
+const SENSITIVE = new Set(
+  (SETTINGS as readonly Setting[]).filter((s) => s.sensitive).flatMap((s) =>
+    s.alias ? [s.name, s.alias] : [s.name]
+  ),
+);
+
+/** Variables the wrapper sets itself for the child. */
+const OWNED = new Set(["CLOUDTASER_SECRET_FD", "LD_PRELOAD"]);
+
+function isConfig(name: string): boolean {
+  return CONFIG_PREFIXES.some((p) => name.startsWith(p));
+}
+
+/**
+ * Builds the child's non-secret environment: the wrapper's environment minus
+ * its configuration (`CLOUDTASER_*`, `VAULT_*`, `BAO_*` unless passed
+ * through), minus every name a secret will take and every `vault:` reference,
+ * plus `CLOUDTASER_SECRET_FD` and `LD_PRELOAD` where the delivery needs them.
+ *
+ * @example
+ * ```ts
+ * const { entries } = buildChildEnv({
+ *   env: { PATH: "/bin", VAULT_ADDR: "https://vault:8200" },
+ *   secretKeys: ["DB_PASSWORD"],
+ *   delivery: "env",
+ * });
+ * // entries: ["PATH=/bin"]
+ * ```
+ */
+export function buildChildEnv(input: ChildEnvInput): ChildEnv {
+  const passthrough = new Set(input.passthrough ?? []);
+  for (const name of passthrough) {
+    if (SENSITIVE.has(name)) {
+      throw new ChildEnvError(
+        `CLOUDTASER_ENV_PASSTHROUGH names ${name}, a credential; it never ` +
+          `reaches the app`,
+      );
+    }
+  }
+  const secrets = new Set(input.secretKeys);
+  const entries: string[] = [];
+  const dropped: string[] = [];
+  const names = Object.keys(input.env).sort();
+  for (const name of names) {
+    const value = input.env[name];
+    const drop = secrets.has(name) || value.startsWith("vault:") ||
+      OWNED.has(name) || (isConfig(name) && !passthrough.has(name));
+    if (drop) dropped.push(name);
+    else entries.push(`${name}=${value}`);
+  }
+  if (input.delivery !== "env") {
+    if (input.regionFd === undefined) {
+      throw new ChildEnvError(`${input.delivery} delivery needs the region fd`);
+    }
+    entries.push(`CLOUDTASER_SECRET_FD=${input.regionFd}`);
+  }
+  if (input.delivery === "interposer") {
+    if (!input.interposerPath) {
+      throw new ChildEnvError("interposer delivery needs the interposer path");
+    }
+    const prior = input.env.LD_PRELOAD;
+    entries.push(
+      `LD_PRELOAD=${input.interposerPath}${prior ? ":" + prior : ""}`,
+    );
+  } else if (input.env.LD_PRELOAD !== undefined) {
+    entries.push(`LD_PRELOAD=${input.env.LD_PRELOAD}`);
+  }
+  return { entries, dropped };
+}
