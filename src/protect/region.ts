@@ -205,6 +205,15 @@ export class SecretRegion {
     }
   }
 
+  /** True while the canary at the end of the data pages is unbroken. */
+  canaryIntact(): boolean {
+    const m = this.#mapped();
+    return native.memEquals(
+      m.data + BigInt(m.size - CANARY_SIZE),
+      this.#canary,
+    );
+  }
+
   /**
    * Zeroes every byte with `explicit_bzero`, checks the canary, unmaps.
    * Idempotent.
@@ -212,10 +221,7 @@ export class SecretRegion {
   wipe(): WipeReport {
     const m = this.#map;
     if (!m) return { canaryIntact: true };
-    const canaryIntact = native.memEquals(
-      m.data + BigInt(m.size - CANARY_SIZE),
-      this.#canary,
-    );
+    const canaryIntact = this.canaryIntact();
     this.#release(m);
     this.#map = null;
     this.#keys.clear();

@@ -1,0 +1,124 @@
+import assert from "node:assert/strict";
+import type { Facts } from "../../src/score/facts.ts";
+import { formatScore, missing, scoreFacts } from "../../src/score/score.ts";
+import type { Vma } from "../../src/protect/smaps.ts";
+
+const vma = (
+  start: number,
+  end: number,
+  perms: string,
+  path: string,
+  flags: string[] = [],
+): Vma => ({
+  start: BigInt(start),
+  end: BigInt(end),
+  perms,
+  path,
+  flags: new Set(flags),
+});
+
+const best: Facts = {
+  guardBefore: vma(0x1000, 0x2000, "---p", ""),
+  region: vma(0x2000, 0x4000, "rw-s", "/secretmem (deleted)", ["lo", "dd"]),
+  guardAfter: vma(0x4000, 0x5000, "---p", ""),
+  canaryIntact: true,
+  dumpable: false,
+  tokenProtected: true,
+  environClean: true,
+  interposer: true,
+  enforcer: { connected: true, mode: "enforce", lsm: true },
+  cpuVulnerable: [],
+  confidentialVm: "sev-snp",
+  skipVerify: false,
+};
+
+Deno.test("every check of DESIGN.md's table, 125 points when all hold", () => {
+  const s = scoreFacts(best);
+  assert.deepEqual(
+    s.checks.map((c) => [c.name, c.max]),
+    [
+      ["memfd_secret", 15],
+      ["mlock", 10],
+      ["core_dump_exclusion", 5],
+      ["dumpable_disabled", 5],
+      ["token_protected", 10],
+      ["environ_scrubbed", 5],
+      ["getenv_interposer", 10],
+      ["ebpf_agent_connected", 10],
+      ["ebpf_enforce_mode", 15],
+      ["ebpf_lsm", 15],
+      ["cpu_mitigations", 5],
+      ["confidential_vm", 10],
+      ["guard_pages", 5],
+      ["buffer_canary", 5],
+    ],
+  );
+  assert.equal(s.total, 125);
+  assert.equal(s.max, 125);
+  assert.deepEqual(missing(s), []);
+});
+
+Deno.test("each fact removed costs exactly its check", () => {
+  const cases: Array<[Partial<Facts>, string, number]> = [
+    [
+      {
+        region: vma(
+          0x2000,
+          0x4000,
+          "rw-s",
+          "/memfd:cloudtaser-secrets (deleted)",
+          ["lo", "dd"],
+        ),
+      },
+      "memfd_secret",
+      15,
+    ],
+    [
+      { region: vma(0x2000, 0x4000, "rw-s", "/secretmem (deleted)", ["dd"]) },
+      "mlock",
+      10,
+    ],
+    [
+      { region: vma(0x2000, 0x4000, "rw-s", "/secretmem (deleted)", ["lo"]) },
+      "core_dump_exclusion",
+      5,
+    ],
+    [{ dumpable: true }, "dumpable_disabled", 5],
+    [{ tokenProtected: false }, "token_protected", 10],
+    [{ environClean: false }, "environ_scrubbed", 5],
+    [{ interposer: false }, "getenv_interposer", 10],
+    [
+      { enforcer: { connected: true, mode: "detect", lsm: true } },
+      "ebpf_enforce_mode",
+      15,
+    ],
+    [
+      { enforcer: { connected: true, mode: "enforce", lsm: false } },
+      "ebpf_lsm",
+      15,
+    ],
+    [{ cpuVulnerable: ["spectre_v1"] }, "cpu_mitigations", 5],
+    [{ confidentialVm: null }, "confidential_vm", 10],
+    [{ guardAfter: vma(0x4000, 0x5000, "rw-p", "") }, "guard_pages", 5],
+    [{ guardBefore: null }, "guard_pages", 5],
+    [{ canaryIntact: false }, "buffer_canary", 5],
+  ];
+  for (const [change, name, lost] of cases) {
+    const s = scoreFacts({ ...best, ...change });
+    assert.deepEqual(missing(s), [name], Object.keys(change).join());
+    assert.equal(s.total, 125 - lost, name);
+  }
+  const none = scoreFacts({ ...best, enforcer: { connected: false } });
+  assert.deepEqual(missing(none), [
+    "ebpf_agent_connected",
+    "ebpf_enforce_mode",
+    "ebpf_lsm",
+  ]);
+});
+
+Deno.test("VAULT_SKIP_VERIFY costs 10 points and shows as its own row", () => {
+  const s = scoreFacts({ ...best, skipVerify: true });
+  assert.equal(s.total, 115);
+  assert.match(formatScore(s), /MISS tls_verification\s+-10\/0/);
+  assert.match(formatScore(s), /protection score: 115\/125$/);
+});
