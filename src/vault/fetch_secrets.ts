@@ -1,0 +1,109 @@
+/**
+ * The wrapper's entry point: log in, read every planned path concurrently,
+ * write the values into the secret region, close.
+ */
+import type { Config } from "../config/parse.ts";
+import type { SecretRegion } from "../protect/region.ts";
+import { log } from "../log.ts";
+import { planSecrets } from "./secret_plan.ts";
+import { VaultClient } from "./vault_client.ts";
+import { writeSecret } from "./write_secret.ts";
+
+/** Input of {@link fetchSecrets}. */
+export interface FetchOptions {
+  /** The parsed configuration (`parseConfig(env)`). */
+  config: Config;
+  /** The wrapper's environment, scanned for `vault:` references. */
+  env: Record<string, string>;
+  /** Where the values go. */
+  region: SecretRegion;
+  /** Aborts the whole fetch (VAULT_CLIENT_TIMEOUT applies regardless). */
+  signal?: AbortSignal;
+}
+
+/** What {@link fetchSecrets} did; no values. */
+export interface FetchReport {
+  /** Env names written into the region, in write order. */
+  keys: string[];
+  /** Distinct paths read (with `?version=N` when pinned). */
+  paths: string[];
+  /** HTTP requests sent, retries included. */
+  requests: number;
+  /** VAULT_SKIP_VERIFY was on: the score must subtract. */
+  skipVerify: boolean;
+  /** The token lived only in a memfd_secret region (score: token_protected). */
+  tokenProtected: boolean;
+  authMethod: string;
+  /** Wall time of login + reads + writes, in milliseconds. */
+  elapsedMs: number;
+}
+
+/**
+ * Fetches every configured secret into `region`. Fails closed: any missing
+ * path or key, refusal or bad value throws a {@link VaultError} (values
+ * already written stay in the region, which the caller wipes).
+ *
+ * @example
+ * ```ts
+ * const config = parseConfig(Deno.env.toObject());
+ * const region = SecretRegion.create();
+ * const report = await fetchSecrets({ config, env: Deno.env.toObject(), region });
+ * console.error(`${report.keys.length} secrets in ${report.requests} requests`);
+ * ```
+ */
+export async function fetchSecrets(opts: FetchOptions): Promise<FetchReport> {
+  const t0 = performance.now();
+  const plan = planSecrets(opts.config, opts.env);
+  const client = VaultClient.create(opts.config, { signal: opts.signal });
+  try {
+    await client.login();
+    // All reads in flight at once over the one transport; each body is held
+    // only until it is written (in plan order, so the region is
+    // deterministic) and zeroed.
+    const settled = await Promise.allSettled(
+      plan.reads.map((r) => client.readSecret(r)),
+    );
+    const failed = settled.find((s) => s.status === "rejected");
+    if (failed) {
+      for (const s of settled) {
+        if (s.status === "fulfilled") s.value.body.fill(0);
+      }
+      throw (failed as PromiseRejectedResult).reason;
+    }
+    const written = new Map<string, string>();
+    const keys: string[] = [];
+    for (let i = 0; i < settled.length; i++) {
+      const s = settled[i] as PromiseFulfilledResult<
+        Awaited<ReturnType<VaultClient["readSecret"]>>
+      >;
+      try {
+        keys.push(...writeSecret(s.value, opts.region, written));
+      } catch (e) {
+        for (const rest of settled.slice(i + 1)) {
+          if (rest.status === "fulfilled") rest.value.body.fill(0);
+        }
+        throw e;
+      }
+    }
+    const report: FetchReport = {
+      keys,
+      paths: plan.reads.map((r) =>
+        r.version === undefined ? r.path : `${r.path}?version=${r.version}`
+      ),
+      requests: client.requests,
+      skipVerify: client.skipVerify,
+      tokenProtected: client.tokenProtected,
+      authMethod: client.authMethod,
+      elapsedMs: Math.round(performance.now() - t0),
+    };
+    log("vault").info("secrets fetched", {
+      secrets: keys.length,
+      paths: report.paths.length,
+      requests: report.requests,
+      elapsedMs: report.elapsedMs,
+    });
+    return report;
+  } finally {
+    client.close();
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * Reads the TLS material named by the configuration: VAULT_CACERT, every PEM
+ * file in VAULT_CAPATH, VAULT_CLIENT_CERT / VAULT_CLIENT_KEY, and the
+ * server-name and skip-verify switches.
+ */
+import type { Config } from "../config/parse.ts";
+import type { SettingName } from "../config/table.ts";
+import { VaultError } from "./errors.ts";
+
+/** What a transport needs to set up TLS. */
+export interface TlsSettings {
+  /** PEM texts of the CAs to trust (besides the system roots). */
+  caCerts: string[];
+  /** PEM client certificate (mTLS), with `key`. */
+  cert?: string;
+  /**
+   * PEM private key. A JS string, because `Deno.createHttpClient` takes
+   * nothing else; it is a key, not a secret value delivered to the app.
+   */
+  key?: string;
+  /** Name to verify the server certificate against, when not the URL host. */
+  serverName?: string;
+  /** Do not verify the server certificate at all. */
+  skipVerify: boolean;
+}
+
+function readPem(config: Config, name: SettingName): string | undefined {
+  const file = config.string(name);
+  if (file === undefined) return undefined;
+  try {
+    return Deno.readTextFileSync(file);
+  } catch (e) {
+    throw new VaultError(
+      "config",
+      `${config.source(name)}=${file} cannot be read: ${(e as Error).message}`,
+    );
+  }
+}
+
+function pemsIn(config: Config): string[] {
+  const dir = config.string("VAULT_CAPATH");
+  if (dir === undefined) return [];
+  const out: string[] = [];
+  try {
+    for (const entry of Deno.readDirSync(dir)) {
+      if (entry.isDirectory) continue;
+      const text = Deno.readTextFileSync(`${dir}/${entry.name}`);
+      if (text.includes("-----BEGIN CERTIFICATE-----")) out.push(text);
+    }
+  } catch (e) {
+    throw new VaultError(
+      "config",
+      `${config.source("VAULT_CAPATH")}=${dir} cannot be read: ${
+        (e as Error).message
+      }`,
+    );
+  }
+  if (out.length === 0) {
+    throw new VaultError(
+      "config",
+      `${config.source("VAULT_CAPATH")}=${dir} holds no PEM certificate`,
+    );
+  }
+  return out;
+}
+
+/**
+ * Loads the TLS settings; a file that cannot be read is a `config` error
+ * naming the variable.
+ *
+ * @example
+ * ```ts
+ * const tls = tlsSettings(parseConfig({ VAULT_CACERT: "/etc/vault/ca.pem" }));
+ * tls.caCerts.length; // 1
+ * ```
+ */
+export function tlsSettings(config: Config): TlsSettings {
+  const caCert = readPem(config, "VAULT_CACERT");
+  const cert = readPem(config, "VAULT_CLIENT_CERT");
+  const key = readPem(config, "VAULT_CLIENT_KEY");
+  if ((cert === undefined) !== (key === undefined)) {
+    throw new VaultError(
+      "config",
+      "VAULT_CLIENT_CERT and VAULT_CLIENT_KEY must be set together",
+    );
+  }
+  const host = new URL(config.string("VAULT_ADDR")!).hostname;
+  const serverName = config.string("VAULT_TLS_SERVER_NAME");
+  return {
+    caCerts: [...(caCert ? [caCert] : []), ...pemsIn(config)],
+    cert,
+    key,
+    serverName: serverName && serverName !== host ? serverName : undefined,
+    skipVerify: config.bool("VAULT_SKIP_VERIFY"),
+  };
+}

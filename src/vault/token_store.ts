@@ -1,0 +1,89 @@
+/**
+ * The Vault token, kept in its own small SecretRegion: never the secrets
+ * region (that one is handed to the app), never a long-lived JS string.
+ */
+import { SecretRegion } from "../protect/region.ts";
+import { decodeInto, type JsonSpan, maxDecodedLength } from "./json_bytes.ts";
+
+const KEY = "VAULT_TOKEN";
+const dec = new TextDecoder();
+
+/**
+ * Holds one token. `header()` is the only place it becomes a string.
+ *
+ * @example
+ * ```ts
+ * const store = new TokenStore();
+ * store.setFromJson(loginBody, tokenSpan);
+ * loginBody.fill(0);
+ * headers["X-Vault-Token"] = store.header()!;
+ * store.wipe();
+ * ```
+ */
+export class TokenStore {
+  #region: SecretRegion | null = null;
+  #fromEnv = false;
+
+  /** True once a token is stored. */
+  get hasToken(): boolean {
+    return this.#region?.has(KEY) ?? false;
+  }
+
+  /**
+   * True when the token lives only in a memfd_secret mapping: it was not
+   * read from VAULT_TOKEN (the environment is readable through
+   * /proc/<pid>/environ) and the region is secretmem.
+   */
+  get protected(): boolean {
+    return this.hasToken && !this.#fromEnv &&
+      this.#region!.backing === "memfd_secret";
+  }
+
+  /** Stores a JSON string value (the login response's `client_token`). */
+  setFromJson(body: Uint8Array, span: JsonSpan): void {
+    const region = this.#fresh();
+    const w = region.beginRecord(KEY, maxDecodedLength(span));
+    let n = 0;
+    try {
+      n = decodeInto(body, span, w.view);
+    } catch (e) {
+      w.view.fill(0);
+      w.commit(0);
+      throw e;
+    }
+    w.commit(n);
+  }
+
+  /**
+   * Stores raw token bytes (from VAULT_TOKEN_FILE, trimmed, or VAULT_TOKEN).
+   * The caller zeroes `bytes`.
+   */
+  setFromBytes(bytes: Uint8Array, fromEnv: boolean): void {
+    this.#fresh().append(KEY, bytes);
+    this.#fromEnv = fromEnv;
+  }
+
+  /**
+   * The token as a string for one request's `X-Vault-Token` header. This is
+   * the one place the token becomes a JS string: fetch takes header values
+   * only as strings. The caller drops it as soon as the request is sent and
+   * keeps no reference, so it is unreachable garbage thereafter.
+   */
+  header(): string | undefined {
+    const v = this.#region?.value(KEY);
+    return v ? dec.decode(v) : undefined;
+  }
+
+  /** Zeroes and unmaps the region. Idempotent. */
+  wipe(): void {
+    this.#region?.wipe();
+    this.#region = null;
+  }
+
+  #fresh(): SecretRegion {
+    this.wipe();
+    this.#fromEnv = false;
+    this.#region = SecretRegion.create({ initialCapacity: 1024 });
+    return this.#region;
+  }
+}

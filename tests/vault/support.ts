@@ -1,0 +1,120 @@
+/**
+ * Shared set-up for the Vault client tests: one OpenBao per test file,
+ * started once, stopped by the last test; a log capture so every file can
+ * prove that no secret reached the logs.
+ */
+import assert from "node:assert/strict";
+import { configureSync, type LogRecord, resetSync } from "@logtape/logtape";
+import { type OpenBao, startOpenBao } from "../../scripts/openbao/server.ts";
+import { parseConfig } from "../../src/config/parse.ts";
+import { SecretRegion } from "../../src/protect/region.ts";
+import { jsonLine } from "../../src/log.ts";
+import { type FetchReport, fetchSecrets } from "../../src/vault/mod.ts";
+
+const dec = new TextDecoder();
+
+/** A unique test secret: `CTV-<tag>-<24 hex>`. */
+export function secret(tag: string): string {
+  const rnd = crypto.getRandomValues(new Uint8Array(12));
+  return `CTV-${tag}-${
+    [...rnd].map((b) => b.toString(16).padStart(2, "0")).join("")
+  }`;
+}
+
+/** Every log line, captured at debug level instead of going to stderr. */
+export const logLines: string[] = [];
+configureSync({
+  reset: true,
+  sinks: { mem: (r: LogRecord) => logLines.push(jsonLine(r)) },
+  loggers: [
+    { category: ["cloudtaser"], lowestLevel: "debug", sinks: ["mem"] },
+    { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["mem"] },
+  ],
+});
+globalThis.addEventListener("unload", () => resetSync());
+
+/** One server for a test file: `await server()` in each test. */
+export function sharedServer(): {
+  server: () => Promise<OpenBao>;
+  stop: () => Promise<void>;
+} {
+  let started: Promise<OpenBao> | undefined;
+  return {
+    server: () => started ??= startOpenBao(),
+    stop: async () => {
+      if (started) await (await started).stop();
+    },
+  };
+}
+
+/** Writes a KV v2 secret (`secret/data/<p>`) or KV v1 one (`kv/<p>`). */
+export async function put(
+  bao: OpenBao,
+  path: string,
+  data: Record<string, unknown>,
+  namespace?: string,
+): Promise<void> {
+  const body = path.startsWith("secret/data/") ? { data } : data;
+  const r = await bao.api("POST", path, body, { namespace });
+  assert.ok(
+    r.status < 300,
+    `write ${path}: ${r.status} ${JSON.stringify(r.json)}`,
+  );
+}
+
+/** The result of one fetch into a fresh region: values decoded for asserts. */
+export interface Fetched {
+  report: FetchReport;
+  values: Record<string, string>;
+  bytes: Record<string, Uint8Array>;
+}
+
+/** Runs fetchSecrets with `env` into a fresh region and wipes it. */
+export async function fetchInto(env: Record<string, string>): Promise<Fetched> {
+  const region = SecretRegion.create();
+  try {
+    const report = await fetchSecrets({
+      config: parseConfig(env),
+      env,
+      region,
+    });
+    const values: Record<string, string> = {};
+    const bytes: Record<string, Uint8Array> = {};
+    for (const k of region.keys()) {
+      bytes[k] = region.value(k)!.slice();
+      values[k] = dec.decode(bytes[k]);
+    }
+    console.log(
+      `  fetch: ${report.requests} requests, ${report.keys.length} keys, ` +
+        `${report.elapsedMs} ms (${report.authMethod})`,
+    );
+    return { report, values, bytes };
+  } finally {
+    region.wipe();
+  }
+}
+
+/** Runs fetchSecrets expecting a failure; returns the error. */
+export async function fetchError(env: Record<string, string>): Promise<Error> {
+  const region = SecretRegion.create();
+  try {
+    await fetchSecrets({ config: parseConfig(env), env, region });
+  } catch (e) {
+    return e as Error;
+  } finally {
+    region.wipe();
+  }
+  throw new assert.AssertionError({ message: "fetchSecrets succeeded" });
+}
+
+/** Fails when any captured log line or message holds one of `secrets`. */
+export function assertNoSecretIn(texts: string[], secrets: string[]): void {
+  for (const t of texts) {
+    for (const s of secrets) {
+      assert.ok(
+        !t.includes(s),
+        `a secret leaked into output: ${t.slice(0, 200)}`,
+      );
+    }
+  }
+}
