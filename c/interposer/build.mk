@@ -1,0 +1,21 @@
+# The getenv interposer, its test probe (glibc-dynamic, static, and musl when
+# musl-gcc exists) and the region launcher for tests. Paths are relative to c/.
+INTERPOSER := $(OUT)/libcloudtaser_interposer.so
+PROBES     := $(OUT)/interposer_probe $(OUT)/interposer_probe_static
+MUSL_GCC   := $(shell command -v musl-gcc 2>/dev/null)
+ifneq ($(MUSL_GCC),)
+PROBES     += $(OUT)/interposer_probe_musl
+endif
+ALL += $(INTERPOSER) $(PROBES) $(OUT)/region_exec
+
+$(INTERPOSER): interposer/interposer.c sdk/cloudtaser.h | $(OUT)
+	$(CC) $(CFLAGS) -shared -fvisibility=hidden $(LDFLAGS) -o $@ $< -ldl -lpthread
+
+$(OUT)/interposer_probe: interposer/probe.c | $(OUT)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
+
+$(OUT)/interposer_probe_static: interposer/probe.c | $(OUT)
+	$(CC) $(CFLAGS) -static -o $@ $<
+
+$(OUT)/interposer_probe_musl: interposer/probe.c | $(OUT)
+	$(MUSL_GCC) $(filter-out -D_FORTIFY_SOURCE=2,$(CFLAGS)) -o $@ $<

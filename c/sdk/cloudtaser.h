@@ -1,0 +1,253 @@
+/*
+ * cloudtaser.h: read the secrets cloudtaser-wrapper hands to the app.
+ *
+ * Single header, no allocation, no copies. The wrapper passes a secret region
+ * (a memfd_secret file) as the fd named in CLOUDTASER_SECRET_FD.
+ * cloudtaser_open() maps it read-only, closes the fd at once (an open fd can
+ * be stolen by root with pidfd_getfd; a mapping cannot) and removes
+ * CLOUDTASER_SECRET_FD from the environment. Lookups return a pointer into
+ * the mapping and a length; the bytes are followed by a NUL.
+ *
+ *     cloudtaser_secrets s;
+ *     int rc = cloudtaser_open(&s);
+ *     if (rc < 0) { fprintf(stderr, "cloudtaser_open: %s\n", strerror(-rc)); }
+ *     const char *v; size_t n;
+ *     if (cloudtaser_get(&s, "DB_PASSWORD", &v, &n) == 1) use(v, n);
+ *     cloudtaser_close(&s);    // pointers from cloudtaser_get die here
+ *
+ * Region layout (docs/region-format.md, src/protect/region_format.ts):
+ *
+ *     offset  size  field (little-endian)
+ *      0       8    magic "CTREGN01"
+ *      8       4    records offset (48)
+ *     12       4    records length in bytes
+ *     16       4    record count
+ *     20       4    data size (the fd's size, a page multiple)
+ *     24       8    reserved, zero
+ *     32      16    canary copy (the same 16 bytes end the data)
+ *     48     ...    records: KEY=VALUE\0 KEY=VALUE\0 ...
+ *
+ * Errors are -errno: -ENOENT (CLOUDTASER_SECRET_FD unset), -EINVAL (not a
+ * number), -EBADF (not an open fd), -EMEDIUMTYPE (the fd is not a secret
+ * region: no magic, too small; the fd is left open, it is not ours),
+ * -EBADMSG (a region whose header or records are malformed: the fd is
+ * closed), or the errno of a failed fstat/mmap.
+ *
+ * Define CLOUDTASER_NO_UNSETENV before including to keep the variable.
+ */
+#ifndef CLOUDTASER_H
+#define CLOUDTASER_H
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define CLOUDTASER_FD_ENV "CLOUDTASER_SECRET_FD"
+#define CLOUDTASER_MAGIC "CTREGN01"
+#define CLOUDTASER_HEADER_SIZE 48u
+#define CLOUDTASER_CANARY_SIZE 16u
+#define CLOUDTASER_OFF_RECORDS_OFFSET 8u
+#define CLOUDTASER_OFF_RECORDS_LENGTH 12u
+#define CLOUDTASER_OFF_RECORD_COUNT 16u
+#define CLOUDTASER_OFF_DATA_SIZE 20u
+#define CLOUDTASER_OFF_CANARY 32u
+#define CLOUDTASER_MAX_SIZE 0xffff0000u
+
+#ifndef EMEDIUMTYPE
+#define EMEDIUMTYPE 124
+#endif
+
+/* An open region. Treat the fields as read-only. */
+typedef struct cloudtaser_secrets {
+  const char *data;    /* offset 0 of the region (the header) */
+  size_t size;         /* data size */
+  const char *records; /* the first record */
+  size_t records_len;  /* bytes of records */
+  uint32_t count;      /* number of records */
+  void *map;           /* the reservation: guard page, data, guard page */
+  size_t map_len;
+} cloudtaser_secrets;
+
+/* One record, as pointers into the mapping. */
+typedef struct cloudtaser_record {
+  const char *key; /* not NUL-terminated: ends at '=' */
+  size_t key_len;
+  const char *value; /* NUL-terminated */
+  size_t value_len;
+} cloudtaser_record;
+
+static inline uint32_t cloudtaser__le32(const char *p) {
+  uint32_t v;
+  memcpy(&v, p, sizeof v);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+  v = __builtin_bswap32(v);
+#endif
+  return v;
+}
+
+/*
+ * Validates a region in memory (pure: no system calls). Fills s->records,
+ * records_len, count. Returns 0, -EMEDIUMTYPE (no magic) or -EBADMSG.
+ */
+static inline int cloudtaser_parse(const char *data, size_t size,
+                                   cloudtaser_secrets *s) {
+  if (size < CLOUDTASER_HEADER_SIZE + CLOUDTASER_CANARY_SIZE ||
+      memcmp(data, CLOUDTASER_MAGIC, 8) != 0)
+    return -EMEDIUMTYPE;
+  uint32_t roff = cloudtaser__le32(data + CLOUDTASER_OFF_RECORDS_OFFSET);
+  uint32_t rlen = cloudtaser__le32(data + CLOUDTASER_OFF_RECORDS_LENGTH);
+  uint32_t count = cloudtaser__le32(data + CLOUDTASER_OFF_RECORD_COUNT);
+  uint32_t dsize = cloudtaser__le32(data + CLOUDTASER_OFF_DATA_SIZE);
+  size_t limit = size - CLOUDTASER_CANARY_SIZE; /* records end before this */
+  if (dsize != size || roff < CLOUDTASER_HEADER_SIZE || roff > limit ||
+      rlen > limit - roff)
+    return -EBADMSG;
+  if (memcmp(data + CLOUDTASER_OFF_CANARY, data + limit,
+             CLOUDTASER_CANARY_SIZE) != 0)
+    return -EBADMSG;
+  const char *p = data + roff, *end = p + rlen;
+  uint32_t n = 0;
+  while (p < end) {
+    const char *nul = memchr(p, '\0', (size_t)(end - p));
+    if (nul == NULL) return -EBADMSG; /* last record unterminated */
+    const char *eq = memchr(p, '=', (size_t)(nul - p));
+    if (eq == NULL || eq == p) return -EBADMSG; /* no key */
+    if (n == UINT32_MAX) return -EBADMSG;
+    n++;
+    p = nul + 1;
+  }
+  if (n != count) return -EBADMSG;
+  s->data = data;
+  s->size = size;
+  s->records = data + roff;
+  s->records_len = rlen;
+  s->count = count;
+  return 0;
+}
+
+/*
+ * Maps the region behind fd read-only between two PROT_NONE guard pages and
+ * validates it. Does not close fd. Returns 0 or -errno (see the top).
+ */
+static inline int cloudtaser_map_fd(cloudtaser_secrets *s, int fd) {
+  memset(s, 0, sizeof *s);
+  struct stat st;
+  if (fstat(fd, &st) < 0) return -errno;
+  if (st.st_size < (off_t)(CLOUDTASER_HEADER_SIZE + CLOUDTASER_CANARY_SIZE) ||
+      (uint64_t)st.st_size > CLOUDTASER_MAX_SIZE)
+    return -EMEDIUMTYPE;
+  size_t size = (size_t)st.st_size;
+  long pg = sysconf(_SC_PAGESIZE);
+  size_t page = pg > 0 ? (size_t)pg : 4096u;
+  size_t span = (size + page - 1) / page * page;
+  size_t map_len = span + 2 * page;
+  char *res = mmap(NULL, map_len, PROT_NONE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (res == MAP_FAILED) return -errno;
+  char *data = mmap(res + page, size, PROT_READ, MAP_SHARED | MAP_FIXED, fd, 0);
+  if (data == MAP_FAILED) {
+    int e = errno;
+    munmap(res, map_len);
+    return e == ENODEV || e == EACCES ? -EMEDIUMTYPE : -e;
+  }
+  (void)madvise(data, span, MADV_DONTDUMP); /* secretmem is already "dd" */
+  int rc = cloudtaser_parse(data, size, s);
+  if (rc < 0) {
+    munmap(res, map_len);
+    memset(s, 0, sizeof *s);
+    return rc;
+  }
+  s->map = res;
+  s->map_len = map_len;
+  return 0;
+}
+
+/* Parses a decimal fd number; -EINVAL unless it is all digits and an int. */
+static inline int cloudtaser_parse_fd(const char *str) {
+  if (str == NULL || *str == '\0') return -EINVAL;
+  long v = 0;
+  for (const char *p = str; *p; p++) {
+    if (*p < '0' || *p > '9') return -EINVAL;
+    v = v * 10 + (*p - '0');
+    if (v > 0x7fffffffL) return -EINVAL;
+  }
+  return (int)v;
+}
+
+/*
+ * Opens the region named by CLOUDTASER_SECRET_FD: maps, validates, closes the
+ * fd (when it is a region, valid or not) and unsets the variable.
+ */
+static inline int cloudtaser_open(cloudtaser_secrets *s) {
+  memset(s, 0, sizeof *s);
+  const char *str = getenv(CLOUDTASER_FD_ENV);
+  if (str == NULL) return -ENOENT;
+  int fd = cloudtaser_parse_fd(str);
+  if (fd < 0) return fd;
+  int rc = cloudtaser_map_fd(s, fd);
+  if (rc == 0 || rc == -EBADMSG) {
+    close(fd);
+#ifndef CLOUDTASER_NO_UNSETENV
+    unsetenv(CLOUDTASER_FD_ENV);
+#endif
+  }
+  return rc;
+}
+
+/*
+ * Iterates records: start with *cursor = 0; returns 1 and fills r, or 0 at
+ * the end.
+ */
+static inline int cloudtaser_next(const cloudtaser_secrets *s, size_t *cursor,
+                                  cloudtaser_record *r) {
+  if (s->records == NULL || *cursor >= s->records_len) return 0;
+  const char *p = s->records + *cursor;
+  size_t left = s->records_len - *cursor;
+  const char *nul = memchr(p, '\0', left); /* validated: never NULL */
+  const char *eq = memchr(p, '=', (size_t)(nul - p));
+  r->key = p;
+  r->key_len = (size_t)(eq - p);
+  r->value = eq + 1;
+  r->value_len = (size_t)(nul - eq - 1);
+  *cursor += (size_t)(nul - p) + 1;
+  return 1;
+}
+
+/*
+ * Looks up key (key_len bytes, need not be NUL-terminated). Returns 1 and
+ * sets *value / *value_len to the bytes in the mapping, or 0. The first
+ * record with the key wins.
+ */
+static inline int cloudtaser_getn(const cloudtaser_secrets *s, const char *key,
+                                  size_t key_len, const char **value,
+                                  size_t *value_len) {
+  size_t cur = 0;
+  cloudtaser_record r;
+  while (cloudtaser_next(s, &cur, &r)) {
+    if (r.key_len == key_len && memcmp(r.key, key, key_len) == 0) {
+      *value = r.value;
+      *value_len = r.value_len;
+      return 1;
+    }
+  }
+  return 0;
+}
+
+/* cloudtaser_getn with a NUL-terminated key. */
+static inline int cloudtaser_get(const cloudtaser_secrets *s, const char *key,
+                                 const char **value, size_t *value_len) {
+  return cloudtaser_getn(s, key, strlen(key), value, value_len);
+}
+
+/* Unmaps the region; every pointer it handed out becomes invalid. */
+static inline void cloudtaser_close(cloudtaser_secrets *s) {
+  if (s->map != NULL) munmap(s->map, s->map_len);
+  memset(s, 0, sizeof *s);
+}
+
+#endif /* CLOUDTASER_H */

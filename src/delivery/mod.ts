@@ -1,0 +1,2 @@
+/** Delivery of secrets to the app: target inspection and the mode choice. */
+export * from "./elf.ts";

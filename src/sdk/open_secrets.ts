@@ -1,0 +1,192 @@
+/**
+ * The TypeScript SDK for Deno apps started by cloudtaser-wrapper with
+ * `CLOUDTASER_DELIVERY=fd`: secret values as `Uint8Array` views over the
+ * secret region, never copied, never strings.
+ */
+import * as native from "../../ffi/mod.ts";
+import { fdSize } from "../../ffi/sdk.ts";
+import { parseRegion, RegionFormatError } from "./parse_region.ts";
+
+/** The variable naming the region's fd. */
+export const SECRET_FD_ENV = "CLOUDTASER_SECRET_FD";
+
+/** Why {@link openSecrets} failed. */
+export type SecretsErrorReason =
+  | "unset"
+  | "invalid"
+  | "bad-fd"
+  | "not-a-region"
+  | "malformed";
+
+/** The secrets cannot be opened; `reason` says why. Never holds a value. */
+export class SecretsError extends Error {
+  /** Why the region could not be opened. */
+  readonly reason: SecretsErrorReason;
+  constructor(reason: SecretsErrorReason, message: string) {
+    super(message);
+    this.name = "SecretsError";
+    this.reason = reason;
+  }
+}
+
+/** Options for {@link openSecrets}. */
+export interface OpenSecretsOptions {
+  /** The region's fd. @default the number in `CLOUDTASER_SECRET_FD` */
+  fd?: number;
+  /** Remove `CLOUDTASER_SECRET_FD` from the environment once the fd is closed. @default true */
+  unsetEnv?: boolean;
+}
+
+/** An open secret region. */
+export interface Secrets {
+  /**
+   * The value of `key` as a read-only view over the region (writing to it
+   * faults), or `undefined`. Drop every view before {@link Secrets.close}:
+   * afterwards they read zeros.
+   */
+  get(key: string): Uint8Array | undefined;
+  /** Record keys in region order (keys are not secret). */
+  keys(): string[];
+  /** Unmaps the region. Idempotent. */
+  close(): void;
+}
+
+/**
+ * Maps the region named by `CLOUDTASER_SECRET_FD` read-only, between two
+ * guard pages, validates it, closes the fd at once (an open fd can be stolen
+ * with `pidfd_getfd`; a mapping cannot) and unsets the variable.
+ *
+ * Needs `--allow-env --allow-ffi`.
+ *
+ * @example
+ * ```ts
+ * const secrets = openSecrets();
+ * const password = secrets.get("DB_PASSWORD"); // Uint8Array, no copy
+ * await db.connect({ password }); // a client that accepts bytes
+ * secrets.close();
+ * ```
+ */
+export function openSecrets(options: OpenSecretsOptions = {}): Secrets {
+  const fd = options.fd ?? fdFromEnv();
+  let size: number;
+  try {
+    size = fdSize(fd);
+  } catch (e) {
+    if (e instanceof native.SyscallError) {
+      throw new SecretsError("bad-fd", `secret fd ${fd}: ${e.message}`);
+    }
+    throw e;
+  }
+  if (size <= 0 || size > 0xffff_0000) {
+    throw new SecretsError("not-a-region", `fd ${fd} is not a secret region`);
+  }
+  const page = native.pageSize();
+  const span = Math.ceil(size / page) * page;
+  const reserve = native.mmap(
+    0n,
+    span + 2 * page,
+    native.PROT.NONE,
+    native.MAP.PRIVATE | native.MAP.ANONYMOUS | native.MAP.NORESERVE,
+  );
+  const data = reserve + BigInt(page);
+  let ours = false;
+  try {
+    try {
+      native.mmap(
+        data,
+        size,
+        native.PROT.READ,
+        native.MAP.SHARED | native.MAP.FIXED,
+        fd,
+      );
+    } catch (e) {
+      if (e instanceof native.SyscallError) {
+        throw new SecretsError("not-a-region", `secret fd ${fd}: ${e.message}`);
+      }
+      throw e;
+    }
+    const view = native.viewOf(data, size);
+    let records;
+    try {
+      records = parseRegion(view);
+    } catch (e) {
+      if (!(e instanceof RegionFormatError)) throw e;
+      ours = !e.notRegion;
+      throw new SecretsError(
+        e.notRegion ? "not-a-region" : "malformed",
+        `secret fd ${fd}: ${e.message}`,
+      );
+    }
+    ours = true;
+    return new MappedSecrets(view, records, data, size);
+  } catch (e) {
+    native.munmap(reserve, span + 2 * page);
+    throw e;
+  } finally {
+    if (ours) {
+      native.close(fd);
+      if (options.unsetEnv ?? true) Deno.env.delete(SECRET_FD_ENV);
+    }
+  }
+}
+
+function fdFromEnv(): number {
+  const s = Deno.env.get(SECRET_FD_ENV);
+  if (s === undefined) {
+    throw new SecretsError("unset", `${SECRET_FD_ENV} is not set`);
+  }
+  if (!/^[0-9]{1,9}$/.test(s)) {
+    throw new SecretsError("invalid", `${SECRET_FD_ENV} is not an fd number`);
+  }
+  return Number(s);
+}
+
+class MappedSecrets implements Secrets {
+  #view: Uint8Array | null;
+  #index = new Map<string, { offset: number; length: number }>();
+  #data: bigint;
+  #size: number;
+
+  constructor(
+    view: Uint8Array,
+    records: { key: string; valueOffset: number; valueLength: number }[],
+    data: bigint,
+    size: number,
+  ) {
+    this.#view = view;
+    this.#data = data;
+    this.#size = size;
+    for (const r of records) {
+      if (!this.#index.has(r.key)) {
+        this.#index.set(r.key, {
+          offset: r.valueOffset,
+          length: r.valueLength,
+        });
+      }
+    }
+  }
+
+  get(key: string): Uint8Array | undefined {
+    if (!this.#view) throw new Error("secrets already closed");
+    const r = this.#index.get(key);
+    return r && this.#view.subarray(r.offset, r.offset + r.length);
+  }
+
+  keys(): string[] {
+    return [...this.#index.keys()];
+  }
+
+  close(): void {
+    if (!this.#view) return;
+    // Zero pages replace the region in place: a view kept by mistake reads
+    // zeros instead of faulting, and the secret pages leave this process.
+    native.mmap(
+      this.#data,
+      this.#size,
+      native.PROT.READ,
+      native.MAP.PRIVATE | native.MAP.ANONYMOUS | native.MAP.FIXED,
+    );
+    this.#view = null;
+    this.#index.clear();
+  }
+}
