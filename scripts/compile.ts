@@ -1,0 +1,66 @@
+/**
+ * `deno task compile`: writes dist/cloudtaser-wrapper, one file with the
+ * native libraries (build/) embedded.
+ *
+ * `deno compile` needs the `denort` runtime, which Deno fetches from its
+ * download site. Where that site is unreachable, it must come from
+ * DENORT_BIN or from the cache at
+ * $DENO_DIR/dl/release/v<version>/denort-x86_64-unknown-linux-gnu.zip.
+ * Without either this stops and says so; nothing else depends on it.
+ */
+export const DENORT_ZIP = "denort-x86_64-unknown-linux-gnu.zip";
+
+/** Where a denort runtime can be found, or null. */
+export function findDenort(
+  env: Record<string, string | undefined> = Deno.env.toObject(),
+): { kind: "DENORT_BIN" | "cache"; path: string } | null {
+  const exists = (p: string) => {
+    try {
+      return Deno.statSync(p).isFile;
+    } catch {
+      return false;
+    }
+  };
+  if (env.DENORT_BIN && exists(env.DENORT_BIN)) {
+    return { kind: "DENORT_BIN", path: env.DENORT_BIN };
+  }
+  const denoDir = env.DENO_DIR ?? `${env.HOME ?? "/root"}/.cache/deno`;
+  const zip = `${denoDir}/dl/release/v${Deno.version.deno}/${DENORT_ZIP}`;
+  return exists(zip) ? { kind: "cache", path: zip } : null;
+}
+
+/** Runs the compile; returns the exit code. */
+export async function compile(): Promise<number> {
+  const denort = findDenort();
+  if (!denort) {
+    console.error(
+      `compile: no denort runtime for Deno ${Deno.version.deno}: set ` +
+        `DENORT_BIN to a denort binary, or put ${DENORT_ZIP} in ` +
+        `$DENO_DIR/dl/release/v${Deno.version.deno}/ (Deno's download site ` +
+        `is not reachable from this machine). Everything else runs with ` +
+        `\`deno run\`.`,
+    );
+    return 3;
+  }
+  const root = new URL("../", import.meta.url).pathname;
+  await Deno.mkdir(`${root}dist`, { recursive: true });
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "compile",
+      "-A",
+      "--include",
+      "build/",
+      "--output",
+      "dist/cloudtaser-wrapper",
+      "src/main.ts",
+    ],
+    cwd: root,
+    env: denort.kind === "DENORT_BIN" ? { DENORT_BIN: denort.path } : {},
+  }).spawn().status;
+  if (out.success) {
+    console.error(`compile: wrote ${root}dist/cloudtaser-wrapper`);
+  }
+  return out.code;
+}
+
+if (import.meta.main) Deno.exit(await compile());

@@ -1,0 +1,61 @@
+/**
+ * `score [--json]`: the protection score this node gives this configuration,
+ * measured on a probe region without fetching anything.
+ */
+import { parseConfig } from "../config/parse.ts";
+import { hardenProcess, SecretRegion } from "../protect/mod.ts";
+import { checkEnviron, readOwnEnviron } from "../run/environ_check.ts";
+import { measureFacts } from "../score/facts.ts";
+import { formatScore, scoreFacts } from "../score/score.ts";
+import { planSecrets } from "../vault/mod.ts";
+import { enforcerState, interposerPath } from "./start.ts";
+
+const CREDENTIALS = ["VAULT_TOKEN", "BAO_TOKEN"];
+
+/** Prints the score; returns the exit code (0 even when low). */
+export async function scoreCommand(
+  env: Record<string, string>,
+  json: boolean,
+): Promise<number> {
+  const config = parseConfig(env);
+  hardenProcess();
+  const region = SecretRegion.create({
+    requireMemfdSecret: config.bool("CLOUDTASER_REQUIRE_MEMFD_SECRET"),
+    requireMlock: config.bool("CLOUDTASER_REQUIRE_MLOCK"),
+  });
+  try {
+    const environ = readOwnEnviron();
+    const none = new Uint8Array();
+    // A token in the wrapper's own environ is exposed for its whole life.
+    const tokenInEnviron = !checkEnviron(
+      environ,
+      CREDENTIALS.map((name) => [name, none]),
+    ).clean;
+    // Without fetching, the secrets' names are known from the map: none may
+    // already sit in the environ (set in the pod spec). A vault: reference
+    // under such a name is expected and is not a secret.
+    const planned = [...planSecrets(config, env).envSources]
+      .filter(([, source]) => !source.startsWith("env "))
+      .map(([name]) => [name, none] as [string, Uint8Array]);
+    const delivery = config.string("CLOUDTASER_DELIVERY");
+    let interposer = false;
+    if (delivery === "interposer") {
+      interposer = await Deno.stat(interposerPath()).then(
+        () => true,
+        () => false,
+      );
+    }
+    const score = scoreFacts(measureFacts({
+      region,
+      tokenProtected: !tokenInEnviron && region.backing === "memfd_secret",
+      environClean: checkEnviron(environ, planned).clean,
+      interposer,
+      enforcer: await enforcerState(config),
+      skipVerify: config.bool("VAULT_SKIP_VERIFY"),
+    }));
+    console.log(json ? JSON.stringify(score) : formatScore(score));
+    return 0;
+  } finally {
+    region.wipe();
+  }
+}

@@ -1,0 +1,154 @@
+/**
+ * The start-up sequence shared by `run` and `check` (DESIGN.md's order):
+ * harden, allocate the region, register with the enforcer, fetch, choose the
+ * delivery, build the child's environment, verify environ, measure the score.
+ * Before the app exists every doubt stops the start (fail closed).
+ */
+import { nativePath } from "../../ffi/mod.ts";
+import { type Config, parseConfig } from "../config/parse.ts";
+import {
+  chooseDelivery,
+  inspectTarget,
+  type RequestedDelivery,
+} from "../delivery/mod.ts";
+import { registerWithEnforcer } from "../enforcer/client.ts";
+import { log } from "../log.ts";
+import { hardenProcess, SecretRegion } from "../protect/mod.ts";
+import { buildChildEnv, type Delivery } from "../run/child_env.ts";
+import { checkEnviron, readOwnEnviron } from "../run/environ_check.ts";
+import { type EnforcerState, measureFacts } from "../score/facts.ts";
+import { missing, type Score, scoreFacts } from "../score/score.ts";
+import { type FetchReport, fetchSecrets } from "../vault/mod.ts";
+import { isCompiled } from "./install.ts";
+
+/** Stops the start: the message names what failed; exit code for main. */
+export class StartError extends Error {
+  constructor(message: string, readonly exitCode = 1) {
+    super(message);
+    this.name = "StartError";
+  }
+}
+
+/** Everything the hand-over (or `check`) needs. */
+export interface Prepared {
+  config: Config;
+  region: SecretRegion;
+  fetch: FetchReport;
+  delivery: Delivery;
+  childEnv: string[];
+  score: Score;
+}
+
+/** Where the interposer library is: beside a compiled binary, else build/. */
+export function interposerPath(): string {
+  const name = "libcloudtaser_interposer.so";
+  if (isCompiled()) {
+    return Deno.execPath().replace(/[^/]*$/, name);
+  }
+  return nativePath(name);
+}
+
+/**
+ * Runs the start-up sequence for `argv` (the app's command; used to choose
+ * the delivery). `signal` aborts the fetch (a SIGTERM during start-up).
+ */
+export async function prepare(
+  env: Record<string, string>,
+  argv: string[],
+  signal?: AbortSignal,
+): Promise<Prepared> {
+  const config = parseConfig(env);
+  hardenProcess();
+  const region = SecretRegion.create({
+    requireMemfdSecret: config.bool("CLOUDTASER_REQUIRE_MEMFD_SECRET"),
+    requireMlock: config.bool("CLOUDTASER_REQUIRE_MLOCK"),
+  });
+  try {
+    for (const w of region.warnings) log("protect").warn(w);
+    const enforcer = await enforcerState(config);
+    const fetch = await fetchSecrets({ config, env, region, signal });
+    const requested = config.string("CLOUDTASER_DELIVERY") as RequestedDelivery;
+    const choice = chooseDelivery(requested, inspectTarget(argv[0], env.PATH));
+    if (requested === "interposer" && choice.delivery !== "interposer") {
+      // Asked for secrets outside envp: do not quietly put them there.
+      const why = choice.warning!.replace(/^.*?falls back to env: /, "")
+        .replace(/; the secrets are in .*$/, "");
+      throw new StartError(
+        `CLOUDTASER_DELIVERY=interposer cannot work: ${why}; set ` +
+          `CLOUDTASER_DELIVERY=auto to accept env delivery`,
+        3,
+      );
+    }
+    if (choice.warning) log("delivery").warn(choice.warning);
+    const delivery = choice.delivery;
+    const ipath = interposerPath();
+    if (delivery === "interposer") await mustExist(ipath, "interposer");
+    const { entries } = buildChildEnv({
+      env,
+      secretKeys: region.keys(),
+      delivery,
+      regionFd: region.fd,
+      interposerPath: ipath,
+      passthrough: (config.string("CLOUDTASER_ENV_PASSTHROUGH") ?? "")
+        .split(",").map((s) => s.trim()).filter(Boolean),
+    });
+    const environ = checkEnviron(
+      readOwnEnviron(),
+      region.keys().map((k) => [k, region.value(k)!] as [string, Uint8Array]),
+    );
+    if (!environ.clean) {
+      throw new StartError(
+        `environ_scrubbed failed: the wrapper's own /proc/self/environ holds ` +
+          `secret ${[...environ.keys, ...environ.values].join(", ")}; set ` +
+          `secrets through Vault, not the pod spec`,
+      );
+    }
+    const score = scoreFacts(measureFacts({
+      region,
+      tokenProtected: fetch.tokenProtected,
+      environClean: environ.clean,
+      interposer: delivery === "interposer",
+      enforcer,
+      skipVerify: fetch.skipVerify,
+    }));
+    log().info("protection score {score}/{max}", {
+      score: score.total,
+      max: score.max,
+      missing: missing(score),
+      delivery,
+    });
+    const min = config.int("CLOUDTASER_MIN_SCORE");
+    if (score.total < min) {
+      throw new StartError(
+        `protection score ${score.total} is below CLOUDTASER_MIN_SCORE=${min}; ` +
+          `missing: ${missing(score).join(", ")}`,
+        3,
+      );
+    }
+    return { config, region, fetch, delivery, childEnv: entries, score };
+  } catch (e) {
+    region.wipe();
+    throw e;
+  }
+}
+
+/** Registers this process with the node's enforcer, if there is one. */
+export async function enforcerState(config: Config): Promise<EnforcerState> {
+  const socket = config.string("CLOUDTASER_ENFORCER_SOCKET")!;
+  const r = await registerWithEnforcer(socket, 2000);
+  if (!r.connected) {
+    log("enforcer").info("no enforcer", { reason: r.error ?? "no answer" });
+  }
+  return { connected: r.connected, mode: r.mode, lsm: r.lsm };
+}
+
+async function mustExist(path: string, what: string): Promise<void> {
+  try {
+    await Deno.stat(path);
+  } catch {
+    throw new StartError(
+      `${what} library not found at ${path} (run \`deno task build\`, or ` +
+        `\`cloudtaser-wrapper install DIR\` which puts it beside the binary)`,
+    );
+  }
+}
