@@ -2,3 +2,5 @@
 export * from "./shim.ts";
 export * from "./syscall_error.ts";
 export { nativePath, withMemfd } from "./load.ts";
+export * from "./handover.ts";
+export * from "./sdk.ts";

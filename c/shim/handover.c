@@ -1,0 +1,180 @@
+// The hand-over from the wrapper (Deno) to the resident C supervisor
+// (c/supervisor/supervisor.c draws the whole sequence).
+//
+// ct_capture_signals() runs first thing in the wrapper: until the exec, a
+// signal for the forwarded set only lands in a pipe and a bit mask. Deno
+// registers no listener of its own for these signals, so these handlers are
+// the only ones. ct_hand_over() then execs the supervisor in the same pid
+// with every signal blocked in the calling thread: a signal taken by another
+// thread before the exec is in the pipe, one that comes during or after it
+// stays pending across the exec; the supervisor reads both.
+//
+// Known window: a signal the kernel has handed to another Deno thread but
+// whose handler has not yet run its write() when execve kills that thread is
+// lost. It is a few instructions wide; closing it needs every thread to block
+// the signals, which Deno's threads do not.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define EXPORT __attribute__((visibility("default")))
+
+#ifndef MFD_EXEC
+#define MFD_EXEC 0x0010U
+#endif
+
+static const int captured[] = {SIGTERM, SIGINT,  SIGHUP,   SIGQUIT,
+                               SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT};
+#define N_CAPTURED (sizeof captured / sizeof captured[0])
+
+static int sig_pipe[2] = {-1, -1};
+static volatile sig_atomic_t sig_seen; // bit n: signal n arrived
+
+// Async-signal-safe only: an atomic OR and one write(2). A full pipe drops
+// the byte; the mask still records the signal.
+static void on_signal(int sig) {
+  int saved = errno;
+  __atomic_fetch_or(&sig_seen, 1 << sig, __ATOMIC_SEQ_CST);
+  unsigned char b = (unsigned char)sig;
+  ssize_t w = write(sig_pipe[1], &b, 1);
+  (void)w;
+  errno = saved;
+}
+
+// Installs the handlers (idempotent). Returns 0 or -errno.
+EXPORT int ct_capture_signals(void) {
+  if (sig_pipe[0] >= 0) return 0;
+  if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) < 0) return -errno;
+  struct sigaction sa = {.sa_handler = on_signal, .sa_flags = SA_RESTART};
+  sigemptyset(&sa.sa_mask);
+  for (size_t i = 0; i < N_CAPTURED; i++) sigaddset(&sa.sa_mask, captured[i]);
+  for (size_t i = 0; i < N_CAPTURED; i++)
+    if (sigaction(captured[i], &sa, NULL) < 0) return -errno;
+  return 0;
+}
+
+// The captured signals as a bit mask (bit n = signal n).
+EXPORT int ct_pending_signals(void) { return (int)sig_seen; }
+
+// Where ct_hand_over failed, for the TypeScript side's SyscallError.
+enum handover_step {
+  HO_ARGS = 1,   // malformed buffers (EINVAL)
+  HO_MEMFD,      // memfd_create
+  HO_WRITE,      // write
+  HO_SEAL,       // fcntl(F_ADD_SEALS)
+  HO_SIGMASK,    // pthread_sigmask
+  HO_CLOEXEC,    // fcntl(F_SETFD)
+  HO_EXEC,       // execveat
+};
+
+// Splits `len` bytes of NUL-terminated strings into a NULL-ended array of
+// pointers into `buf`, after `lead` slots left for the caller.
+static char **split(const char *buf, uint64_t len, size_t lead) {
+  if (len > 0 && buf[len - 1] != 0) return NULL;
+  size_t n = 0;
+  for (uint64_t i = 0; i < len; i++) n += buf[i] == 0;
+  char **v = calloc(lead + n + 1, sizeof *v);
+  if (!v) return NULL;
+  for (uint64_t i = 0, k = lead; i < len; k++) {
+    v[k] = (char *)buf + i;
+    i += strlen(buf + i) + 1;
+  }
+  return v;
+}
+
+static int memfd_with(const uint8_t *bytes, uint64_t len, int *step) {
+  unsigned base = MFD_CLOEXEC | MFD_ALLOW_SEALING;
+  *step = HO_MEMFD;
+  int fd = memfd_create("cloudtaser-supervisor", base | MFD_EXEC);
+  if (fd < 0 && errno == EINVAL) // kernels before 6.3 know no MFD_EXEC
+    fd = memfd_create("cloudtaser-supervisor", base);
+  if (fd < 0) return -errno;
+  *step = HO_WRITE;
+  for (uint64_t off = 0; off < len;) {
+    ssize_t n = write(fd, bytes + off, len - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) goto fail;
+    off += (uint64_t)n;
+  }
+  *step = HO_SEAL; // nobody may change the program once it is checked in
+  int seals = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL;
+  if (fcntl(fd, F_ADD_SEALS, seals) < 0)
+    goto fail;
+  return fd;
+fail:;
+  int e = errno ? errno : EIO;
+  close(fd);
+  return -e;
+}
+
+static int set_cloexec(int fd, int on) {
+  int fl = fcntl(fd, F_GETFD);
+  if (fl < 0) return -1;
+  return fcntl(fd, F_SETFD, on ? fl | FD_CLOEXEC : fl & ~FD_CLOEXEC);
+}
+
+// Blocks signals, lets the two fds survive, execs. Returns only on failure,
+// with everything restored.
+static int exec_blocked(int exe_fd, int region_fd, char **argv, char **envp,
+                        int *step) {
+  sigset_t all, old;
+  sigfillset(&all);
+  *step = HO_SIGMASK;
+  int e = pthread_sigmask(SIG_SETMASK, &all, &old);
+  if (e) return -e;
+  *step = HO_CLOEXEC;
+  if (set_cloexec(region_fd, 0) == 0 && set_cloexec(sig_pipe[0], 0) == 0) {
+    *step = HO_EXEC;
+    syscall(SYS_execveat, exe_fd, "", argv, envp, AT_EMPTY_PATH);
+  }
+  e = errno;
+  set_cloexec(region_fd, 1);
+  set_cloexec(sig_pipe[0], 1);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  return -e;
+}
+
+// Execs the supervisor (its bytes in `exe`) in this pid:
+//   cloudtaser-supervisor --region-fd N --signal-fd M --delivery D -- ARGS
+// with `env` (both NUL-separated string lists) as its environment. Returns
+// only on failure: -errno, and *step names the call (enum handover_step).
+EXPORT int ct_hand_over(const uint8_t *exe, uint64_t exe_len, int region_fd,
+                        const char *delivery, const char *args,
+                        uint64_t args_len, const char *env, uint64_t env_len,
+                        int32_t *step) {
+  *step = HO_ARGS;
+  if (region_fd < 0 || args_len == 0 || exe_len == 0 ||
+      (strcmp(delivery, "env") != 0 && strcmp(delivery, "interposer") != 0 &&
+       strcmp(delivery, "fd") != 0))
+    return -EINVAL;
+  int r = ct_capture_signals();
+  if (r < 0) return r;
+  char region[16], pipe_fd[16];
+  snprintf(region, sizeof region, "%d", region_fd);
+  snprintf(pipe_fd, sizeof pipe_fd, "%d", sig_pipe[0]);
+  char **argv = split(args, args_len, 8);
+  char **envp = split(env, env_len, 0);
+  if (!argv || !envp) {
+    free(argv);
+    free(envp);
+    return -EINVAL;
+  }
+  const char *lead[8] = {"cloudtaser-supervisor", "--region-fd", region,
+                         "--signal-fd", pipe_fd, "--delivery", delivery, "--"};
+  memcpy(argv, lead, sizeof lead);
+  int fd = memfd_with(exe, exe_len, step);
+  r = fd < 0 ? fd : exec_blocked(fd, region_fd, argv, envp, step);
+  if (fd >= 0) close(fd);
+  free(argv);
+  free(envp);
+  return r;
+}

@@ -1,0 +1,28 @@
+# The resident supervisor, linked static-pie against musl when musl-tools is
+# installed: no shared libraries to map (lower RSS), no dynamic loader, so the
+# LD_PRELOAD meant for the app (interposer delivery puts it in the
+# supervisor's environment too) is never loaded into the supervisor, and
+# still position-independent for ASLR. musl-gcc's specs do not know
+# -static-pie, so the self-relocating rcrt1.o is linked by hand. Without
+# musl-gcc it falls back to the default compiler, dynamically linked.
+MUSL_GCC := $(shell command -v musl-gcc 2>/dev/null)
+MUSL_LIB ?= /usr/lib/$(shell $(CC) -dumpmachine | sed 's/-gnu$$/-musl/')
+SUPERVISOR := $(OUT)/cloudtaser-supervisor
+
+ifneq ($(and $(MUSL_GCC),$(wildcard $(MUSL_LIB)/rcrt1.o)),)
+SUPERVISOR_LINK = $(MUSL_GCC) $(CFLAGS) -Os -fPIE -nostartfiles \
+  $(MUSL_LIB)/rcrt1.o $(MUSL_LIB)/crti.o $(shell $(CC) -print-file-name=crtbeginS.o) \
+  $< $(shell $(CC) -print-file-name=crtendS.o) $(MUSL_LIB)/crtn.o \
+  -Wl,-static,-pie,--no-dynamic-linker,-z,text $(LDFLAGS)
+else
+SUPERVISOR_LINK = $(CC) $(CFLAGS) -Os $(LDFLAGS) $<
+endif
+
+$(SUPERVISOR): supervisor/supervisor.c supervisor/build.mk | $(OUT)
+	$(SUPERVISOR_LINK) -o $@
+
+# The app the supervisor tests run (records signals, sleeps).
+$(OUT)/cloudtaser-supervisor-testapp: supervisor/testapp.c | $(OUT)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
+
+ALL += $(SUPERVISOR) $(OUT)/cloudtaser-supervisor-testapp

@@ -1,0 +1,185 @@
+/**
+ * Typed bindings to `c/shim/handover.c`: capturing signals during start-up
+ * and handing the process over to the resident C supervisor
+ * (`c/supervisor/supervisor.c` draws the sequence).
+ */
+import { nativePath, openNative } from "./load.ts";
+import { check, SyscallError } from "./syscall_error.ts";
+
+const symbols = {
+  ct_capture_signals: { parameters: [], result: "i32" },
+  ct_pending_signals: { parameters: [], result: "i32" },
+  ct_hand_over: {
+    parameters: [
+      "buffer", // supervisor bytes
+      "u64",
+      "i32", // region fd
+      "buffer", // delivery, NUL-terminated
+      "buffer", // app argv, NUL-separated
+      "u64",
+      "buffer", // env, NUL-separated
+      "u64",
+      "buffer", // out: the failed step
+    ],
+    result: "i32",
+  },
+} as const;
+
+let lib: Deno.DynamicLibrary<typeof symbols> | undefined;
+function sym() {
+  lib ??= openNative("libcloudtaser_shim.so", symbols);
+  return lib.symbols;
+}
+
+/** The signals captured until the hand-over and forwarded after it. */
+export const CAPTURED_SIGNALS = [
+  "SIGTERM",
+  "SIGINT",
+  "SIGHUP",
+  "SIGQUIT",
+  "SIGUSR1",
+  "SIGUSR2",
+  "SIGWINCH",
+  "SIGCONT",
+] as const satisfies readonly Deno.Signal[];
+
+/** One of {@link CAPTURED_SIGNALS}. */
+export type CapturedSignal = typeof CAPTURED_SIGNALS[number];
+
+const SIGNAL_NUMBERS: Record<CapturedSignal, number> = {
+  SIGHUP: 1,
+  SIGINT: 2,
+  SIGQUIT: 3,
+  SIGUSR1: 10,
+  SIGUSR2: 12,
+  SIGTERM: 15,
+  SIGCONT: 18,
+  SIGWINCH: 28,
+};
+
+/** The file in `build/` that {@link handOver} executes. */
+export const SUPERVISOR_FILE = "cloudtaser-supervisor";
+
+/**
+ * Installs handlers for {@link CAPTURED_SIGNALS} that only record the signal
+ * (a bit and a byte in a pipe), so none is lost or kills the wrapper before
+ * the app exists. Call it first thing; calling it again does nothing. Do not
+ * add Deno signal listeners for these signals afterwards.
+ *
+ * @example
+ * ```ts
+ * captureSignals();
+ * // ... fetch secrets; poll pendingSignals() between steps
+ * ```
+ */
+export function captureSignals(): void {
+  check("sigaction", sym().ct_capture_signals());
+}
+
+/**
+ * The signals that arrived since {@link captureSignals}, in the order of
+ * {@link CAPTURED_SIGNALS} (a set, not a count). The wrapper stops the start
+ * when it holds SIGTERM, SIGINT or SIGQUIT.
+ *
+ * @example
+ * ```ts
+ * if (pendingSignals().some((s) => s === "SIGTERM" || s === "SIGINT")) {
+ *   Deno.exit(143);
+ * }
+ * ```
+ */
+export function pendingSignals(): CapturedSignal[] {
+  const mask = sym().ct_pending_signals();
+  return CAPTURED_SIGNALS.filter((s) =>
+    (mask & (1 << SIGNAL_NUMBERS[s])) !== 0
+  );
+}
+
+/** How the app receives its secrets. */
+export type Delivery = "env" | "interposer" | "fd";
+
+/** Options for {@link handOver}. */
+export interface HandOverOptions {
+  /** The secret region's fd; the supervisor maps it and closes it. */
+  regionFd: number;
+  /**
+   * `env`: the supervisor adds every region record to the app's environment
+   * and the app does not get the fd. `interposer` / `fd`: the app gets the
+   * fd, which `env` must name in `CLOUDTASER_SECRET_FD`.
+   */
+  delivery: Delivery;
+  /** The app's command and arguments; `argv[0]` is searched in `PATH`. */
+  argv: string[];
+  /**
+   * The supervisor's environment and the base of the app's (`KEY=VALUE`
+   * entries from `buildChildEnv`): never a secret value.
+   */
+  env: string[];
+}
+
+const STEPS = [
+  "",
+  "handOver",
+  "memfd_create",
+  "write",
+  "fcntl(F_ADD_SEALS)",
+  "pthread_sigmask",
+  "fcntl(F_SETFD)",
+  "execveat",
+];
+
+const enc = new TextEncoder();
+
+function nulList(what: string, list: string[]): Uint8Array {
+  for (const s of list) {
+    if (s.includes("\0")) throw new TypeError(`${what} entry holds a NUL`);
+  }
+  return enc.encode(list.map((s) => s + "\0").join(""));
+}
+
+/**
+ * Replaces this process with the resident supervisor, in the same pid:
+ *
+ * ```text
+ * cloudtaser-supervisor --region-fd N --signal-fd M --delivery D -- ARGV...
+ * ```
+ *
+ * with `env` as its environment. The supervisor is read from
+ * `build/cloudtaser-supervisor` (embedded in a compiled binary) and executed
+ * from a sealed memfd. Signals captured by {@link captureSignals} before the
+ * exec, and any that arrive during it, reach the app. Returns only by
+ * throwing: a {@link SyscallError} naming the call, after which the wrapper
+ * still runs and can wipe the region and exit.
+ *
+ * @example
+ * ```ts
+ * handOver({
+ *   regionFd: region.fd,
+ *   delivery: "env",
+ *   argv: ["/usr/bin/env"],
+ *   env: ["PATH=/usr/bin:/bin"],
+ * });
+ * ```
+ */
+export function handOver(opts: HandOverOptions): never {
+  if (!["env", "interposer", "fd"].includes(opts.delivery)) {
+    throw new TypeError(`unknown delivery ${opts.delivery}`);
+  }
+  if (opts.argv.length === 0) throw new TypeError("handOver needs a command");
+  const exe = Deno.readFileSync(nativePath(SUPERVISOR_FILE));
+  const argv = nulList("argv", opts.argv);
+  const env = nulList("env", opts.env);
+  const step = new Int32Array(1);
+  const ret = sym().ct_hand_over(
+    exe,
+    BigInt(exe.length),
+    opts.regionFd,
+    enc.encode(opts.delivery + "\0"),
+    argv,
+    BigInt(argv.length),
+    env,
+    BigInt(env.length),
+    new Uint8Array(step.buffer),
+  );
+  throw new SyscallError(STEPS[step[0]] || "handOver", ret < 0 ? -ret : 5);
+}

@@ -1,0 +1,244 @@
+/**
+ * Runs tests/fixtures/handover_run.ts (the wrapper's hand-over, alone) and
+ * watches the supervisor it becomes. Every wait is bounded; `close()` kills
+ * whatever is left of the process tree.
+ */
+import { nativePath } from "../../ffi/mod.ts";
+import type { Delivery } from "../../ffi/handover.ts";
+
+const FIXTURE = new URL("../fixtures/handover_run.ts", import.meta.url)
+  .pathname;
+/** The app that records signals or sleeps (c/supervisor/testapp.c). */
+export const TESTAPP = nativePath("cloudtaser-supervisor-testapp");
+/** The base environment handed to the supervisor in most tests. */
+export const BASE_ENV = ["PATH=/usr/bin:/bin", "HELLO=world"];
+
+export interface RunOptions {
+  delivery?: Delivery;
+  /** `--env` entries: the supervisor's environment. @default BASE_ENV */
+  env?: string[];
+  /** Secrets put into the region (via the fixture's own environment). */
+  secrets?: Record<string, string>;
+  sleepMs?: number;
+  corruptCanary?: boolean;
+  /** Leave CLOUDTASER_SECRET_FD out of an interposer/fd environment. */
+  omitSecretFd?: boolean;
+  /** Hand over this fd number instead of the region's. */
+  regionFd?: number;
+  stdin?: "piped" | "null";
+  /** Command words put before `deno run` (e.g. unshare). */
+  prefix?: string[];
+}
+
+/** A unique secret value for one test. */
+export function marker(tag: string): string {
+  const rnd = crypto.getRandomValues(new Uint8Array(12));
+  return `CTSUP-${tag}-${
+    [...rnd].map((b) => b.toString(16).padStart(2, "0")).join("")
+  }`;
+}
+
+/** The pids of `pid`'s children (first thread's list). */
+export function childrenOf(pid: number): number[] {
+  try {
+    return Deno.readTextFileSync(`/proc/${pid}/task/${pid}/children`)
+      .trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** A field of /proc/<pid>/status, or undefined when the process is gone. */
+export function statusField(pid: number, field: string): string | undefined {
+  try {
+    const s = Deno.readTextFileSync(`/proc/${pid}/status`);
+    return new RegExp(`^${field}:\\s*(.*)$`, "m").exec(s)?.[1];
+  } catch {
+    return undefined;
+  }
+}
+
+/** Where each of a process's fds points (`readlink /proc/<pid>/fd/N`). */
+export function fdTargets(pid: number): Map<number, string> {
+  const out = new Map<number, string>();
+  for (const e of Deno.readDirSync(`/proc/${pid}/fd`)) {
+    try {
+      out.set(Number(e.name), Deno.readLinkSync(`/proc/${pid}/fd/${e.name}`));
+    } catch { /* closed meanwhile */ }
+  }
+  return out;
+}
+
+/** Polls `fn` every 10 ms until it returns a value, or throws after `ms`. */
+export async function until<T>(
+  what: string,
+  fn: () => T | undefined | null | false,
+  ms = 5000,
+): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = fn();
+    if (v !== undefined && v !== null && v !== false) return v;
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms: ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** A started fixture; the process becomes the supervisor in place. */
+export class Run {
+  readonly child: Deno.ChildProcess;
+  stdout = "";
+  stderr = "";
+  #readers: Promise<void>[];
+  #status: Deno.CommandStatus | undefined;
+
+  constructor(argv: string[], opts: RunOptions = {}) {
+    const args = [
+      "run",
+      "-A",
+      "--no-lock",
+      "--no-config",
+      FIXTURE,
+      "--delivery",
+      opts.delivery ?? "env",
+      ...(opts.env ?? BASE_ENV).flatMap((e) => ["--env", e]),
+    ];
+    if (opts.sleepMs) args.push("--sleep-ms", String(opts.sleepMs));
+    if (opts.corruptCanary) args.push("--corrupt-canary");
+    if (opts.omitSecretFd) args.push("--omit-secret-fd");
+    if (opts.regionFd !== undefined) {
+      args.push("--region-fd", String(opts.regionFd));
+    }
+    args.push("--", ...argv);
+    const cmd = [...(opts.prefix ?? []), Deno.execPath(), ...args];
+    this.child = new Deno.Command(cmd[0], {
+      args: cmd.slice(1),
+      stdin: opts.stdin ?? "null",
+      stdout: "piped",
+      stderr: "piped",
+      env: {
+        HANDOVER_SECRETS: Object.entries(opts.secrets ?? {})
+          .map(([k, v]) => `${k}=${v}`).join("\n"),
+      },
+    }).spawn();
+    this.#readers = [
+      this.#collect(this.child.stdout, (s) => this.stdout += s),
+      this.#collect(this.child.stderr, (s) => this.stderr += s),
+    ];
+  }
+
+  async #collect(s: ReadableStream<Uint8Array>, add: (s: string) => void) {
+    for await (const chunk of s.pipeThrough(new TextDecoderStream())) {
+      add(chunk);
+    }
+  }
+
+  /** The wrapper's pid, which the supervisor keeps. */
+  get pid(): number {
+    return this.child.pid;
+  }
+
+  /** Waits for stdout to match `re`; returns the match. */
+  waitStdout(re: RegExp, ms = 8000): Promise<RegExpExecArray> {
+    return until(
+      `stdout ${re} (got ${JSON.stringify(this.stdout)})`,
+      () => re.exec(this.stdout),
+      ms,
+    );
+  }
+
+  /** Waits for stderr to match `re`; returns the match. */
+  waitStderr(re: RegExp, ms = 8000): Promise<RegExpExecArray> {
+    return until(
+      `stderr ${re} (got ${JSON.stringify(this.stderr)})`,
+      () => re.exec(this.stderr),
+      ms,
+    );
+  }
+
+  /**
+   * Waits until `sup` is the supervisor and its child has exec'd the app
+   * (until then the child is a copy of the supervisor); returns its pid.
+   */
+  async app(sup = this.pid): Promise<number> {
+    const exe = (pid: number) => {
+      try {
+        return Deno.readLinkSync(`/proc/${pid}/exe`);
+      } catch {
+        return "";
+      }
+    };
+    const isSupervisor = (pid: number) =>
+      exe(pid).includes("memfd:cloudtaser-supervisor");
+    await until(`pid ${sup} becomes the supervisor`, () => isSupervisor(sup));
+    return until(`the supervisor ${sup} has started the app`, () => {
+      const child = childrenOf(sup)[0];
+      return child && exe(child) && !isSupervisor(child) ? child : undefined;
+    });
+  }
+
+  /** The exit status, bounded; on timeout the tree is killed. */
+  async status(ms = 10000): Promise<Deno.CommandStatus> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<"timeout">((r) =>
+      timer = setTimeout(() => r("timeout"), ms)
+    );
+    const st = await Promise.race([this.child.status, timeout]);
+    clearTimeout(timer);
+    if (st === "timeout") {
+      await this.close();
+      throw new Error(`no exit within ${ms} ms; stderr: ${this.stderr}`);
+    }
+    await Promise.all(this.#readers);
+    this.#status = st;
+    return st;
+  }
+
+  /** Kills every process left in the tree and waits for the top one. */
+  async close(): Promise<void> {
+    if (this.#status) return;
+    const all: number[] = [];
+    const walk = (p: number) => {
+      all.push(p);
+      childrenOf(p).forEach(walk);
+    };
+    walk(this.pid);
+    for (const p of all.reverse()) {
+      try {
+        Deno.kill(p, "SIGKILL");
+      } catch { /* gone */ }
+    }
+    this.#status = await this.child.status;
+    await Promise.all(this.#readers);
+  }
+}
+
+/** Runs to completion with a bounded wait. */
+export async function runToEnd(
+  argv: string[],
+  opts: RunOptions = {},
+  input?: string,
+): Promise<{ status: Deno.CommandStatus; stdout: string; stderr: string }> {
+  const run = new Run(argv, {
+    ...opts,
+    stdin: input === undefined ? "null" : "piped",
+  });
+  try {
+    if (input !== undefined) {
+      const w = run.child.stdin.getWriter();
+      await w.write(new TextEncoder().encode(input));
+      await w.close();
+    }
+    const status = await run.status();
+    return { status, stdout: run.stdout, stderr: run.stderr };
+  } finally {
+    await run.close();
+  }
+}
+
+/** The JSON lines a program wrote on stderr. */
+export function jsonLines(stderr: string): Record<string, unknown>[] {
+  return stderr.split("\n").filter((l) => l.startsWith("{")).map((l) =>
+    JSON.parse(l)
+  );
+}
