@@ -1,0 +1,102 @@
+/**
+ * Runs the real wrapper (`deno run src/main.ts`) against a real OpenBao and
+ * keeps every byte it printed, so each test file can prove at its end that
+ * no test secret reached any output.
+ */
+import assert from "node:assert/strict";
+import { type OpenBao, startOpenBao } from "../../scripts/openbao/server.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+export const MAIN = `${ROOT}src/main.ts`;
+const dec = new TextDecoder();
+
+/** Everything any wrapper printed in this test file. */
+export const allOutput: string[] = [];
+
+/** A unique test secret. */
+export function secret(tag: string): string {
+  const rnd = crypto.getRandomValues(new Uint8Array(12));
+  return `CTW-${tag}-${
+    [...rnd].map((b) => b.toString(16).padStart(2, "0")).join("")
+  }`;
+}
+
+/** The wrapper's command line. */
+export function wrapperArgs(args: string[]): string[] {
+  return ["run", "-A", "--config", `${ROOT}deno.json`, MAIN, ...args];
+}
+
+/** Result of one wrapper run. */
+export interface Run {
+  code: number;
+  signal: Deno.Signal | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the wrapper to completion with exactly `env`. */
+export async function wrapper(
+  args: string[],
+  env: Record<string, string>,
+  stdin?: string,
+): Promise<Run> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: wrapperArgs(args),
+    env,
+    clearEnv: true,
+    stdin: stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (stdin !== undefined) {
+    const w = child.stdin.getWriter();
+    await w.write(new TextEncoder().encode(stdin));
+    await w.close();
+  }
+  const out = await child.output();
+  const r = {
+    code: out.code,
+    signal: out.signal,
+    stdout: dec.decode(out.stdout),
+    stderr: dec.decode(out.stderr),
+  };
+  allOutput.push(r.stdout, r.stderr);
+  return r;
+}
+
+/** One OpenBao per test file. */
+export function sharedServer() {
+  let started: Promise<OpenBao> | undefined;
+  return {
+    server: () => started ??= startOpenBao(),
+    stop: async () => {
+      if (started) await (await started).stop();
+    },
+  };
+}
+
+/** Writes a KV v2 secret under secret/data/. */
+export async function put(
+  bao: OpenBao,
+  path: string,
+  data: Record<string, string>,
+) {
+  const r = await bao.api("POST", `secret/data/${path}`, { data });
+  assert.ok(r.status < 300, `write ${path}: ${r.status}`);
+}
+
+/** Fails if any output of this file holds one of `secrets`. */
+export function assertNoSecretInOutput(secrets: string[]) {
+  const all = allOutput.join("\n");
+  for (const s of secrets) {
+    assert.ok(!all.includes(s), `a test secret reached the output`);
+  }
+  assert.ok(allOutput.length > 0, "no output was captured at all");
+}
+
+/** JSON log lines of a run's stderr. */
+export function logLines(r: Run): Array<Record<string, unknown>> {
+  return r.stderr.split("\n").filter((l) => l.startsWith("{")).map((l) =>
+    JSON.parse(l)
+  );
+}
