@@ -1,0 +1,176 @@
+/** check, score, install, version and --help, run as the real CLI. */
+import assert from "node:assert/strict";
+import { nativePath } from "../../ffi/mod.ts";
+import {
+  assertNoSecretInOutput,
+  logLines,
+  put,
+  secret,
+  sharedServer,
+  wrapper,
+  wrapperArgs,
+} from "./support.ts";
+
+const { server, stop } = sharedServer();
+const PASSWORD = secret("check");
+
+async function goodEnv(extra: Record<string, string> = {}) {
+  const bao = await server();
+  await put(bao, "check/db", { password: PASSWORD });
+  return bao.env({
+    PATH: "/usr/bin:/bin",
+    CLOUDTASER_SECRET_PATHS: "secret/data/check/db",
+    CLOUDTASER_ENV_MAP: "password=DB_PASSWORD",
+    ...extra,
+  });
+}
+
+Deno.test("check on a good configuration prints the score table and exits 0", async () => {
+  const r = await wrapper(["check"], await goodEnv());
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(
+    r.stdout,
+    /vault: logged in \(cert\), 1 path\(s\), 1 secret\(s\) readable: DB_PASSWORD/,
+  );
+  assert.match(r.stdout, /ok\s+memfd_secret\s+15\/15/);
+  assert.match(r.stdout, /protection score: \d+\/125/);
+});
+
+Deno.test("check names each kind of bad configuration and exits non-zero", async () => {
+  const bao = await server();
+  const cases: Array<[Record<string, string>, number, RegExp]> = [
+    [{ VAULT_ADDR: "not a url" }, 2, /VAULT_ADDR="not a url": expected a URL/],
+    [
+      { VAULT_MAX_RETRIES: "many" },
+      2,
+      /VAULT_MAX_RETRIES="many": expected a whole number/,
+    ],
+    [
+      { BAO_AUTH: "x", VAULT_AUTH_METHOD: "ldap" },
+      2,
+      /VAULT_AUTH_METHOD="ldap": expected one of kubernetes, cert/,
+    ],
+    [
+      { CLOUDTASER_SECRET_PATHS: "secret/data/check/nope" },
+      1,
+      /secret\/data\/check\/nope/,
+    ],
+    [{ CLOUDTASER_ENV_MAP: "username=DB_USER" }, 1, /username/],
+    [{ VAULT_CACERT: bao.untrustedCaCert }, 1, /certificate|TLS|tls/i],
+    [
+      {
+        VAULT_CLIENT_CERT: bao.untrustedCert,
+        VAULT_CLIENT_KEY: bao.untrustedKey,
+      },
+      1,
+      /cert|login|permission|403|400/i,
+    ],
+    [{ CLOUDTASER_ENV_MAP: "password=1BAD" }, 2, /1BAD/],
+    [
+      { CLOUDTASER_REQUIRE_MLOCK: "maybe" },
+      2,
+      /CLOUDTASER_REQUIRE_MLOCK="maybe": expected true or false/,
+    ],
+  ];
+  for (const [change, code, message] of cases) {
+    const r = await wrapper(["check"], await goodEnv(change));
+    assert.equal(r.code, code, `${JSON.stringify(change)}: ${r.stderr}`);
+    const messages = logLines(r).map((l) => l.message).join("\n");
+    assert.match(messages, message, JSON.stringify(change));
+  }
+});
+
+Deno.test("score --json is measured: memfd_secret counts only where the kernel gives it", async () => {
+  const r = await wrapper(["score", "--json"], { PATH: "/usr/bin:/bin" });
+  assert.equal(r.code, 0, r.stderr);
+  const s = JSON.parse(r.stdout);
+  const byName = Object.fromEntries(
+    s.checks.map((c: { name: string }) => [c.name, c]),
+  );
+  assert.equal(byName.memfd_secret.ok, true);
+  assert.equal(byName.dumpable_disabled.ok, true);
+  assert.equal(byName.guard_pages.ok, true);
+
+  // The same command where memfd_secret fails with ENOSYS (seccomp).
+  const out = await new Deno.Command(nativePath("seccomp_nosecret"), {
+    args: [Deno.execPath(), ...wrapperArgs(["score", "--json"])],
+    env: { PATH: "/usr/bin:/bin" },
+    clearEnv: true,
+  }).output();
+  const weak = JSON.parse(new TextDecoder().decode(out.stdout));
+  const weakBy = Object.fromEntries(
+    weak.checks.map((c: { name: string }) => [c.name, c]),
+  );
+  assert.equal(weakBy.memfd_secret.ok, false);
+  assert.equal(weakBy.mlock.ok, true);
+  // The token would sit in the same weaker memory.
+  assert.equal(weakBy.token_protected.ok, false);
+  assert.equal(weak.total, s.total - 25);
+});
+
+Deno.test("score counts a token in the wrapper's environ against token_protected", async () => {
+  const r = await wrapper(["score", "--json"], {
+    PATH: "/usr/bin:/bin",
+    VAULT_TOKEN: "s.not-a-real-token",
+  });
+  const s = JSON.parse(r.stdout);
+  assert.equal(
+    s.checks.find((c: { name: string }) => c.name === "token_protected").ok,
+    false,
+  );
+  assert.ok(
+    !r.stdout.includes("s.not-a-real-token") &&
+      !r.stderr.includes("s.not-a-real-token"),
+  );
+});
+
+Deno.test("install is atomic, 0755 and idempotent, and the installed wrapper runs", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "ct-install-" });
+  try {
+    const first = await wrapper(["install", dir], { PATH: "/usr/bin:/bin" });
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stdout, /^installed: .*cloudtaser-wrapper/);
+    const st = await Deno.stat(`${dir}/cloudtaser-wrapper`);
+    assert.equal(st.mode! & 0o777, 0o755);
+    const second = await wrapper(["install", dir], { PATH: "/usr/bin:/bin" });
+    assert.match(second.stdout, /^already installed/);
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), [
+      "cloudtaser-wrapper",
+    ]);
+    const v = await new Deno.Command(`${dir}/cloudtaser-wrapper`, {
+      args: ["version"],
+    }).output();
+    assert.equal(
+      new TextDecoder().decode(v.stdout).trim(),
+      "cloudtaser-wrapper 0.1.0",
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("--help lists every configuration variable; bad options exit 2", async () => {
+  const r = await wrapper(["--help"], {});
+  assert.equal(r.code, 0);
+  for (
+    const v of [
+      "VAULT_ADDR",
+      "CLOUDTASER_SECRET_PATHS",
+      "CLOUDTASER_DELIVERY",
+      "CLOUDTASER_MIN_SCORE",
+    ]
+  ) {
+    assert.ok(r.stdout.includes(v), v);
+  }
+  const bad = await wrapper(["--frobnicate"], {});
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /frobnicate/);
+  const none = await wrapper([], { PATH: "/usr/bin:/bin" });
+  assert.equal(none.code, 2);
+  assert.match(none.stderr, /no command: give one after --/);
+});
+
+Deno.test("no command output of this file held the test secret", async () => {
+  assertNoSecretInOutput([PASSWORD]);
+  await stop();
+});
