@@ -12,6 +12,7 @@ APT_PACKAGES=(
   build-essential pkg-config openssl ca-certificates util-linux procps
   clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
   strace gdb musl-tools
+  qemu-system-x86 busybox-static cpio
 )
 
 log() { printf 'setup: %s\n' "$*" >&2; }

@@ -1,0 +1,273 @@
+// SPDX-License-Identifier: Apache-2.0
+/* ct-attack: one attack on another process's secrets, as root would try
+ * it. Prints one JSON line:
+ *   {"attack":"environ","pid":N,"result":"ok","bytes":K,"saw_secret":true}
+ *   {"attack":"environ","pid":N,"result":"EPERM","errno":1}
+ * Exit status: 0 the attack worked, 1 it was refused, 2 usage. (Under the
+ * tracepoint fallback the enforcer kills it instead: status 128+9.)
+ *
+ *   ct-attack WHAT PID [ADDR [FD]]
+ *
+ * WHAT: environ maps smaps pagemap stack syscall map_files mem
+ *       coredump_filter ptrace process_vm_readv process_vm_writev pidfd_getfd
+ *       fd_reopen (open /proc/PID/fd/FD and read it)
+ *       bpf_objects (PID ignored: asks a writable fd for every BPF map and
+ *       link on the system by id; "EPERM" when any was refused)
+ * ADDR: address of the secret in the target (mem, ptrace, process_vm_*)
+ * FD:   the target's fd to steal (pidfd_getfd) */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/bpf.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define MARK "CT-SECRET-"
+
+static const char *what;
+static pid_t pid;
+static char buf[1 << 16];
+
+static int report_ok(long bytes)
+{
+	int saw = bytes > 0 && memmem(buf, bytes, MARK, strlen(MARK)) != NULL;
+
+	printf("{\"attack\":\"%s\",\"pid\":%d,\"result\":\"ok\",\"bytes\":%ld,\"saw_secret\":%s}\n",
+	       what, pid, bytes, saw ? "true" : "false");
+	return 0;
+}
+
+static int report_err(const char *step, int err)
+{
+	printf("{\"attack\":\"%s\",\"pid\":%d,\"result\":\"%s\",\"errno\":%d,\"step\":\"%s\"}\n",
+	       what, pid, strerrorname_np(err) ?: "unknown", err, step);
+	return 1;
+}
+
+static int read_proc(const char *entry)
+{
+	char path[64];
+	long n, total = 0;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", pid, entry);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return report_err("open", errno);
+	while (total < (long)sizeof(buf) && (n = read(fd, buf + total, sizeof(buf) - total)) > 0)
+		total += n;
+	if (n < 0 && total == 0)
+		return report_err("read", errno);
+	close(fd);
+	return report_ok(total);
+}
+
+static int read_mem(unsigned long addr)
+{
+	char path[64];
+	long n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return report_err("open", errno);
+	n = pread(fd, buf, 64, (off_t)addr);
+	if (n < 0)
+		return report_err("pread", errno);
+	return report_ok(n);
+}
+
+static int list_map_files(void)
+{
+	char path[64];
+	DIR *d;
+	long n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/map_files", pid);
+	d = opendir(path);
+	if (!d)
+		return report_err("opendir", errno);
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return report_ok(n);
+}
+
+static int write_coredump_filter(void)
+{
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/coredump_filter", pid);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return report_err("open", errno);
+	if (write(fd, "0x7f", 4) < 0)
+		return report_err("write", errno);
+	close(fd);
+	return report_ok(0);
+}
+
+static int ptrace_peek(unsigned long addr)
+{
+	long word;
+	int status;
+
+	if (ptrace(PTRACE_ATTACH, pid, 0, 0))
+		return report_err("PTRACE_ATTACH", errno);
+	waitpid(pid, &status, __WALL);
+	for (int i = 0; i < 4; i++) {
+		errno = 0;
+		word = ptrace(PTRACE_PEEKDATA, pid, addr + i * sizeof(long), 0);
+		if (errno)
+			return report_err("PTRACE_PEEKDATA", errno);
+		memcpy(buf + i * sizeof(long), &word, sizeof(long));
+	}
+	ptrace(PTRACE_DETACH, pid, 0, 0);
+	return report_ok(4 * sizeof(long));
+}
+
+static int vm_rw(unsigned long addr, int write)
+{
+	struct iovec local = { .iov_base = buf, .iov_len = 32 };
+	struct iovec remote = { .iov_base = (void *)addr, .iov_len = 32 };
+	long n;
+
+	if (write) {
+		/* write back what is there (read by the same call's twin) so a
+		 * control target keeps working; fall back to a marker */
+		memcpy(buf, MARK "overwritten!!!!!!!!!!!!!", 32);
+		n = process_vm_writev(pid, &local, 1, &remote, 1, 0);
+		if (n < 0)
+			return report_err("process_vm_writev", errno);
+		return report_ok(0);
+	}
+	n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+	if (n < 0)
+		return report_err("process_vm_readv", errno);
+	return report_ok(n);
+}
+
+static int reopen_fd(int target_fd)
+{
+	char path[64];
+	long n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, target_fd);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return report_err("open", errno);
+	n = pread(fd, buf, sizeof(buf), 0);
+	if (n < 0)
+		return report_err("pread", errno);
+	return report_ok(n);
+}
+
+static int steal_fd(int target_fd)
+{
+	int pidfd, fd;
+	long n;
+
+	pidfd = syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd < 0)
+		return report_err("pidfd_open", errno);
+	fd = syscall(SYS_pidfd_getfd, pidfd, target_fd, 0);
+	if (fd < 0)
+		return report_err("pidfd_getfd", errno);
+	n = pread(fd, buf, sizeof(buf), 0);
+	if (n < 0)
+		return report_err("pread", errno);
+	return report_ok(n);
+}
+
+/* Asks for an fd of every object of one kind, by id, read-write. */
+static void open_all(int next_cmd, int get_cmd, int *opened, int *denied, int *first_err)
+{
+	union bpf_attr attr;
+	__u32 id = 0;
+
+	for (;;) {
+		int fd;
+
+		memset(&attr, 0, sizeof(attr));
+		attr.start_id = id;
+		if (syscall(SYS_bpf, next_cmd, &attr, sizeof(attr)))
+			return; /* ENOENT: no more */
+		id = attr.next_id;
+		memset(&attr, 0, sizeof(attr));
+		if (get_cmd == BPF_MAP_GET_FD_BY_ID)
+			attr.map_id = id;
+		else
+			attr.link_id = id;
+		fd = syscall(SYS_bpf, get_cmd, &attr, sizeof(attr));
+		if (fd >= 0) {
+			(*opened)++;
+			close(fd);
+		} else if (errno != ENOENT) { /* ENOENT: freed meanwhile */
+			(*denied)++;
+			if (!*first_err)
+				*first_err = errno;
+		}
+	}
+}
+
+static int bpf_objects(void)
+{
+	int maps_opened = 0, maps_denied = 0, links_opened = 0, links_denied = 0, err = 0;
+
+	open_all(BPF_MAP_GET_NEXT_ID, BPF_MAP_GET_FD_BY_ID, &maps_opened, &maps_denied, &err);
+	open_all(BPF_LINK_GET_NEXT_ID, BPF_LINK_GET_FD_BY_ID, &links_opened, &links_denied, &err);
+	printf("{\"attack\":\"bpf_objects\",\"pid\":0,\"result\":\"%s\",\"maps_opened\":%d,"
+	       "\"maps_denied\":%d,\"links_opened\":%d,\"links_denied\":%d}\n",
+	       err ? strerrorname_np(err) : "ok", maps_opened, maps_denied, links_opened,
+	       links_denied);
+	return err ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const char *const proc_entries[] = { "environ", "maps",	  "smaps",
+						    "pagemap", "stack",	  "syscall" };
+	unsigned long addr;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc < 3) {
+		fprintf(stderr, "usage: ct-attack WHAT PID [ADDR [FD]]\n");
+		return 2;
+	}
+	what = argv[1];
+	pid = atoi(argv[2]);
+	addr = argc > 3 ? strtoul(argv[3], NULL, 0) : 0;
+	for (size_t i = 0; i < sizeof(proc_entries) / sizeof(*proc_entries); i++)
+		if (strcmp(what, proc_entries[i]) == 0)
+			return read_proc(what);
+	if (strcmp(what, "map_files") == 0)
+		return list_map_files();
+	if (strcmp(what, "mem") == 0)
+		return read_mem(addr);
+	if (strcmp(what, "coredump_filter") == 0)
+		return write_coredump_filter();
+	if (strcmp(what, "ptrace") == 0)
+		return ptrace_peek(addr);
+	if (strcmp(what, "process_vm_readv") == 0)
+		return vm_rw(addr, 0);
+	if (strcmp(what, "process_vm_writev") == 0)
+		return vm_rw(addr, 1);
+	if (strcmp(what, "bpf_objects") == 0)
+		return bpf_objects();
+	if (strcmp(what, "fd_reopen") == 0)
+		return reopen_fd(argc > 4 ? atoi(argv[4]) : 0);
+	if (strcmp(what, "pidfd_getfd") == 0)
+		return steal_fd(argc > 4 ? atoi(argv[4]) : 0);
+	fprintf(stderr, "ct-attack: unknown attack %s\n", what);
+	return 2;
+}

@@ -1,0 +1,140 @@
+/**
+ * The wrapper's side of cloudtaser-enforcer registration.
+ *
+ * Protocol (see docs/enforcer.md): connect to the enforcer's unix socket and
+ * send nothing. The enforcer reads the caller's pid with `SO_PEERCRED`,
+ * protects that process and everything it forks from then on, answers one
+ * JSON line and closes:
+ *
+ * ```text
+ * {"registered":true,"pid":1234,"mode":"enforce","lsm":true}
+ * {"registered":false,"pid":1234,"error":"..."}
+ * ```
+ *
+ * The registration is keyed on the pid, not on the connection: it survives
+ * the socket's close and `exec` (the wrapper execs into the C supervisor),
+ * and the kernel side drops it when the process's last thread exits. So the
+ * wrapper does not keep the connection open.
+ *
+ * @module
+ */
+
+/** What the enforcer answered, as the protection score reads it. */
+export interface EnforcerRegistration {
+  /** The enforcer answered and protects this process. */
+  connected: boolean;
+  /** `"enforce"` (denies) or `"detect"` (only logs). */
+  mode?: string;
+  /** BPF LSM hooks run (synchronous `EPERM`), not the tracepoint fallback. */
+  lsm?: boolean;
+  /** The pid the enforcer protects (in the enforcer's pid namespace). */
+  pid?: number;
+  /** Why there is no registration: no socket, no answer, a refusal. */
+  error?: string;
+}
+
+/** Default socket path of the enforcer DaemonSet's hostPath. */
+export const DEFAULT_ENFORCER_SOCKET = "/run/cloudtaser/enforcer.sock";
+
+const MAX_ANSWER = 4096;
+
+/**
+ * Registers the calling process with cloudtaser-enforcer. Never throws: an
+ * absent socket, a timeout or a refusal come back as `connected: false` with
+ * `error` set, because the protection score reports them.
+ *
+ * @param socketPath the enforcer's unix socket
+ * @param timeoutMs give up after this long
+ * @default timeoutMs 2000
+ *
+ * @example
+ * ```ts
+ * import { registerWithEnforcer } from "./client.ts";
+ * const reg = await registerWithEnforcer("/run/cloudtaser/enforcer.sock");
+ * if (!reg.connected) console.error(`enforcer: ${reg.error}`);
+ * ```
+ */
+export async function registerWithEnforcer(
+  socketPath: string,
+  timeoutMs = 2000,
+): Promise<EnforcerRegistration> {
+  let conn: Deno.UnixConn | undefined;
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    try {
+      conn?.close();
+    } catch { /* already closed */ }
+  }, timeoutMs);
+  try {
+    conn = await Deno.connect({ transport: "unix", path: socketPath });
+    if (timedOut) conn.close();
+    const line = await readLine(conn);
+    return parseAnswer(line);
+  } catch (err) {
+    const why = timedOut
+      ? `no answer within ${timeoutMs} ms`
+      : err instanceof Error
+      ? `${err.name}: ${err.message}`
+      : String(err);
+    return { connected: false, error: `enforcer socket ${socketPath}: ${why}` };
+  } finally {
+    clearTimeout(timer);
+    try {
+      conn?.close();
+    } catch { /* closed by the timer or after EOF */ }
+  }
+}
+
+async function readLine(conn: Deno.UnixConn): Promise<string> {
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const buf = new Uint8Array(512);
+  for (;;) {
+    const n = await conn.read(buf);
+    if (n === null) break;
+    chunks.push(buf.slice(0, n));
+    total += n;
+    if (buf.subarray(0, n).includes(0x0a) || total > MAX_ANSWER) break;
+  }
+  const all = new Uint8Array(total);
+  let off = 0;
+  for (const c of chunks) {
+    all.set(c, off);
+    off += c.length;
+  }
+  return new TextDecoder().decode(all).split("\n")[0];
+}
+
+/** Turns the enforcer's answer line into a registration. Pure. */
+export function parseAnswer(line: string): EnforcerRegistration {
+  let answer: unknown;
+  try {
+    answer = JSON.parse(line);
+  } catch {
+    return {
+      connected: false,
+      error: `enforcer answered no JSON: ${JSON.stringify(line.slice(0, 80))}`,
+    };
+  }
+  if (typeof answer !== "object" || answer === null) {
+    return { connected: false, error: "enforcer answered no JSON object" };
+  }
+  const a = answer as Record<string, unknown>;
+  const pid = typeof a.pid === "number" ? a.pid : undefined;
+  if (a.registered !== true) {
+    return {
+      connected: false,
+      pid,
+      error: `enforcer refused: ${
+        typeof a.error === "string" ? a.error : "no reason given"
+      }`,
+    };
+  }
+  return {
+    connected: true,
+    pid,
+    mode: typeof a.mode === "string" ? a.mode : undefined,
+    lsm: typeof a.lsm === "boolean" ? a.lsm : undefined,
+  };
+}
