@@ -102,14 +102,35 @@ Deno.test("mlock failing (non-root, RLIMIT_MEMLOCK 0) warns, and refuses in stri
   assert.ok(!strict.stderr.includes(secret) && !r.stderr.includes(secret));
 });
 
-Deno.test("one byte written past the region faults with SIGSEGV", async () => {
-  const r = await runHolder(marker("overflow"), { mode: "overflow" });
-  assert.equal(
-    r.status.signal,
-    "SIGSEGV",
-    `status ${JSON.stringify(r.status)}: ${r.stderr}`,
-  );
-  assert.ok(!r.stdout.includes("survived"));
+Deno.test("PROT_NONE guard pages on both sides: one byte past either end faults with SIGSEGV", async () => {
+  // Seen from outside: the neighbours of the region are PROT_NONE.
+  const h = await Holder.start(marker("guards"));
+  try {
+    const maps = Deno.readTextFileSync(`/proc/${h.info.pid}/maps`).trim().split(
+      "\n",
+    );
+    const start = BigInt(h.info.address);
+    const i = maps.findIndex((l) => BigInt("0x" + l.split("-")[0]) === start);
+    assert.ok(i > 0, "region not found in maps");
+    const [before, region, after] = [maps[i - 1], maps[i], maps[i + 1]];
+    const range = (l: string) =>
+      l.split(" ")[0].split("-").map((x) => BigInt("0x" + x));
+    assert.equal(range(before)[1], range(region)[0]);
+    assert.equal(range(after)[0], range(region)[1]);
+    assert.match(before.split(" ")[1], /^---p$/);
+    assert.match(after.split(" ")[1], /^---p$/);
+  } finally {
+    await h.finish();
+  }
+  for (const mode of ["overflow", "underflow"] as const) {
+    const r = await runHolder(marker(mode), { mode });
+    assert.equal(
+      r.status.signal,
+      "SIGSEGV",
+      `${mode}: ${JSON.stringify(r.status)}: ${r.stderr}`,
+    );
+    assert.ok(!r.stdout.includes("survived"));
+  }
 });
 
 Deno.test("a corrupted canary is reported when the region is wiped", async () => {
@@ -192,23 +213,42 @@ function contains(hay: Uint8Array, needle: Uint8Array): boolean {
   return false;
 }
 
-Deno.test("a crashing holder leaves no core file; with dumps forced on, the core lacks the secret", async () => {
+Deno.test("a crashing holder leaves no core: RLIMIT_CORE 0 and not-dumpable each prevent it alone", async () => {
   await withCoreDir(async (dir) => {
-    // Hardened (RLIMIT_CORE 0 + not dumpable) even though the limit was raised.
-    const secret = marker("core");
-    const r = await runHolder(secret, { mode: "crash", core: "unlimited" });
-    assert.equal(r.status.signal, "SIGABRT", r.stderr);
-    assert.deepEqual(coresIn(dir), []);
+    const h = await Holder.start(marker("core"));
+    const limits = Deno.readTextFileSync(`/proc/${h.info.pid}/limits`);
+    await h.finish();
+    assert.match(limits, /Max core file size\s+0\s+0\s/);
+    // The crash starts under an unlimited core limit each time; the control
+    // below (no hardening) shows a core is written then.
+    for (const only of [undefined, "dumpable", "core-limit"] as const) {
+      const r = await runHolder(marker("core"), {
+        mode: "crash",
+        core: "unlimited",
+        only,
+      });
+      assert.equal(r.status.signal, "SIGABRT", `${only}: ${r.stderr}`);
+      assert.deepEqual(
+        coresIn(dir),
+        [],
+        `hardening ${only ?? "both"} left a core`,
+      );
+    }
+  });
+});
 
-    // Control for MADV_DONTDUMP alone: dumps allowed, the fallback region (no
-    // memfd_secret, so only DONTDUMP keeps it out of the core).
-    const r2 = await runHolder(secret, {
+Deno.test("with dumps forced on, the core of the fallback region lacks the secret (MADV_DONTDUMP)", async () => {
+  await withCoreDir(async (dir) => {
+    const secret = marker("core");
+    // Dumps allowed, the fallback region (no memfd_secret, so only
+    // MADV_DONTDUMP keeps it out of the core).
+    const r = await runHolder(secret, {
       mode: "crash",
       core: "unlimited",
       harden: false,
       noMemfdSecret: true,
     });
-    assert.equal(r2.status.signal, "SIGABRT", r2.stderr);
+    assert.equal(r.status.signal, "SIGABRT", r.stderr);
     const cores = coresIn(dir);
     assert.equal(
       cores.length,

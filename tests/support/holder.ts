@@ -17,8 +17,10 @@ export interface HolderInfo {
 }
 
 export interface HolderOptions {
-  mode?: "hold" | "overflow" | "canary" | "crash";
+  mode?: "hold" | "overflow" | "underflow" | "canary" | "crash";
   harden?: boolean;
+  /** Apply only one half of the hardening. */
+  only?: "dumpable" | "core-limit";
   /** Run under the seccomp helper that makes memfd_secret fail with ENOSYS. */
   noMemfdSecret?: boolean;
   /** Run as this user (via setpriv), e.g. "nobody". */
@@ -51,6 +53,7 @@ export function holderCommand(opts: HolderOptions): string[] {
     opts.mode ?? "hold",
   ];
   if (opts.harden === false) cmd.push("--no-harden");
+  if (opts.only) cmd.push(`--only-${opts.only}`);
   if (opts.noMemfdSecret) cmd = [nativePath("seccomp_nosecret"), ...cmd];
   if (opts.memlock !== undefined || opts.core !== undefined) {
     const lim = [];
