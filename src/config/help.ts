@@ -1,11 +1,11 @@
 /** Renders the configuration table for `--help` and the README. */
 import { type Setting, SETTINGS } from "./table.ts";
 
-function kindText(s: Setting): string {
+function kindText(s: Setting, sep = "|"): string {
   const k = s.kind;
   switch (k.type) {
     case "enum":
-      return k.values.join("|");
+      return k.values.join(sep);
     case "int":
       return `${k.min}-${k.max}`;
     default:
@@ -28,7 +28,7 @@ export function settingsMarkdown(): string {
   const head = "| variable | values | default | meaning |\n|---|---|---|---|";
   const rows = (SETTINGS as readonly Setting[]).map((s) => {
     const name = s.alias ? `\`${s.name}\` (\`${s.alias}\`)` : `\`${s.name}\``;
-    return `| ${name} | ${kindText(s)} | ${
+    return `| ${name} | ${kindText(s, ", ")} | ${
       s.default ? `\`${s.default}\`` : ""
     } | ${s.meaning} |`;
   });
