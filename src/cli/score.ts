@@ -3,12 +3,11 @@
  * measured on a probe region without fetching anything.
  */
 import { parseConfig } from "../config/parse.ts";
-import { hardenProcess, SecretRegion } from "../protect/mod.ts";
 import { checkEnviron, readOwnEnviron } from "../run/environ_check.ts";
 import { measureFacts } from "../score/facts.ts";
 import { formatScore, scoreFacts } from "../score/score.ts";
 import { planSecrets } from "../vault/mod.ts";
-import { enforcerState, interposerPath } from "./start.ts";
+import { enforcerState, interposerPath, protectedRegion } from "./start.ts";
 
 const CREDENTIALS = ["VAULT_TOKEN", "BAO_TOKEN"];
 
@@ -18,11 +17,7 @@ export async function scoreCommand(
   json: boolean,
 ): Promise<number> {
   const config = parseConfig(env);
-  hardenProcess();
-  const region = SecretRegion.create({
-    requireMemfdSecret: config.bool("CLOUDTASER_REQUIRE_MEMFD_SECRET"),
-    requireMlock: config.bool("CLOUDTASER_REQUIRE_MLOCK"),
-  });
+  const region = protectedRegion(config);
   try {
     const environ = readOwnEnviron();
     const none = new Uint8Array();

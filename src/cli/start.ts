@@ -58,13 +58,8 @@ export async function prepare(
   signal?: AbortSignal,
 ): Promise<Prepared> {
   const config = parseConfig(env);
-  hardenProcess();
-  const region = SecretRegion.create({
-    requireMemfdSecret: config.bool("CLOUDTASER_REQUIRE_MEMFD_SECRET"),
-    requireMlock: config.bool("CLOUDTASER_REQUIRE_MLOCK"),
-  });
+  const region = protectedRegion(config);
   try {
-    for (const w of region.warnings) log("protect").warn(w);
     const enforcer = await enforcerState(config);
     const fetch = await fetchSecrets({ config, env, region, signal });
     const requested = config.string("CLOUDTASER_DELIVERY") as RequestedDelivery;
@@ -130,6 +125,20 @@ export async function prepare(
     region.wipe();
     throw e;
   }
+}
+
+/**
+ * Steps 1 and 2: hardens the process, then allocates the secret region as
+ * the strict modes demand, logging what fell short.
+ */
+export function protectedRegion(config: Config): SecretRegion {
+  hardenProcess();
+  const region = SecretRegion.create({
+    requireMemfdSecret: config.bool("CLOUDTASER_REQUIRE_MEMFD_SECRET"),
+    requireMlock: config.bool("CLOUDTASER_REQUIRE_MLOCK"),
+  });
+  for (const w of region.warnings) log("protect").warn(w);
+  return region;
 }
 
 /** Registers this process with the node's enforcer, if there is one. */

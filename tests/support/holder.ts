@@ -101,16 +101,7 @@ export class Holder {
     secret: string,
     opts: HolderOptions = {},
   ): Promise<Holder> {
-    const cmd = holderCommand(opts);
-    const env: Record<string, string> = { ...opts.env };
-    if (opts.user) env.DENO_DIR = await userDenoDir(opts.user);
-    const child = new Deno.Command(cmd[0], {
-      args: cmd.slice(1),
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-      env,
-    }).spawn();
+    const child = await spawnHolder(opts);
     const stdin = child.stdin.getWriter();
     await stdin.write(new TextEncoder().encode(secret + "\n"));
     const out = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
@@ -163,16 +154,7 @@ export class HolderFailed extends Error {
 
 /** Runs a holder to completion (for modes that end by themselves). */
 export async function runHolder(secret: string, opts: HolderOptions) {
-  const cmd = holderCommand(opts);
-  const env: Record<string, string> = { ...opts.env };
-  if (opts.user) env.DENO_DIR = await userDenoDir(opts.user);
-  const child = new Deno.Command(cmd[0], {
-    args: cmd.slice(1),
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-    env,
-  }).spawn();
+  const child = await spawnHolder(opts);
   const w = child.stdin.getWriter();
   await w.write(new TextEncoder().encode(secret + "\n"));
   await w.close();
@@ -182,6 +164,20 @@ export async function runHolder(secret: string, opts: HolderOptions) {
     stdout: new TextDecoder().decode(out.stdout),
     stderr: new TextDecoder().decode(out.stderr),
   };
+}
+
+/** Spawns the holder with piped stdio. */
+async function spawnHolder(opts: HolderOptions): Promise<Deno.ChildProcess> {
+  const cmd = holderCommand(opts);
+  const env: Record<string, string> = { ...opts.env };
+  if (opts.user) env.DENO_DIR = await userDenoDir(opts.user);
+  return new Deno.Command(cmd[0], {
+    args: cmd.slice(1),
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+    env,
+  }).spawn();
 }
 
 /** A DENO_DIR the unprivileged user can write (Deno caches compiled code). */

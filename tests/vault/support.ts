@@ -5,7 +5,6 @@
  */
 import assert from "node:assert/strict";
 import { configureSync, type LogRecord, resetSync } from "@logtape/logtape";
-import { type OpenBao, startOpenBao } from "../../scripts/openbao/server.ts";
 import { parseConfig } from "../../src/config/parse.ts";
 import { SecretRegion } from "../../src/protect/region.ts";
 import { jsonLine } from "../../src/log.ts";
@@ -33,34 +32,7 @@ configureSync({
 });
 globalThis.addEventListener("unload", () => resetSync());
 
-/** One server for a test file: `await server()` in each test. */
-export function sharedServer(): {
-  server: () => Promise<OpenBao>;
-  stop: () => Promise<void>;
-} {
-  let started: Promise<OpenBao> | undefined;
-  return {
-    server: () => started ??= startOpenBao(),
-    stop: async () => {
-      if (started) await (await started).stop();
-    },
-  };
-}
-
-/** Writes a KV v2 secret (`secret/data/<p>`) or KV v1 one (`kv/<p>`). */
-export async function put(
-  bao: OpenBao,
-  path: string,
-  data: Record<string, unknown>,
-  namespace?: string,
-): Promise<void> {
-  const body = path.startsWith("secret/data/") ? { data } : data;
-  const r = await bao.api("POST", path, body, { namespace });
-  assert.ok(
-    r.status < 300,
-    `write ${path}: ${r.status} ${JSON.stringify(r.json)}`,
-  );
-}
+export { put, sharedServer } from "../support/openbao.ts";
 
 /** The result of one fetch into a fresh region: values decoded for asserts. */
 export interface Fetched {

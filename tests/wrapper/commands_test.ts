@@ -16,7 +16,7 @@ const PASSWORD = secret("check");
 
 async function goodEnv(extra: Record<string, string> = {}) {
   const bao = await server();
-  await put(bao, "check/db", { password: PASSWORD });
+  await put(bao, "secret/data/check/db", { password: PASSWORD });
   return bao.env({
     PATH: "/usr/bin:/bin",
     CLOUDTASER_SECRET_PATHS: "secret/data/check/db",

@@ -43,7 +43,9 @@ Deno.test({
       }).output();
       assert.equal(inst.code, 0, new TextDecoder().decode(inst.stderr));
       const bao = await server();
-      await put(bao, "compiled/app", { token: "compiled-binary-secret" });
+      await put(bao, "secret/data/compiled/app", {
+        token: "compiled-binary-secret",
+      });
       for (const delivery of ["env", "interposer"]) {
         const run = await new Deno.Command(`${dir}/cloudtaser-wrapper`, {
           args: [

@@ -21,8 +21,8 @@ const secrets = [DB_PASSWORD, API_KEY];
 
 async function baseEnv(extra: Record<string, string> = {}) {
   const bao = await server();
-  await put(bao, "app/db", { password: DB_PASSWORD, user: "app" });
-  await put(bao, "app/api", { key: API_KEY });
+  await put(bao, "secret/data/app/db", { password: DB_PASSWORD, user: "app" });
+  await put(bao, "secret/data/app/api", { key: API_KEY });
   return bao.env({
     PATH: "/usr/bin:/bin",
     HOME: "/root",

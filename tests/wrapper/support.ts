@@ -4,7 +4,6 @@
  * no test secret reached any output.
  */
 import assert from "node:assert/strict";
-import { type OpenBao, startOpenBao } from "../../scripts/openbao/server.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 export const MAIN = `${ROOT}src/main.ts`;
@@ -64,26 +63,7 @@ export async function wrapper(
   return r;
 }
 
-/** One OpenBao per test file. */
-export function sharedServer() {
-  let started: Promise<OpenBao> | undefined;
-  return {
-    server: () => started ??= startOpenBao(),
-    stop: async () => {
-      if (started) await (await started).stop();
-    },
-  };
-}
-
-/** Writes a KV v2 secret under secret/data/. */
-export async function put(
-  bao: OpenBao,
-  path: string,
-  data: Record<string, string>,
-) {
-  const r = await bao.api("POST", `secret/data/${path}`, { data });
-  assert.ok(r.status < 300, `write ${path}: ${r.status}`);
-}
+export { put, sharedServer } from "../support/openbao.ts";
 
 /** Fails if any output of this file holds one of `secrets`. */
 export function assertNoSecretInOutput(secrets: string[]) {
