@@ -79,10 +79,22 @@ export function openNative<S extends Deno.ForeignLibraryInterface>(
         } (run \`deno task build\` first)`,
       );
     }
-    return withMemfd(
-      name,
-      bytes,
-      (fd) => Deno.dlopen(`/proc/self/fd/${fd}`, symbols),
-    );
+    return dlopenBytes(name, bytes, symbols);
   }
+}
+
+/**
+ * dlopen a library from its bytes, through an anonymous memfd and
+ * `/proc/self/fd/N` (nothing touches disk); the fd is closed once loaded.
+ */
+export function dlopenBytes<S extends Deno.ForeignLibraryInterface>(
+  name: string,
+  bytes: Uint8Array,
+  symbols: S,
+): Deno.DynamicLibrary<S> {
+  return withMemfd(
+    name,
+    bytes,
+    (fd) => Deno.dlopen(`/proc/self/fd/${fd}`, symbols),
+  );
 }
