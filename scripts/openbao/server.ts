@@ -161,8 +161,11 @@ function serverConfig(
     tls_cert_file: certs.serverCert,
     tls_key_file: certs.serverKey,
     // Requested, not required: without tls_require_and_verify_client_cert
-    // the listener asks for a certificate and lets cert auth judge it, so
-    // token, AppRole and JWT logins work without one.
+    // the listener asks for any certificate (the CA file is then unused by
+    // the handshake) and cert auth judges it, so token, AppRole and JWT
+    // logins work without one, and an untrusted certificate completes the
+    // handshake and gets 400 "invalid certificate or no client certificate
+    // supplied" from auth/cert/login.
     tls_client_ca_file: certs.caCert,
     max_request_json_strings: 100000,
     ...listener,
@@ -568,10 +571,9 @@ async function configure(s: Server, opts: OpenBaoOptions): Promise<void> {
     s.must("POST", "auth/kubernetes/config", jwtConfig),
     s.must("POST", `auth/kubernetes/role/${ROLE}`, jwtRole),
   ]);
-  const [roleId, secretId] = await Promise.all([
-    s.must("GET", `auth/approle/role/${ROLE}/role-id`),
-    s.must("POST", `auth/approle/role/${ROLE}/secret-id`),
-  ]);
+  // One after the other: together they conflict in storage (see api()).
+  const roleId = await s.must("GET", `auth/approle/role/${ROLE}/role-id`);
+  const secretId = await s.must("POST", `auth/approle/role/${ROLE}/secret-id`);
   s.approle.roleId = roleId.json.data.role_id;
   s.approle.secretIdFile = `${s.dir}/approle-secret-id`;
   await Deno.writeTextFile(
@@ -711,10 +713,10 @@ async function main(): Promise<void> {
       `export ${k}=${shellQuote(v)}`
     ),
     `# root token (for bao/curl): BAO_TOKEN=${shellQuote(bao.rootToken)}`,
-    `# approle: VAULT_AUTH_METHOD=approle VAULT_AUTH_ROLE=${bao.approle.roleId} ` +
+    `# approle: role ${bao.approle.role}, role_id ${bao.approle.roleId}, ` +
     `secret_id in ${bao.approle.secretIdFile}`,
-    `# jwt/kubernetes: VAULT_AUTH_METHOD=jwt VAULT_AUTH_ROLE=${bao.jwt.role} ` +
-    `VAULT_JWT_FILE=${jwtFile}`,
+    `# jwt at auth/jwt and auth/kubernetes: role ${bao.jwt.role}, ` +
+    `a token in ${jwtFile}`,
     `# server log: ${bao.logFile}`,
   ];
   console.log(lines.join("\n"));

@@ -268,3 +268,44 @@ Deno.test("two servers run side by side on different ports", async () => {
   }
   assert.equal(alive(a.pid) || alive(b.pid), false);
 });
+
+Deno.test("a server does not outlive its SIGKILLed parent (parent-death signal)", async () => {
+  const server = new URL("../../scripts/openbao/server.ts", import.meta.url);
+  const parent = new Deno.Command(Deno.execPath(), {
+    args: [
+      "eval",
+      `import { startOpenBao } from ${JSON.stringify(server.href)};
+       const bao = await startOpenBao();
+       console.log(JSON.stringify({ pid: bao.pid, dir: bao.dir }));
+       await new Promise(() => setInterval(() => {}, 1000));`,
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = parent.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let line = "";
+  let info: { pid: number; dir: string } | undefined;
+  try {
+    while (!line.includes("\n")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      line += value;
+    }
+    info = JSON.parse(line);
+    assert.ok(alive(info!.pid));
+  } finally {
+    parent.kill("SIGKILL");
+    await parent.status;
+    await reader.cancel();
+  }
+  const deadline = Date.now() + 10000;
+  while (alive(info!.pid) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const survived = alive(info!.pid);
+  if (survived) Deno.kill(info!.pid, "SIGKILL");
+  // unload does not run on SIGKILL: the directory is the test's to remove.
+  await Deno.remove(info!.dir, { recursive: true });
+  assert.equal(survived, false, `server ${info!.pid} outlived its parent`);
+});
