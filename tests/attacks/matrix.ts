@@ -1,0 +1,736 @@
+/**
+ * The root attack matrix: root on the same machine tries each vector against
+ * a live wrapper (the resident C supervisor) and its app, with secrets
+ * fetched from a real OpenBao over mTLS as markers, in `env` and
+ * `interposer` delivery, with and without the enforcer.
+ *
+ * The attacks run as separate processes (`build/attacks/ct-rootattack`),
+ * because the enforcer's fallback tier kills the attacker. The harness itself
+ * never opens a protected process's `/proc` entries: addresses and fd numbers
+ * come from the app (`build/attacks/ct-app`), which, as a member of the
+ * wrapper's group, may read them. No marker value is ever printed: results
+ * hold counts and mapping names.
+ *
+ * @example
+ * ```ts
+ * import { runMatrix } from "./matrix.ts";
+ * const report = await runMatrix({ log: console.error });
+ * console.log(report.cells.filter((c) => c.result === "recovered").length);
+ * ```
+ */
+import { Enforcer } from "../enforcer/support.ts";
+import { put } from "../support/openbao.ts";
+import { wrapperArgs } from "../wrapper/support.ts";
+import { type OpenBao, startOpenBao } from "../../scripts/openbao/server.ts";
+
+const REPO = new URL("../../", import.meta.url).pathname;
+export const ROOTATTACK = `${REPO}build/attacks/ct-rootattack`;
+export const APP = `${REPO}build/attacks/ct-app`;
+
+const dec = new TextDecoder();
+const enc = new TextEncoder();
+
+export type Mode = "env" | "interposer";
+export type Target = "wrapper" | "app" | "grandchild";
+/** `blocked`: no marker came out; `recovered`: markers came out; `allowed`:
+ * a step that reveals nothing by itself succeeded (a coredump_filter write);
+ * `n/a`: the vector does not apply (no region in that process). */
+export type Outcome = "blocked" | "recovered" | "allowed" | "n/a";
+
+/** One column of the table. */
+export interface Column {
+  mode: Mode;
+  enforcer: boolean;
+}
+
+/** The rows, in table order: a vector and the process it is aimed at. */
+export const ROWS = [
+  { id: "environ", target: "wrapper", label: "read /proc/<pid>/environ" },
+  { id: "environ", target: "app", label: "read /proc/<pid>/environ" },
+  { id: "environ", target: "grandchild", label: "read /proc/<pid>/environ" },
+  { id: "mem", target: "wrapper", label: "read /proc/<pid>/mem at the region" },
+  { id: "mem", target: "app", label: "read /proc/<pid>/mem at the region" },
+  { id: "scan", target: "wrapper", label: "scan every readable mapping" },
+  { id: "scan", target: "app", label: "scan every readable mapping" },
+  { id: "scan", target: "grandchild", label: "scan every readable mapping" },
+  { id: "vm_readv", target: "wrapper", label: "process_vm_readv" },
+  { id: "vm_readv", target: "app", label: "process_vm_readv" },
+  { id: "ptrace", target: "wrapper", label: "ptrace attach + PEEKDATA" },
+  { id: "ptrace", target: "app", label: "ptrace attach + PEEKDATA" },
+  { id: "getfd", target: "wrapper", label: "pidfd_getfd every fd" },
+  { id: "getfd", target: "app", label: "pidfd_getfd every fd" },
+  { id: "reopen", target: "wrapper", label: "reopen /proc/<pid>/fd/N" },
+  { id: "reopen", target: "app", label: "reopen /proc/<pid>/fd/N" },
+  { id: "map_files", target: "wrapper", label: "open /proc/<pid>/map_files/*" },
+  { id: "map_files", target: "app", label: "open /proc/<pid>/map_files/*" },
+  {
+    id: "coredump_filter",
+    target: "wrapper",
+    label: "write /proc/<pid>/coredump_filter",
+  },
+  {
+    id: "coredump_filter",
+    target: "app",
+    label: "write /proc/<pid>/coredump_filter",
+  },
+  { id: "core_segv", target: "wrapper", label: "core dump (SIGSEGV)" },
+  { id: "core_segv", target: "app", label: "core dump (SIGSEGV)" },
+  {
+    id: "core_pipe",
+    target: "wrapper",
+    label: "core dump to a pipe (SIGABRT)",
+  },
+  { id: "core_pipe", target: "app", label: "core dump to a pipe (SIGABRT)" },
+  {
+    id: "core_escalated",
+    target: "wrapper",
+    label: "core dump, escalated (SIGSEGV)",
+  },
+  {
+    id: "core_escalated",
+    target: "app",
+    label: "core dump, escalated (SIGSEGV)",
+  },
+] as const satisfies readonly { id: string; target: Target; label: string }[];
+
+export type VectorId = (typeof ROWS)[number]["id"];
+
+/** One measured cell. */
+export interface Cell {
+  vector: VectorId;
+  target: Target;
+  mode: Mode;
+  enforcer: boolean;
+  result: Outcome;
+  /** Markers found (0 unless recovered). */
+  hits: number;
+  /** One line for the table: the error, the kill, or where markers were. */
+  short: string;
+  /** What each attempt got: errors, kills, where markers were. */
+  detail: string;
+}
+
+type Judged = Pick<Cell, "result" | "hits" | "short" | "detail">;
+
+/** Everything `docs/security.md` is made from. */
+export interface MatrixReport {
+  date: string;
+  kernel: string;
+  /** The enforcer's tier as its ready line said (`tracepoint-kill`, `lsm`). */
+  tier: string;
+  lsmUnavailable?: string;
+  cells: Cell[];
+  durationMs: number;
+  /** What the app reported about its keys, per mode (where getenv points). */
+  appKeys: Record<Mode, string>;
+}
+
+export interface MatrixOptions {
+  /** Progress lines (never a value). */
+  log?: (line: string) => void;
+  /** Columns to run. @default all four */
+  columns?: Column[];
+}
+
+/** What ct-app reports once it runs. */
+interface AppInfo {
+  app: number;
+  wrapper: number;
+  grandchild: number;
+  app_region: string | null;
+  wrapper_region: string | null;
+  app_stack: string;
+  app_fds: number[];
+  wrapper_fds: number[];
+  keys: { key: string; len: number; where: string }[];
+}
+
+const SECRET_KEYS = ["DB_PASSWORD", "API_KEY", "DB_USER"];
+const START_TIMEOUT_MS = 30_000;
+const ATTACK_TIMEOUT_MS = 20_000;
+const EXIT_TIMEOUT_MS = 10_000;
+
+const sleep = (ms: number): Promise<undefined> =>
+  new Promise((r) => setTimeout(() => r(undefined), ms));
+
+function hex(n: number): string {
+  return [...crypto.getRandomValues(new Uint8Array(n))]
+    .map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** A live wrapper running ct-app (which runs a grandchild). */
+class Instance {
+  info!: AppInfo;
+  #proc: Deno.ChildProcess;
+  #stderr: Promise<string>;
+  #lines: string[] = [];
+  #done: Promise<void>;
+
+  private constructor(proc: Deno.ChildProcess) {
+    this.#proc = proc;
+    this.#stderr = new Response(proc.stderr).text();
+    this.#done = (async () => {
+      let buf = "";
+      for await (const chunk of proc.stdout) {
+        buf += dec.decode(chunk, { stream: true });
+        let nl;
+        while ((nl = buf.indexOf("\n")) >= 0) {
+          this.#lines.push(buf.slice(0, nl));
+          buf = buf.slice(nl + 1);
+        }
+      }
+    })();
+  }
+
+  get pid(): number {
+    return this.#proc.pid;
+  }
+
+  get status(): Promise<Deno.CommandStatus> {
+    return this.#proc.status;
+  }
+
+  static async start(
+    env: Record<string, string>,
+  ): Promise<Instance> {
+    const proc = new Deno.Command(Deno.execPath(), {
+      args: wrapperArgs(["--", APP, "--grandchild", ...SECRET_KEYS]),
+      env,
+      clearEnv: true,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const inst = new Instance(proc);
+    const deadline = Date.now() + START_TIMEOUT_MS;
+    try {
+      for (;;) {
+        const line = inst.#lines.find((l) => l.startsWith('{"app":'));
+        if (line) {
+          inst.info = JSON.parse(line);
+          return inst;
+        }
+        const exited = await Promise.race([proc.status, sleep(20)]);
+        if (exited || Date.now() > deadline) {
+          throw new Error(
+            `the wrapper did not start the app (${
+              exited ? `exit ${exited.code}` : "timeout"
+            })`,
+          );
+        }
+      }
+    } catch (e) {
+      await inst.stop();
+      throw new Error(
+        `${(e as Error).message}; wrapper stderr:\n${await inst.#stderr}`,
+      );
+    }
+  }
+
+  /** Kills what is left of the tree (grandchild, app, wrapper). */
+  async stop(): Promise<void> {
+    for (const pid of [this.info?.grandchild, this.info?.app]) {
+      if (pid) killQuietly(pid, "SIGKILL");
+    }
+    try {
+      this.#proc.kill("SIGKILL");
+    } catch { /* exited */ }
+    await Promise.race([this.#proc.status, sleep(EXIT_TIMEOUT_MS)]);
+    await Promise.race([this.#done, sleep(1000)]);
+    await Promise.race([this.#stderr, sleep(1000)]);
+  }
+}
+
+function killQuietly(pid: number, sig: Deno.Signal) {
+  try {
+    Deno.kill(pid, sig);
+  } catch { /* gone */ }
+}
+
+/** The facts one ct-rootattack run reported. */
+interface AttackFacts {
+  killed: boolean;
+  lastStep?: string;
+  denial?: string;
+  hits: number;
+  items: Record<string, unknown>[];
+  error?: string;
+}
+
+async function runAttack(
+  vector: string,
+  pid: number,
+  markers: string[],
+  enforcer: Enforcer | undefined,
+  addr = "0",
+  fds: number[] = [],
+): Promise<AttackFacts> {
+  const before = enforcer?.out.lines.length ?? 0;
+  const proc = new Deno.Command(ROOTATTACK, {
+    args: [vector, String(pid), addr, fds.join(",")],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const w = proc.stdin.getWriter();
+  await w.write(enc.encode(markers.join("\n") + "\n"));
+  await w.close();
+  const timer = setTimeout(() => {
+    try {
+      proc.kill("SIGKILL");
+    } catch { /* exited */ }
+  }, ATTACK_TIMEOUT_MS);
+  const out = await proc.output();
+  clearTimeout(timer);
+  const lines = dec.decode(out.stdout).split("\n").filter((l) =>
+    l.startsWith("{")
+  ).map((l) => JSON.parse(l) as Record<string, unknown>);
+  const steps = lines.filter((l) => "step" in l);
+  const final = lines.find((l) => "vector" in l);
+  const facts: AttackFacts = {
+    killed: out.signal === "SIGKILL",
+    lastStep: steps.at(-1)?.step as string | undefined,
+    hits: Number(final?.hits ?? 0),
+    items: (final?.items as Record<string, unknown>[]) ?? [],
+  };
+  if (!final && !facts.killed) {
+    facts.error = `exit ${out.code} ${out.signal ?? ""} ${
+      dec.decode(out.stderr).slice(0, 200)
+    }`;
+  }
+  if (enforcer && facts.killed) {
+    const deadline = Date.now() + 2000;
+    while (Date.now() < deadline) {
+      const ev = enforcer.out.lines.slice(before).find((l) =>
+        l.event === "denial" &&
+        (l.accessor as Record<string, unknown>)?.pid === proc.pid
+      );
+      if (ev) {
+        facts.denial = `${ev.action} ${ev.what}`;
+        break;
+      }
+      await sleep(20);
+    }
+  }
+  return facts;
+}
+
+/** Turns what an attack reported into a cell's outcome and detail. */
+function judge(f: AttackFacts, vector: VectorId): Judged {
+  if (f.killed) {
+    const by = f.denial ? `enforcer: ${f.denial}` : "no denial event seen";
+    return {
+      result: "blocked",
+      hits: 0,
+      short: `killed (${f.denial?.replace(/^killed /, "") ?? "SIGKILL"})`,
+      detail: `killed (SIGKILL) at \`${
+        (f.lastStep ?? "start").replace(/\/proc\/\d+/, "/proc/<pid>")
+      }\` (${by})`,
+    };
+  }
+  if (f.error) {
+    return {
+      result: "n/a",
+      hits: 0,
+      short: "attack failed",
+      detail: `attack failed: ${f.error}`,
+    };
+  }
+  const detail = f.items.map(describeItem).join("; ");
+  if (f.hits > 0) {
+    const where = [
+      ...new Set(
+        f.items.filter((i) => Number(i.hits) > 0).map((i) =>
+          String(i.kind ? i.target : i.what)
+        ),
+      ),
+    ];
+    return {
+      result: "recovered",
+      hits: f.hits,
+      short: `${f.hits} markers (${where.join(", ")})`,
+      detail,
+    };
+  }
+  if (vector === "coredump_filter") {
+    const err = f.items.find((i) => i.err)?.err;
+    return err
+      ? { result: "blocked", hits: 0, short: String(err), detail }
+      : { result: "allowed", hits: 0, short: "written (0x1ff)", detail };
+  }
+  const errs = f.items.filter((i) =>
+    i.err && i.err !== "EBADF" && i.err !== "ENOENT"
+  ).map((i) => {
+    const what = String(i.what);
+    const on = /secretmem|region/.test(what)
+      ? "region"
+      : what.startsWith("fd ")
+      ? what
+      : what.replace(/^open /, "");
+    return `${i.err} (${on})`;
+  });
+  const uniq = [...new Set(errs)].filter((e) => !/\[vvar/.test(e));
+  return {
+    result: "blocked",
+    hits: 0,
+    short: uniq.length ? `${uniq.join(", ")}; 0 markers` : "0 markers",
+    detail,
+  };
+}
+
+function describeItem(i: Record<string, unknown>): string {
+  const what = String(i.what ?? "");
+  if ("kind" in i) {
+    const errs = [
+      i.read_err && `read ${i.read_err}`,
+      i.mmap_err && `mmap ${i.mmap_err}`,
+    ].filter(Boolean).join(", ");
+    const hits = "hits" in i ? `, ${i.hits} markers` : "";
+    return `${what}: ${i.target}${errs ? ` (${errs})` : ""}${hits}`;
+  }
+  if ("count" in i) return `${what}: ${i.count}, 0 markers`;
+  if (i.err === "EBADF" || i.err === "ENOENT") {
+    return `${what}: ${i.err} (closed since the app listed it)`;
+  }
+  if ("err" in i && !Number(i.bytes)) return `${what}: ${i.err}`;
+  if (what.startsWith("write ")) return `${what}: written`;
+  const err = i.err ? `, then ${i.err}` : "";
+  return `${what}: ${i.bytes} bytes read, ${i.hits} markers${err}`;
+}
+
+// ------------------------------------------------------------ core dumps
+
+const CORE_PATTERN = "/proc/sys/kernel/core_pattern";
+const SUID_DUMPABLE = "/proc/sys/fs/suid_dumpable";
+
+/** Where cores go, and how core_pattern is pointed there. */
+interface CoreDir {
+  dir: string;
+  /** `file`: `DIR/core.%P` (RLIMIT_CORE applies); `pipe`: a helper that
+   * writes `DIR/core.%P` (the kernel ignores RLIMIT_CORE for pipes). */
+  use(kind: "file" | "pipe"): void;
+}
+
+/** Runs `fn` with a fresh 0700 temp dir for cores; core_pattern and
+ * suid_dumpable are restored and the dir removed afterwards. */
+async function withCoreDir<T>(fn: (c: CoreDir) => Promise<T>): Promise<T> {
+  const pattern = Deno.readTextFileSync(CORE_PATTERN);
+  const suid = Deno.readTextFileSync(SUID_DUMPABLE);
+  const dir = Deno.makeTempDirSync({ prefix: "ct-attack-cores-" });
+  Deno.chmodSync(dir, 0o700);
+  const helper = `${dir}/catcore.sh`;
+  // The helper runs as root in the initial namespaces, the core on stdin.
+  Deno.writeTextFileSync(
+    helper,
+    `#!/bin/sh\n: > "${dir}/started.$1"\ncat > "${dir}/core.$1.tmp"\n` +
+      `mv "${dir}/core.$1.tmp" "${dir}/core.$1"\n`,
+  );
+  Deno.chmodSync(helper, 0o700);
+  try {
+    return await fn({
+      dir,
+      use: (kind) =>
+        Deno.writeTextFileSync(
+          CORE_PATTERN,
+          kind === "file" ? `${dir}/core.%P` : `|${helper} %P`,
+        ),
+    });
+  } finally {
+    Deno.writeTextFileSync(CORE_PATTERN, pattern);
+    Deno.writeTextFileSync(SUID_DUMPABLE, suid);
+    Deno.removeSync(dir, { recursive: true });
+  }
+}
+
+function procGone(pid: number): boolean {
+  try {
+    const s = Deno.readTextFileSync(`/proc/${pid}/status`);
+    return /^State:\s+[ZX]/m.test(s);
+  } catch {
+    return true;
+  }
+}
+
+function countMarkers(bytes: Uint8Array, markers: string[]): number {
+  // latin1 keeps every byte as one char, so indexOf works on binary
+  const text = new TextDecoder("latin1").decode(bytes);
+  let hits = 0;
+  for (const m of markers) {
+    for (let i = text.indexOf(m); i >= 0; i = text.indexOf(m, i + 1)) hits++;
+  }
+  return hits;
+}
+
+/** Raises RLIMIT_CORE, sends `sig`, waits for the death, scans the core. */
+async function coreDump(
+  pid: number,
+  sig: Deno.Signal,
+  dir: string,
+  markers: string[],
+  enforcer: Enforcer | undefined,
+  waitExit: Promise<unknown> | undefined,
+): Promise<Judged> {
+  const lim = await runAttack("prlimit_core", pid, markers, enforcer);
+  const limDetail = lim.killed
+    ? "prlimit killed"
+    : lim.items.some((i) => i.err)
+    ? `prlimit(RLIMIT_CORE) ${lim.items[0].err}`
+    : "RLIMIT_CORE raised";
+  killQuietly(pid, sig);
+  const deadline = Date.now() + EXIT_TIMEOUT_MS;
+  if (waitExit) await Promise.race([waitExit, sleep(EXIT_TIMEOUT_MS)]);
+  while (!procGone(pid) && Date.now() < deadline) await sleep(20);
+  // A pipe helper that started is still writing: wait for its rename.
+  const exists = (p: string) => {
+    try {
+      Deno.statSync(p);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (exists(`${dir}/started.${pid}`)) {
+    while (!exists(`${dir}/core.${pid}`) && Date.now() < deadline) {
+      await sleep(20);
+    }
+  }
+  const cores = [...Deno.readDirSync(dir)].filter((e) =>
+    e.name === `core.${pid}`
+  );
+  if (cores.length === 0) {
+    return {
+      result: "blocked",
+      hits: 0,
+      short: "no core written",
+      detail: `${limDetail}; ${sig} delivered; no core written`,
+    };
+  }
+  const path = `${dir}/${cores[0].name}`;
+  const bytes = Deno.readFileSync(path);
+  const hits = countMarkers(bytes, markers);
+  Deno.removeSync(path);
+  return {
+    result: hits > 0 ? "recovered" : "blocked",
+    hits,
+    short: `core written, ${hits} markers`,
+    detail: `${limDetail}; core written (${
+      Math.round(bytes.length / 1024)
+    } KiB), ${hits} markers`,
+  };
+}
+
+// ------------------------------------------------------------ the matrix
+
+interface Ctx {
+  bao: OpenBao;
+  markers: string[];
+  enforcer?: Enforcer;
+  col: Column;
+  cells: Cell[];
+  appKeys: Record<Mode, string>;
+  log: (s: string) => void;
+}
+
+function wrapperEnv(ctx: Ctx): Record<string, string> {
+  return ctx.bao.env({
+    PATH: "/usr/bin:/bin",
+    HOME: "/root",
+    CLOUDTASER_SECRET_PATHS: "secret/data/attacks/db,secret/data/attacks/api",
+    CLOUDTASER_ENV_MAP: "password=DB_PASSWORD,user=DB_USER;key=API_KEY",
+    CLOUDTASER_DELIVERY: ctx.col.mode,
+    CLOUDTASER_ENFORCER_SOCKET: ctx.enforcer?.socket ??
+      "/nonexistent/cloudtaser-enforcer.sock",
+  });
+}
+
+function record(
+  ctx: Ctx,
+  vector: VectorId,
+  target: Target,
+  r: Judged,
+) {
+  ctx.cells.push({ vector, target, ...ctx.col, ...r });
+  ctx.log(
+    `  ${ctx.col.mode}${ctx.col.enforcer ? "+enforcer" : ""} ${vector} ` +
+      `${target}: ${r.result} (${r.hits} markers)`,
+  );
+}
+
+/** The non-destructive vectors, on one live instance. */
+async function readVectors(ctx: Ctx): Promise<void> {
+  const inst = await Instance.start(wrapperEnv(ctx));
+  try {
+    const i = inst.info;
+    ctx.appKeys[ctx.col.mode] = i.keys.map((k) => `${k.key}: ${k.where}`)
+      .join(", ");
+    const targets = {
+      wrapper: { pid: i.wrapper, region: i.wrapper_region, fds: i.wrapper_fds },
+      app: { pid: i.app, region: i.app_region, fds: i.app_fds },
+      grandchild: { pid: i.grandchild, region: null, fds: [] },
+    };
+    if (i.wrapper !== inst.pid) {
+      throw new Error(
+        `the app's parent ${i.wrapper} is not the wrapper ${inst.pid}`,
+      );
+    }
+    const attack = async (vector: VectorId, target: Target) => {
+      const t = targets[target];
+      if (vector === "mem" && !t.region) {
+        return record(ctx, vector, target, {
+          result: "n/a",
+          hits: 0,
+          short: "no region",
+          detail: "no /secretmem mapping in this process (see the scan row)",
+        });
+      }
+      const addr = t.region ?? (target === "app" ? i.app_stack : "0");
+      const f = await runAttack(
+        vector,
+        t.pid,
+        ctx.markers,
+        ctx.enforcer,
+        addr,
+        t.fds,
+      );
+      const j = judge(f, vector);
+      if (!t.region) {
+        // the address was a page of the app's stack, not a region
+        j.detail = j.detail.replaceAll(" region:", " at a stack page:");
+        j.short = j.short.replaceAll(" region", " at a stack page");
+      }
+      record(ctx, vector, target, j);
+    };
+    for (const row of ROWS) {
+      if (row.id.startsWith("core_")) continue;
+      await attack(row.id, row.target);
+    }
+  } finally {
+    await inst.stop();
+  }
+}
+
+/** One instance per core-dump row: the wrapper first (the app survives it,
+ * orphaned), then the app. */
+async function coreVectors(ctx: Ctx, cores: CoreDir): Promise<void> {
+  const plans: [VectorId, Deno.Signal, "file" | "pipe"][] = [
+    ["core_segv", "SIGSEGV", "file"],
+    ["core_pipe", "SIGABRT", "pipe"],
+    ["core_escalated", "SIGSEGV", "pipe"],
+  ];
+  for (const [vector, sig, kind] of plans) {
+    const inst = await Instance.start(wrapperEnv(ctx));
+    try {
+      cores.use(kind);
+      const i = inst.info;
+      let prefix = kind === "pipe" ? "core_pattern a pipe; " : "";
+      if (vector === "core_escalated") {
+        const notes = [];
+        for (
+          const [who, pid] of [["wrapper", i.wrapper], ["app", i.app]] as const
+        ) {
+          const f = await runAttack(
+            "coredump_filter",
+            pid,
+            ctx.markers,
+            ctx.enforcer,
+          );
+          const err = f.items.find((x) => x.err)?.err;
+          notes.push(
+            `${who} coredump_filter ${
+              f.killed ? "write killed" : err ? String(err) : "0x1ff"
+            }`,
+          );
+        }
+        Deno.writeTextFileSync(SUID_DUMPABLE, "2");
+        prefix += `suid_dumpable=2, ${notes.join(", ")}; `;
+      }
+      for (const target of ["wrapper", "app"] as const) {
+        const pid = target === "wrapper" ? i.wrapper : i.app;
+        const r = await coreDump(
+          pid,
+          sig,
+          cores.dir,
+          ctx.markers,
+          ctx.enforcer,
+          target === "wrapper" ? inst.status : undefined,
+        );
+        record(ctx, vector, target, { ...r, detail: prefix + r.detail });
+      }
+    } finally {
+      await inst.stop();
+      Deno.writeTextFileSync(SUID_DUMPABLE, "0");
+    }
+  }
+}
+
+const ALL_COLUMNS: Column[] = [
+  { mode: "env", enforcer: false },
+  { mode: "interposer", enforcer: false },
+  { mode: "env", enforcer: true },
+  { mode: "interposer", enforcer: true },
+];
+
+/** Runs the matrix; every process, the enforcer, OpenBao and core_pattern
+ * are cleaned up or restored before it returns or throws. */
+export async function runMatrix(
+  opts: MatrixOptions = {},
+): Promise<MatrixReport> {
+  const log = opts.log ?? (() => {});
+  const columns = opts.columns ?? ALL_COLUMNS;
+  const t0 = performance.now();
+  const cells: Cell[] = [];
+  const appKeys = {} as Record<Mode, string>;
+  let tier = "not run";
+  let lsmUnavailable: string | undefined;
+  const bao = await startOpenBao();
+  try {
+    const markers = [`CTATK-db-${hex(16)}`, `CTATK-api-${hex(16)}`];
+    await put(bao, "secret/data/attacks/db", {
+      password: markers[0],
+      user: "app",
+    });
+    await put(bao, "secret/data/attacks/api", { key: markers[1] });
+    // The mTLS client key is a secret too: a line of its PEM body.
+    const keyLine = Deno.readTextFileSync(bao.clientKey).split("\n")
+      .find((l) => /^[A-Za-z0-9+/]{40,}$/.test(l));
+    if (keyLine) markers.push(keyLine.slice(0, 40));
+    for (const withEnforcer of [false, true]) {
+      const cols = columns.filter((c) => c.enforcer === withEnforcer);
+      if (cols.length === 0) continue;
+      const enforcer = withEnforcer ? await Enforcer.start() : undefined;
+      try {
+        if (enforcer) {
+          tier = String(enforcer.ready.tier);
+          lsmUnavailable = enforcer.ready.lsm_unavailable as string | undefined;
+        }
+        for (const col of cols) {
+          log(`${col.mode}, enforcer ${withEnforcer ? tier : "off"}: reads`);
+          const ctx = { bao, markers, enforcer, col, cells, appKeys, log };
+          await readVectors(ctx);
+        }
+        await withCoreDir(async (cores) => {
+          for (const col of cols) {
+            log(`${col.mode}, enforcer ${withEnforcer ? tier : "off"}: cores`);
+            await coreVectors(
+              { bao, markers, enforcer, col, cells, appKeys, log },
+              cores,
+            );
+          }
+        });
+      } finally {
+        await enforcer?.stop();
+      }
+    }
+  } finally {
+    await bao.stop();
+  }
+  return {
+    date: new Date().toISOString().slice(0, 10),
+    kernel: Deno.osRelease(),
+    tier,
+    lsmUnavailable,
+    cells,
+    durationMs: performance.now() - t0,
+    appKeys,
+  };
+}
