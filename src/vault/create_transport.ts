@@ -1,7 +1,6 @@
 /** Picks the transport the TLS settings need. */
 import { log } from "../log.ts";
 import { fetchTransport } from "./fetch_transport.ts";
-import { nodeTransport } from "./node_transport.ts";
 import type { TlsSettings } from "./tls_settings.ts";
 import type { Transport } from "./transport.ts";
 
@@ -18,6 +17,23 @@ export function createTransport(tls: TlsSettings): Transport {
     );
   }
   return tls.skipVerify || tls.serverName
-    ? nodeTransport(tls)
+    ? lazyNodeTransport(tls)
     : fetchTransport(tls);
+}
+
+/**
+ * node:https pulls in Deno's Node compatibility layer, about 50 ms of
+ * start-up: load it only when this transport is really used.
+ */
+function lazyNodeTransport(tls: TlsSettings): Transport {
+  let inner: Promise<Transport> | undefined;
+  const get = () =>
+    inner ??= import("./node_transport.ts").then((m) => m.nodeTransport(tls));
+  return {
+    kind: "node-https",
+    send: async (req) => (await get()).send(req),
+    close() {
+      inner?.then((t) => t.close());
+    },
+  };
 }
