@@ -76,6 +76,8 @@ export async function goTools(): Promise<GoTool[]> {
           ...tool,
           skipped: `go install ${module} failed: ${
             msg.slice(0, 2).join(" ").replace(/\s+/g, " ")
+              // Name the registry, not its host, in what gets committed.
+              .replace(/reading https?:\/\/\S+/g, "reading the module list:")
           }`,
         });
       }
