@@ -55,7 +55,8 @@ export function classifyFailure(
     );
   }
   if (
-    /alert|BadCertificate|CertificateRequired|UnknownCA|handshake/i.test(text)
+    /BadCertificate|CertificateRequired|UnknownCA|bad certificate|certificate required|unknown ca/i
+      .test(text)
   ) {
     return tls(
       "the server rejected the TLS handshake, usually the client " +
@@ -65,6 +66,17 @@ export function classifyFailure(
   }
   if (/certificate|InvalidCertificate|CERT_/i.test(text)) {
     return tls(`certificate problem: ${text.slice(0, 200)}`);
+  }
+  if (/alert|handshake/i.test(text)) {
+    // No certificate named: an overloaded server resets handshakes too (seen
+    // with 200 wrappers at once), so this one is worth another attempt.
+    return {
+      error: new VaultError(
+        "tls",
+        `TLS handshake with ${addr} failed: ${text.slice(0, 200)}`,
+      ),
+      retryable: true,
+    };
   }
   return {
     error: new VaultError(
