@@ -44,9 +44,8 @@ const MAX_DATA_SIZE = 0xffff_0000;
 const EQUALS = 0x3d;
 
 interface Mapping {
-  fd: number;
   reserve: bigint; // start of the leading guard page
-  data: bigint; // start of the data pages (offset 0 of fd)
+  data: bigint; // start of the data pages (offset 0 of the file)
   size: number; // data size
   view: Uint8Array; // the data pages, writable
 }
@@ -59,8 +58,9 @@ interface Mapping {
  * const region = SecretRegion.create({ requireMemfdSecret: true });
  * region.append("DB_PASSWORD", bytesFromSocket);
  * bytesFromSocket.fill(0);
- * // ... hand region.fd to the child, then:
- * region.closeFd();
+ * const fd = region.exportFd(); // just before the hand-over
+ * // ... exec the supervisor with fd; if that fails:
+ * region.wipe();
  * region.wipe();
  * ```
  */
@@ -79,6 +79,7 @@ export class SecretRegion {
   #keys = new Map<string, { offset: number; length: number }>();
   #canary = crypto.getRandomValues(new Uint8Array(CANARY_SIZE));
   #writing = false; // one reservation at a time: growth would move it
+  #exported = -1;
 
   private constructor(opts: Required<RegionOptions>) {
     this.#opts = opts;
@@ -98,9 +99,9 @@ export class SecretRegion {
     });
   }
 
-  /** The fd of the data pages, or -1 once closed. */
+  /** The fd made by {@link exportFd}, or -1. */
   get fd(): number {
-    return this.#map?.fd ?? -1;
+    return this.#exported;
   }
   /** Address of offset 0 of the data pages. */
   get address(): bigint {
@@ -144,6 +145,9 @@ export class SecretRegion {
   ): { view: Uint8Array; commit(length: number): void } {
     validateKey(key);
     if (this.#writing) throw new Error("a record is already being written");
+    if (this.#exported >= 0) {
+      throw new Error("the region was exported for the hand-over: it is final");
+    }
     if (this.#keys.has(key)) {
       throw new RegionError(`duplicate secret key ${key}`);
     }
@@ -194,14 +198,51 @@ export class SecretRegion {
   }
 
   /**
-   * Closes the fd. The mapping stays; an open fd could be stolen by root with
-   * `pidfd_getfd`, a mapping cannot.
+   * A new fd holding a copy of the region, for the hand-over to the
+   * supervisor (a mapping does not survive exec; an fd does). The region's own
+   * fd was closed as soon as it was mapped: an open fd can be stolen by root
+   * with `pidfd_getfd`, a mapping cannot. So this one exists only from the
+   * end of the fetch to the exec. Idempotent until {@link closeFd}.
    */
-  closeFd(): void {
+  exportFd(): number {
+    if (this.#exported >= 0) return this.#exported;
     const m = this.#mapped();
-    if (m.fd >= 0) {
-      native.close(m.fd);
-      m.fd = -1;
+    const fd = this.#newFile(this.backing);
+    try {
+      native.ftruncate(fd, m.size);
+      this.#withMapping(fd, m.size, (copy) => copy.set(m.view));
+    } catch (e) {
+      native.close(fd);
+      throw e;
+    }
+    this.#exported = fd;
+    return fd;
+  }
+
+  /** Zeroes and closes the fd made by {@link exportFd}, if any. */
+  closeFd(): void {
+    const fd = this.#exported;
+    if (fd < 0) return;
+    this.#exported = -1;
+    try {
+      this.#withMapping(fd, this.#mapped().size, (copy) => copy.fill(0));
+    } finally {
+      native.close(fd);
+    }
+  }
+
+  #withMapping(fd: number, size: number, fn: (view: Uint8Array) => void) {
+    const addr = native.mmap(
+      0n,
+      size,
+      native.PROT.READ | native.PROT.WRITE,
+      native.MAP.SHARED,
+      fd,
+    );
+    try {
+      fn(native.viewOf(addr, size));
+    } finally {
+      native.munmap(addr, size);
     }
   }
 
@@ -222,6 +263,7 @@ export class SecretRegion {
     const m = this.#map;
     if (!m) return { canaryIntact: true };
     const canaryIntact = this.canaryIntact();
+    this.closeFd();
     this.#release(m);
     this.#map = null;
     this.#keys.clear();
@@ -259,11 +301,10 @@ export class SecretRegion {
     }
     const size = Math.ceil(raw / page) * page;
 
+    let backing: RegionBacking = "memfd_secret";
     let fd: number;
-    let backing: RegionBacking;
     try {
-      fd = native.memfdSecret();
-      backing = "memfd_secret";
+      fd = this.#newFile("memfd_secret");
     } catch (e) {
       if (!(e instanceof native.SyscallError)) throw e;
       if (this.#opts.requireMemfdSecret) {
@@ -276,8 +317,8 @@ export class SecretRegion {
       this.#warnOnce(
         `${e.message}; secrets stay in the kernel's direct map (memfd + mlock)`,
       );
-      fd = native.memfdCreate("cloudtaser-secrets");
       backing = "memfd_mlock";
+      fd = this.#newFile(backing);
     }
 
     let reserve = 0n;
@@ -300,12 +341,21 @@ export class SecretRegion {
       const locked = backing === "memfd_secret" ? true : this.#lock(data, size);
       const view = native.viewOf(data, size);
       view.set(this.#canary, size - CANARY_SIZE);
-      return { map: { fd, reserve, data, size, view }, backing, locked };
+      return { map: { reserve, data, size, view }, backing, locked };
     } catch (e) {
       if (reserve) native.munmap(reserve, size + 2 * page);
-      native.close(fd);
       throw e;
+    } finally {
+      // The mapping keeps the pages; the fd is no longer needed.
+      native.close(fd);
     }
+  }
+
+  /** A new, empty backing file of the given kind (close-on-exec). */
+  #newFile(kind: RegionBacking): number {
+    return kind === "memfd_secret"
+      ? native.memfdSecret()
+      : native.memfdCreate("cloudtaser-secrets");
   }
 
   // memfd_secret VMAs are locked by the kernel (mlock on them gives ENOMEM);
@@ -333,8 +383,6 @@ export class SecretRegion {
   #release(m: Mapping): void {
     const page = native.pageSize();
     native.explicitBzero(m.data, m.size);
-    if (m.fd >= 0) native.close(m.fd);
-    m.fd = -1;
     native.munmap(m.reserve, m.size + 2 * page);
   }
 

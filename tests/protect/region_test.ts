@@ -13,6 +13,17 @@ import {
 } from "../support/holder.ts";
 
 const enc = new TextEncoder();
+
+/** The holder's fds that point at a region file, read from outside. */
+function regionFds(pid: number): string[] {
+  return [...Deno.readDirSync(`/proc/${pid}/fd`)].map((e) => {
+    try {
+      return Deno.readLinkSync(`/proc/${pid}/fd/${e.name}`);
+    } catch {
+      return "";
+    }
+  }).filter((t) => /secretmem|memfd:cloudtaser/.test(t));
+}
 const dec = new TextDecoder();
 
 Deno.test("root reading /proc/<pid>/mem at the region gets EIO (memfd_secret)", async () => {
@@ -22,6 +33,8 @@ Deno.test("root reading /proc/<pid>/mem at the region gets EIO (memfd_secret)", 
     assert.equal(h.info.backing, "memfd_secret");
     assert.match(h.info.path, /secretmem/);
     assert.equal(readProcMem(h.info.pid, h.valueAddress, secret.length), "EIO");
+    // Its fd was closed once mapped: nothing for pidfd_getfd to steal.
+    assert.deepEqual(regionFds(h.info.pid), []);
     // Control: the same reader reads an ordinary mapping of the holder, so
     // EIO is the region's doing, not a broken reader.
     const maps = Deno.readTextFileSync(`/proc/${h.info.pid}/maps`);
@@ -45,6 +58,7 @@ Deno.test("without memfd_secret (seccomp ENOSYS) the fallback is locked and no-d
     assert.equal(h.info.backing, "memfd_mlock");
     assert.equal(h.info.locked, true);
     assert.match(h.info.path, /memfd:cloudtaser-secrets/);
+    assert.deepEqual(regionFds(h.info.pid), []);
     // Read the holder's smaps ourselves rather than trusting its report.
     const smaps = Deno.readTextFileSync(`/proc/${h.info.pid}/smaps`);
     const start = BigInt(h.info.address).toString(16);
@@ -275,6 +289,26 @@ Deno.test("10,000 keys and 1 MiB values fit, and every value reads back", () => 
     assert.equal(region.backing, "memfd_secret");
   } finally {
     assert.deepEqual(region.wipe(), { canaryIntact: true });
+  }
+});
+
+Deno.test("exportFd makes a copy for the hand-over; closeFd zeroes and closes it; the region is final once exported", () => {
+  const region = SecretRegion.create();
+  try {
+    region.append("A", enc.encode("exported-value"));
+    const fd = region.exportFd();
+    assert.equal(region.exportFd(), fd);
+    const link = Deno.readLinkSync(`/proc/self/fd/${fd}`);
+    assert.match(link, /secretmem/);
+    assert.throws(
+      () => region.append("B", enc.encode("x")),
+      /exported for the hand-over/,
+    );
+    region.closeFd();
+    assert.equal(region.fd, -1);
+    assert.throws(() => Deno.readLinkSync(`/proc/self/fd/${fd}`));
+  } finally {
+    region.wipe();
   }
 });
 
