@@ -21,7 +21,7 @@ import {
   writeSecretSet,
 } from "./bench/contestants.ts";
 import { benchGetenv, formatGetenvTable } from "./bench/getenv.ts";
-import { goTools } from "./bench/go_tools.ts";
+import { benchCacheDir, goTools } from "./bench/go_tools.ts";
 import { buildBenchTools } from "./bench/native.ts";
 import { benchOpen } from "./bench/open.ts";
 import { profileWrapper } from "./bench/profile.ts";
@@ -260,9 +260,13 @@ async function main(): Promise<number> {
       "The shell entrypoint sends one curl + one jq per path after the " +
         "login; it keeps nothing resident and, like vault-env, leaves the " +
         "secrets in the app's /proc/<pid>/environ.",
-      "vault-env would log in with JWT (auth/jwt, role app: vault-sdk has " +
-        "no cert login) and envconsul with a pre-issued token (no login " +
-        "request); both are configured in scripts/bench/contestants.ts.",
+      "vault-env logs in with JWT (auth/jwt, role app: vault-sdk has no " +
+        "cert login) and envconsul uses a pre-issued token (no login " +
+        "request); both are configured in scripts/bench/contestants.ts. " +
+        "Their binaries come from the bench cache (" + benchCacheDir() +
+        "/bin): `go install` puts them there, or, where the module proxy " +
+        "refuses them, a build from their tagged sources made outside this " +
+        "repository.",
     );
     printTables(results);
     if (!values["no-write"]) {

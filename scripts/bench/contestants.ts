@@ -170,6 +170,9 @@ function vaultEnv(bin: string): Contestant {
         VAULT_JWT_FILE: fx.jwtFile,
         KUBERNETES_SERVICE_ACCOUNT_TOKEN: fx.jwtFile,
         VAULT_CACERT_RELOAD: "false",
+        // vault-env logs INFO to stdout, where the launcher reports; it
+        // strips this variable from the app's environment.
+        VAULT_LOG_LEVEL: "warn",
       };
       for (const [path, key] of set.keys) env[key] = `vault:${path}#${key}`;
       return env;
