@@ -1,6 +1,6 @@
 /**
- * The wrapper, instrumented from outside: the same `main()` as
- * src/main.ts, loaded after a first stamp, with `fetch` timed. Writes
+ * The wrapper, instrumented from outside: the same start as src/main.ts
+ * (startEarly, then `main()`), loaded after a first stamp, with `fetch` timed. Writes
  * `{"bench":...}` JSON lines to stderr beside the wrapper's own log; the
  * hand-over then execs the supervisor as usual. Run by profile.ts only.
  *
@@ -11,10 +11,10 @@ const mark = (what: string, extra: Record<string, unknown> = {}) =>
   console.error(JSON.stringify({ bench: what, t: now(), ...extra }));
 
 mark("boot");
-const { captureSignals } = await import("../../ffi/handover.ts");
-captureSignals();
+const { startEarly } = await import("../../src/boot.ts");
+startEarly();
 mark("ffi");
-const { main } = await import("../../src/main.ts");
+const { main } = await import("../../src/cli/main.ts");
 mark("modules");
 const realFetch = globalThis.fetch;
 globalThis.fetch = async (input, init) => {

@@ -1,0 +1,143 @@
+/**
+ * The command line: dispatches to run, check, score, install, version.
+ * Loaded by src/main.ts after it has started what must start first.
+ */
+import { parseArgs } from "node:util";
+import { SyscallError } from "../../ffi/mod.ts";
+import { ConfigError, parseConfig } from "../config/parse.ts";
+import { settingsHelp } from "../config/help.ts";
+import { checkCommand } from "./check.ts";
+import { CommandLineError } from "./command_line.ts";
+import { install } from "./install.ts";
+import { runCommand } from "./run.ts";
+import { scoreCommand } from "./score.ts";
+import { StartError } from "./start.ts";
+import { log, setupLogging } from "../log.ts";
+import { RegionError } from "../protect/errors.ts";
+import { ChildEnvError } from "../run/child_env.ts";
+import { VaultError } from "../vault/mod.ts";
+
+export const VERSION = "0.1.0";
+
+const USAGE =
+  `cloudtaser-wrapper ${VERSION}: secrets from Vault/OpenBao, kept in protected memory
+
+Usage:
+  cloudtaser-wrapper [run] [--] CMD [ARGS...]  fetch the secrets, run CMD as its parent
+  cloudtaser-wrapper check [-- CMD]            dry run: config, login, every path and key,
+                                               every protection; prints the score table
+  cloudtaser-wrapper score [--json]            the protection score on this node
+  cloudtaser-wrapper install DIR               copy the wrapper into DIR (init container)
+  cloudtaser-wrapper version
+
+With no CMD, CLOUDTASER_ORIGINAL_CMD is run (a JSON array, or words).
+Exit status: the app's, or 128+N when it died of signal N; before the app
+starts: 2 for bad usage or configuration, 3 when a protection demanded by
+CLOUDTASER_REQUIRE_* or CLOUDTASER_MIN_SCORE is missing, 1 otherwise;
+127/126 when CMD is not found / not executable.
+
+Configuration is read from the environment only (BAO_* first where both exist):
+`;
+
+const SUBCOMMANDS = new Set(["run", "check", "score", "install", "version"]);
+
+/** Splits argv into the subcommand, its options and the words after `--`. */
+function splitArgs(args: string[]) {
+  const dash = args.indexOf("--");
+  const head = dash < 0 ? args : args.slice(0, dash);
+  const tail = dash < 0 ? [] : args.slice(dash + 1);
+  // The first word that is not an option is either a subcommand or the
+  // start of the app's command (`cloudtaser-wrapper /bin/app -x`).
+  const first = head.findIndex((a) => !a.startsWith("-"));
+  let sub = "run";
+  let opts = head;
+  let words = tail;
+  if (first >= 0) {
+    if (SUBCOMMANDS.has(head[first])) {
+      sub = head[first];
+      opts = [...head.slice(0, first), ...head.slice(first + 1)];
+    } else {
+      opts = head.slice(0, first);
+      words = [...head.slice(first), ...(dash < 0 ? [] : ["--", ...tail])];
+    }
+  }
+  return { sub, opts, words };
+}
+
+/** Entry point; returns the process exit code. */
+export async function main(args: string[]): Promise<number> {
+  const { sub, opts, words } = splitArgs(args);
+  let values, positionals;
+  try {
+    ({ values, positionals } = parseArgs({
+      args: opts,
+      options: {
+        help: { type: "boolean", short: "h" },
+        version: { type: "boolean", short: "V" },
+        json: { type: "boolean" },
+      },
+      allowPositionals: true,
+    }));
+  } catch (e) {
+    console.error(`cloudtaser-wrapper: ${(e as Error).message}; see --help`);
+    return 2;
+  }
+  if (values.help) {
+    console.log(USAGE + settingsHelp());
+    return 0;
+  }
+  if (values.version || sub === "version") {
+    console.log(`cloudtaser-wrapper ${VERSION}`);
+    return 0;
+  }
+  const env = Deno.env.toObject();
+  setupLogging();
+  try {
+    const level = parseConfig(env).string("CLOUDTASER_LOG_LEVEL") as
+      | "debug"
+      | "info"
+      | "warning"
+      | "error";
+    setupLogging(level);
+    switch (sub) {
+      case "install": {
+        const dir = positionals[0] ?? words[0];
+        if (!dir) throw new CommandLineError("install needs a directory");
+        const r = await install(dir);
+        console.log(
+          `${
+            r.changed ? "installed" : "already installed"
+          }: ${r.path} (${r.kind})`,
+        );
+        return 0;
+      }
+      case "score":
+        return await scoreCommand(env, values.json === true);
+      case "check":
+        return await checkCommand(words, env);
+      default:
+        return await runCommand(words, env);
+    }
+  } catch (e) {
+    return failed(e);
+  }
+}
+
+/** Before the app runs every error stops the start, named, never a value. */
+function failed(e: unknown): number {
+  const usage = e instanceof ConfigError || e instanceof CommandLineError ||
+    e instanceof ChildEnvError ||
+    (e instanceof VaultError && e.kind === "config");
+  const code = usage
+    ? 2
+    : e instanceof RegionError
+    ? 3
+    : e instanceof StartError
+    ? e.exitCode
+    : 1;
+  const known = usage || e instanceof RegionError || e instanceof StartError ||
+    e instanceof VaultError || e instanceof SyscallError;
+  const msg = known ? (e as Error).message : `unexpected error: ${e}`;
+  log().error(msg);
+  return code;
+}
