@@ -123,6 +123,49 @@ for (const [name, cmd] of Object.entries(RUNTIMES)) {
   });
 }
 
+function fnv64(s: string): string {
+  let h = 14695981039346656037n;
+  for (const b of enc.encode(s)) {
+    h = ((h ^ BigInt(b)) * 1099511628211n) & 0xffffffffffffffffn;
+  }
+  return h.toString(16).padStart(16, "0");
+}
+
+Deno.test("fd delivery through the wrapper: the C SDK reads the region, the app's environ has no secret", async () => {
+  const bao = await server();
+  await put(bao, "secret/data/runtime/app", { token: TOKEN });
+  const sdkApp =
+    new URL("../../build/cloudtaser_sdk_example", import.meta.url).pathname;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: wrapperArgs([
+      "--",
+      "/bin/sh",
+      "-c",
+      // The secret is not in the environment; the SDK example reads it from
+      // the region and prints its length and hash only.
+      `printenv APP_TOKEN >/dev/null && echo in-env || echo not-in-env; exec ${sdkApp} APP_TOKEN`,
+    ]),
+    env: bao.env({
+      PATH: "/usr/bin:/bin",
+      CLOUDTASER_SECRET_PATHS: "secret/data/runtime/app",
+      CLOUDTASER_ENV_MAP: "token=APP_TOKEN",
+      CLOUDTASER_DELIVERY: "fd",
+    }),
+    clearEnv: true,
+  }).output();
+  const stdout = dec.decode(out.stdout);
+  allOutput.push(stdout, dec.decode(out.stderr));
+  assert.equal(out.code, 0, dec.decode(out.stderr));
+  assert.match(stdout, /^not-in-env$/m);
+  assert.match(stdout, /^count 1$/m);
+  assert.ok(
+    stdout.includes(
+      `get APP_TOKEN len=${enc.encode(TOKEN).length} fnv=${fnv64(TOKEN)} nul=1`,
+    ),
+    stdout,
+  );
+});
+
 Deno.test("interposer runtimes: no secret in any output", async () => {
   await stop();
   assertNoSecretInOutput([TOKEN]);
