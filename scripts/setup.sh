@@ -26,12 +26,17 @@ ensure_apt() {
   ((${#missing[@]})) || return 0
   log "installing Debian packages: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  # apt-get update once per machine; an install may fail on a stale list.
+  # apt-get update once per machine; if the lists have gone stale since,
+  # the install fails, and one more update and try settles it.
   if [[ ! -e /var/lib/apt/lists/.cloudtaser-updated ]]; then
     apt-get update -qq
     touch /var/lib/apt/lists/.cloudtaser-updated
   fi
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || {
+    log "install failed; updating the package lists and trying once more"
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  }
 }
 
 ensure_deno() {
