@@ -43,7 +43,9 @@ kernel_image() {
     [[ -n $pkg ]] || die "apt-cache knows no linux-image-amd64 dependency (apt-get update?)"
     say "downloading $pkg into $CACHE"
     mkdir -p "$CACHE"
-    (cd "$CACHE" && apt-get download "$pkg" >/dev/null 2>&1) || die "apt-get download $pkg failed"
+    (cd "$CACHE" && apt-get download "$pkg" >/dev/null 2>&1) ||
+      { apt-get update -qq >/dev/null 2>&1 && (cd "$CACHE" && apt-get download "$pkg" >/dev/null 2>&1); } ||
+      die "apt-get download $pkg failed (even after apt-get update)"
     dpkg-deb -x "$CACHE/$pkg"_*.deb "$CACHE/root"
     k=$(ls "$CACHE"/root/boot/vmlinuz-* | sort -V | tail -1)
   fi
