@@ -34,18 +34,28 @@ busybox_bin=$(command -v busybox)
   die "busybox is not static (apt-get install busybox-static)"
 
 # Debian's kernel, downloaded once and kept unpacked in the cache.
+# The kernel package linux-image-amd64 points at, downloaded into $CACHE;
+# prints its name.
+download_kernel() {
+  local pkg
+  pkg=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
+  [[ -n $pkg ]] || return 1
+  say "downloading $pkg into $CACHE"
+  (cd "$CACHE" && apt-get download "$pkg" >/dev/null 2>&1) || return 1
+  echo "$pkg"
+}
+
 kernel_image() {
   local k
   k=$(ls "$CACHE"/root/boot/vmlinuz-* 2>/dev/null | sort -V | tail -1 || true)
   if [[ -z $k ]]; then
     local pkg
-    pkg=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
-    [[ -n $pkg ]] || die "apt-cache knows no linux-image-amd64 dependency (apt-get update?)"
-    say "downloading $pkg into $CACHE"
     mkdir -p "$CACHE"
-    (cd "$CACHE" && apt-get download "$pkg" >/dev/null 2>&1) ||
-      { apt-get update -qq >/dev/null 2>&1 && (cd "$CACHE" && apt-get download "$pkg" >/dev/null 2>&1); } ||
-      die "apt-get download $pkg failed (even after apt-get update)"
+    # Stale package lists name a version the mirror no longer has: refresh
+    # them once and ask again.
+    pkg=$(download_kernel) ||
+      { apt-get update -qq >/dev/null 2>&1 && pkg=$(download_kernel); } ||
+      die "cannot download Debian's kernel (apt-cache depends linux-image-amd64, apt-get download)"
     dpkg-deb -x "$CACHE/$pkg"_*.deb "$CACHE/root"
     k=$(ls "$CACHE"/root/boot/vmlinuz-* | sort -V | tail -1)
   fi
