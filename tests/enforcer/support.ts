@@ -2,6 +2,7 @@
  * Runs cloudtaser-enforcer, protected targets and attackers for the enforcer
  * tests. Every process is bounded in time and killed in `stop()`/`finish()`.
  */
+import { randomMarker } from "../support/markers.ts";
 export const REPO = new URL("../../", import.meta.url).pathname;
 export const ENFORCER = `${REPO}build/cloudtaser-enforcer`;
 export const REGISTER = `${REPO}build/enforcer/ct-register`;
@@ -12,10 +13,7 @@ const dec = new TextDecoder();
 
 /** A unique secret the target holds; attacks look for its prefix. */
 export function secret(tag: string): string {
-  const rnd = crypto.getRandomValues(new Uint8Array(8));
-  return `CT-SECRET-${tag}-${
-    [...rnd].map((b) => b.toString(16).padStart(2, "0")).join("")
-  }`;
+  return randomMarker("CT-SECRET", tag, 8);
 }
 
 /** Collects a child's stdout as JSON lines while it runs. */

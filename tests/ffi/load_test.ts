@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { dlopenBytes, nativePath } from "../../ffi/load.ts";
 import { memfdSecret, SyscallError } from "../../ffi/mod.ts";
+import { fdTargets } from "../support/proc.ts";
 
 Deno.test("the shim loads from a memfd copy and its calls work", () => {
   const bytes = Deno.readFileSync(nativePath("libcloudtaser_shim.so"));
@@ -21,13 +22,7 @@ Deno.test("the shim loads from a memfd copy and its calls work", () => {
     lib.close();
   }
   // The memfd was closed after loading: no fd of ours points at a memfd.
-  const fds = [...Deno.readDirSync("/proc/self/fd")].map((e) => {
-    try {
-      return Deno.readLinkSync(`/proc/self/fd/${e.name}`);
-    } catch {
-      return "";
-    }
-  });
+  const fds = [...fdTargets("self").values()];
   assert.ok(
     !fds.some((t) => t.includes("memfd:libcloudtaser_shim")),
     fds.join(" "),

@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { nativePath } from "../../ffi/mod.ts";
+import { fdTargets } from "../support/proc.ts";
 
 export type Mode = "interposer" | "fd" | "env";
 
@@ -141,11 +142,7 @@ export function fnv64(s: string): string {
   return h.toString(16).padStart(16, "0");
 }
 
-export async function sha256(s: string): Promise<string> {
-  const d = await crypto.subtle.digest("SHA-256", enc.encode(s));
-  return Array.from(new Uint8Array(d), (b) => b.toString(16).padStart(2, "0"))
-    .join("");
-}
+export { sha256Hex as sha256 } from "../support/markers.ts";
 
 /** What a C probe prints for a value. */
 export function probeLine(op: string, key: string, value?: string): string {
@@ -175,14 +172,10 @@ export function assertEnvironClean(
 export function assertRegionMappedNoFd(pid: number) {
   const maps = Deno.readTextFileSync(`/proc/${pid}/maps`);
   assert.match(maps, /\/secretmem/, "no /secretmem mapping in the app");
-  for (const e of Deno.readDirSync(`/proc/${pid}/fd`)) {
-    let target = "";
-    try {
-      target = Deno.readLinkSync(`/proc/${pid}/fd/${e.name}`);
-    } catch { /* closed meanwhile */ }
+  for (const [fd, target] of fdTargets(pid)) {
     assert.ok(
       !/secretmem|memfd:cloudtaser/.test(target),
-      `fd ${e.name} -> ${target} is still open in the app`,
+      `fd ${fd} -> ${target} is still open in the app`,
     );
   }
 }

@@ -125,6 +125,7 @@ for k in sys.argv[1:]:
 print("ready", flush=True)
 sys.stdin.read()
 `;
+import { fdTargets } from "../support/proc.ts";
 const NODE = `
 const { createHash } = require("node:crypto");
 const show = (src, k, v) => console.log(src, k, v === undefined || v === null
@@ -283,12 +284,8 @@ Deno.test("a malformed region delivers nothing, is closed, and says so without v
     });
     try {
       await app.until("ready");
-      for (const e of Deno.readDirSync(`/proc/${app.pid}/fd`)) {
-        let t = "";
-        try {
-          t = Deno.readLinkSync(`/proc/${app.pid}/fd/${e.name}`);
-        } catch { /* gone */ }
-        assert.doesNotMatch(t, /secretmem/, `fd ${e.name} still open`);
+      for (const [fd, t] of fdTargets(app.pid)) {
+        assert.doesNotMatch(t, /secretmem/, `fd ${fd} still open`);
       }
       assert.doesNotMatch(
         Deno.readTextFileSync(`/proc/${app.pid}/maps`),

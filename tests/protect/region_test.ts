@@ -11,18 +11,15 @@ import {
   readProcMem,
   runHolder,
 } from "../support/holder.ts";
+import { fdTargets } from "../support/proc.ts";
 
 const enc = new TextEncoder();
 
 /** The holder's fds that point at a region file, read from outside. */
 function regionFds(pid: number): string[] {
-  return [...Deno.readDirSync(`/proc/${pid}/fd`)].map((e) => {
-    try {
-      return Deno.readLinkSync(`/proc/${pid}/fd/${e.name}`);
-    } catch {
-      return "";
-    }
-  }).filter((t) => /secretmem|memfd:cloudtaser/.test(t));
+  return [...fdTargets(pid).values()].filter((t) =>
+    /secretmem|memfd:cloudtaser/.test(t)
+  );
 }
 const dec = new TextDecoder();
 

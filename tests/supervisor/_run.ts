@@ -3,6 +3,7 @@
  * watches the supervisor it becomes. Every wait is bounded; `close()` kills
  * whatever is left of the process tree.
  */
+import { randomMarker } from "../support/markers.ts";
 import { nativePath } from "../../ffi/mod.ts";
 import type { Delivery } from "../../ffi/handover.ts";
 
@@ -32,10 +33,7 @@ export interface RunOptions {
 
 /** A unique secret value for one test. */
 export function marker(tag: string): string {
-  const rnd = crypto.getRandomValues(new Uint8Array(12));
-  return `CTSUP-${tag}-${
-    [...rnd].map((b) => b.toString(16).padStart(2, "0")).join("")
-  }`;
+  return randomMarker("CTSUP", tag, 12);
 }
 
 /** The pids of `pid`'s children (first thread's list). */
@@ -58,16 +56,7 @@ export function statusField(pid: number, field: string): string | undefined {
   }
 }
 
-/** Where each of a process's fds points (`readlink /proc/<pid>/fd/N`). */
-export function fdTargets(pid: number): Map<number, string> {
-  const out = new Map<number, string>();
-  for (const e of Deno.readDirSync(`/proc/${pid}/fd`)) {
-    try {
-      out.set(Number(e.name), Deno.readLinkSync(`/proc/${pid}/fd/${e.name}`));
-    } catch { /* closed meanwhile */ }
-  }
-  return out;
-}
+export { fdTargets } from "../support/proc.ts";
 
 /** Polls `fn` every 10 ms until it returns a value, or throws after `ms`. */
 export async function until<T>(

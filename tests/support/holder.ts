@@ -1,4 +1,5 @@
 /** Starts tests/fixtures/hold_region.ts and talks to it. */
+import { randomMarker } from "./markers.ts";
 import { nativePath } from "../../ffi/mod.ts";
 
 const FIXTURE = new URL("../fixtures/hold_region.ts", import.meta.url).pathname;
@@ -34,10 +35,7 @@ export interface HolderOptions {
 
 /** A unique marker secret for one test. */
 export function marker(tag: string): string {
-  const rnd = crypto.getRandomValues(new Uint8Array(12));
-  return `CTMARK-${tag}-${
-    [...rnd].map((b) => b.toString(16).padStart(2, "0")).join("")
-  }`;
+  return randomMarker("CTMARK", tag, 12);
 }
 
 /** The command line for the holder, with the requested wrappers around it. */

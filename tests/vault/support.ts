@@ -3,6 +3,7 @@
  * started once, stopped by the last test; a log capture so every file can
  * prove that no secret reached the logs.
  */
+import { randomMarker } from "../support/markers.ts";
 import assert from "node:assert/strict";
 import { configureSync, type LogRecord, resetSync } from "@logtape/logtape";
 import { parseConfig } from "../../src/config/parse.ts";
@@ -14,10 +15,7 @@ const dec = new TextDecoder();
 
 /** A unique test secret: `CTV-<tag>-<24 hex>`. */
 export function secret(tag: string): string {
-  const rnd = crypto.getRandomValues(new Uint8Array(12));
-  return `CTV-${tag}-${
-    [...rnd].map((b) => b.toString(16).padStart(2, "0")).join("")
-  }`;
+  return randomMarker("CTV", tag, 12);
 }
 
 /** Every log line, captured at debug level instead of going to stderr. */

@@ -13,17 +13,13 @@ import {
   sharedServer,
   wrapperArgs,
 } from "./support.ts";
+import { sha256Hex } from "../support/markers.ts";
+import { fdTargets } from "../support/proc.ts";
 
 const { server, stop } = sharedServer();
 const TOKEN = secret("runtime");
 const enc = new TextEncoder();
 const dec = new TextDecoder();
-
-async function sha256(s: string): Promise<string> {
-  const d = await crypto.subtle.digest("SHA-256", enc.encode(s));
-  return [...new Uint8Array(d)].map((b) => b.toString(16).padStart(2, "0"))
-    .join("");
-}
 
 function realPython(): string {
   // python3 on PATH may be a pyenv shim (a bash script), which would be the
@@ -87,7 +83,11 @@ for (const [name, cmd] of Object.entries(RUNTIMES)) {
       }
       allOutput.push(line);
       const [pid, hash] = line.trim().split(" ");
-      assert.equal(hash, await sha256(TOKEN), `${name} read a different value`);
+      assert.equal(
+        hash,
+        await sha256Hex(TOKEN),
+        `${name} read a different value`,
+      );
       const environ = Deno.readFileSync(`/proc/${pid}/environ`);
       const text = dec.decode(environ);
       assert.ok(
@@ -100,13 +100,7 @@ for (const [name, cmd] of Object.entries(RUNTIMES)) {
       );
       const maps = Deno.readTextFileSync(`/proc/${pid}/maps`);
       assert.match(maps, /\/secretmem/);
-      const fds = [...Deno.readDirSync(`/proc/${pid}/fd`)].map((e) => {
-        try {
-          return Deno.readLinkSync(`/proc/${pid}/fd/${e.name}`);
-        } catch {
-          return "";
-        }
-      });
+      const fds = [...fdTargets(Number(pid)).values()];
       assert.ok(
         !fds.some((t) => t.includes("secretmem") || t.includes("memfd:")),
         `region fd left open: ${fds}`,

@@ -13,6 +13,7 @@ import {
   wrapper,
   wrapperArgs,
 } from "./support.ts";
+import { sha256Hex } from "../support/markers.ts";
 
 const { server, stop } = sharedServer();
 const DB_PASSWORD = secret("db");
@@ -33,12 +34,6 @@ async function baseEnv(extra: Record<string, string> = {}) {
   });
 }
 
-async function sha256(s: string): Promise<string> {
-  const d = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(s));
-  return [...new Uint8Array(d)].map((b) => b.toString(16).padStart(2, "0"))
-    .join("");
-}
-
 Deno.test("env delivery: the app's environment is exactly the non-config env plus the secrets", async () => {
   const env = await baseEnv();
   // The app prints names and value hashes, never values.
@@ -52,8 +47,8 @@ Deno.test("env delivery: the app's environment is exactly the non-config env plu
     names.trim().split(" ").filter((n) => n !== "PWD" && n !== "SHLVL"),
     ["API_KEY", "DB_PASSWORD", "DB_USER", "HOME", "KEEP_ME", "PATH"],
   );
-  assert.equal(dbHash, await sha256(DB_PASSWORD));
-  assert.equal(apiHash, await sha256(API_KEY));
+  assert.equal(dbHash, await sha256Hex(DB_PASSWORD));
+  assert.equal(apiHash, await sha256Hex(API_KEY));
 });
 
 Deno.test("passthrough keeps a named config variable; the wrapper's environ never holds a secret", async () => {

@@ -3,6 +3,7 @@
  * keeps every byte it printed, so each test file can prove at its end that
  * no test secret reached any output.
  */
+import { randomMarker } from "../support/markers.ts";
 import assert from "node:assert/strict";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -14,10 +15,7 @@ export const allOutput: string[] = [];
 
 /** A unique test secret. */
 export function secret(tag: string): string {
-  const rnd = crypto.getRandomValues(new Uint8Array(12));
-  return `CTW-${tag}-${
-    [...rnd].map((b) => b.toString(16).padStart(2, "0")).join("")
-  }`;
+  return randomMarker("CTW", tag, 12);
 }
 
 /** The wrapper's command line. */
