@@ -10,7 +10,6 @@ const symbols = {
   ct_memfd_create: { parameters: ["buffer", "u32"], result: "i32" },
   ct_ftruncate: { parameters: ["i32", "u64"], result: "i32" },
   ct_close: { parameters: ["i32"], result: "i32" },
-  ct_write_all: { parameters: ["i32", "buffer", "u64"], result: "i32" },
   ct_mmap: {
     parameters: ["u64", "u64", "i32", "i32", "i32", "u64", "buffer"],
     result: "i32",
@@ -22,7 +21,6 @@ const symbols = {
   ct_madvise: { parameters: ["u64", "u64", "i32"], result: "i32" },
   ct_get_dumpable: { parameters: [], result: "i32" },
   ct_set_dumpable: { parameters: ["i32"], result: "i32" },
-  ct_set_child_subreaper: { parameters: [], result: "i32" },
   ct_set_core_limit_zero: { parameters: [], result: "i32" },
   ct_explicit_bzero: { parameters: ["u64", "u64"], result: "i32" },
   ct_copy_in: { parameters: ["u64", "buffer", "u64"], result: "i32" },
@@ -72,11 +70,6 @@ export function ftruncate(fd: number, len: number): void {
 /** `close(2)`. */
 export function close(fd: number): void {
   check("close", sym().ct_close(fd));
-}
-
-/** `write(2)` until every byte is written. */
-export function writeAll(fd: number, bytes: Uint8Array): void {
-  check("write", sym().ct_write_all(fd, bytes, BigInt(bytes.length)));
 }
 
 /** `mmap(2)`; returns the address. */
@@ -137,11 +130,6 @@ export function getDumpable(): boolean {
 /** `prctl(PR_SET_DUMPABLE)`. */
 export function setDumpable(on: boolean): void {
   check("prctl(PR_SET_DUMPABLE)", sym().ct_set_dumpable(on ? 1 : 0));
-}
-
-/** `prctl(PR_SET_CHILD_SUBREAPER, 1)`. */
-export function setChildSubreaper(): void {
-  check("prctl(PR_SET_CHILD_SUBREAPER)", sym().ct_set_child_subreaper());
 }
 
 /** `setrlimit(RLIMIT_CORE, {0, 0})`. */

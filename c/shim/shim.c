@@ -39,20 +39,6 @@ EXPORT int ct_ftruncate(int fd, uint64_t len) {
 
 EXPORT int ct_close(int fd) { return RET(close(fd)); }
 
-EXPORT int ct_write_all(int fd, const void *buf, uint64_t len) {
-  const char *p = buf;
-  while (len > 0) {
-    ssize_t n = write(fd, p, len);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return -errno;
-    }
-    p += n;
-    len -= (uint64_t)n;
-  }
-  return 0;
-}
-
 // mmap; the address is stored in *out (never returned, so it cannot be
 // confused with -errno).
 EXPORT int ct_mmap(uint64_t addr, uint64_t len, int prot, int flags, int fd,
@@ -90,10 +76,6 @@ EXPORT int ct_get_dumpable(void) {
 
 EXPORT int ct_set_dumpable(int on) {
   return RET(prctl(PR_SET_DUMPABLE, on ? 1 : 0, 0, 0, 0));
-}
-
-EXPORT int ct_set_child_subreaper(void) {
-  return RET(prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0));
 }
 
 EXPORT int ct_set_core_limit_zero(void) {
