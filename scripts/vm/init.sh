@@ -81,10 +81,36 @@ kill -TERM "$P"
 wait_for /tmp/enf.out "\"released\",\"pid\":$C}" 10 && wait_for /tmp/enf.out "\"released\",\"pid\":$P}" 10 &&
   echo "CT-RELEASED: $P $C"
 
+# settle SECONDS TAG: polls until no BPF object exists (the kernel frees an
+# exited loader's programs after an RCU grace period, and their maps with
+# them: measured 0.3 s on the host, longer under TCG, with no process
+# holding an fd), bounded. Prints TAG-SETTLED with the wait, or TAG-LEFT
+# lines naming each object still there and the pids holding it.
+settle() {
+  i=0
+  while ! ct-attack bpf_left 0 >/tmp/left 2>&1; do
+    i=$((i + 1))
+    if [ "$i" -ge $(($1 * 10)) ]; then
+      sed "s/^/$2-LEFT: /" /tmp/left
+      return 1
+    fi
+    sleep 0.1
+  done
+  echo "$2-SETTLED: after $((i * 100)) ms"
+}
+
 kill -TERM "$ENF"
 wait "$ENF"
 echo "CT-ENFORCER-EXIT: $?"
+settle 30 CT-BPF-AFTER
 echo "CT-BPF-AFTER: $(ct-attack bpf_objects 0 2>&1)"
+# Control: an object really left behind (a process holding a map) must
+# still be reported as left when the bound runs out.
+ct-attack bpf_hold 0 >/tmp/hold.out 2>&1 &
+HOLD=$!
+wait_for /tmp/hold.out holding 10 || echo "CT-ERROR: bpf_hold did not start"
+settle 2 CT-BPF-CONTROL || echo "CT-BPF-CONTROL-HOLDER: $HOLD"
+kill -KILL "$HOLD"
 grep '"event":"denial"' /tmp/enf.out | sed 's/^/CT-DENIAL: /'
 echo CT-DONE
 poweroff -f

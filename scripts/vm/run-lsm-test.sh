@@ -134,8 +134,16 @@ check "the enforcer reported denials as JSON lines" \
 check "nobody else got a writable fd for its maps (>= 3) or its 5 links: $(lines CT-BPF: | cut -d" " -f2-)" \
   'lines CT-BPF: | grep -Eq "\"maps_denied\":([3-9]|[1-9][0-9]),\"links_opened\":0,\"links_denied\":5}"'
 check "exits released the protected parent and child" 'lines CT-RELEASED: | grep -q .'
+# The kernel frees an exited loader's objects after a grace period: the
+# guest polls (bounded) and reports what is still there and who holds it.
+check "after the enforcer exited, every BPF object was freed: $(lines CT-BPF-AFTER-SETTLED: | cut -d" " -f2-)" \
+  'lines CT-BPF-AFTER-SETTLED: | grep -q . && ! lines CT-BPF-AFTER-LEFT: | grep -q .'
+lines CT-BPF-AFTER-LEFT: | sed 's/^/vm-lsm:      /' >&2 || true
 check "after the enforcer exited, no BPF object was left or refused" \
   'lines CT-BPF-AFTER: | grep -q "\"result\":\"ok\",\"maps_opened\":0,\"maps_denied\":0,\"links_opened\":0,\"links_denied\":0}"'
+holder=$(lines CT-BPF-CONTROL-HOLDER: | awk '{print $2}')
+check "control: a map really held by a process (pid ${holder:-?}) is reported as left, with its holder" \
+  '[[ -n $holder ]] && lines CT-BPF-CONTROL-LEFT: | grep "\"name\":\"ct_hold\"" | grep -q "\"held_by\":\[$holder\]"'
 check "the enforcer exited 0" 'lines CT-ENFORCER-EXIT: | grep -q ": 0$"'
 
 # open() cost under TCG: only the ratio means anything

@@ -27,6 +27,11 @@ Deno.test({
     assert.match(report, /ok {3}protected: 16\/16 attacks got EPERM/);
     assert.match(report, /ok {3}protected-child: 16\/16 attacks got EPERM/);
     assert.match(report, /ok {3}control: 16\/16 attacks succeeded/);
+    assert.match(
+      report,
+      /ok {3}after the enforcer exited, every BPF object was freed/,
+    );
+    assert.match(report, /ok {3}control: a map really held by a process/);
     assert.match(report, /PASSED/);
   },
 });

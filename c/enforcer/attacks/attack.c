@@ -13,6 +13,11 @@
  *       fd_reopen (open /proc/PID/fd/FD and read it)
  *       bpf_objects (PID ignored: asks a writable fd for every BPF map and
  *       link on the system by id; "EPERM" when any was refused)
+ *       bpf_left (PID ignored: one JSON line per BPF map, link and program
+ *       that still exists, with its type, name and the pids holding an fd
+ *       to it; exit 0 when there is none, 1 when some are left)
+ *       bpf_hold (PID ignored: creates a BPF map and holds its fd until
+ *       killed: a real leftover, the control for bpf_left)
  * ADDR: address of the secret in the target (mem, ptrace, process_vm_*)
  * FD:   the target's fd to steal (pidfd_getfd) */
 #define _GNU_SOURCE
@@ -220,6 +225,146 @@ static void open_all(int next_cmd, int get_cmd, int *opened, int *denied, int *f
 	}
 }
 
+/* The pids with an fd whose fdinfo names "<key>:\t<id>" (map_id, prog_id,
+ * link_id), as a JSON array into out. */
+static void holders(const char *key, __u32 id, char *out, size_t size)
+{
+	DIR *proc = opendir("/proc");
+	struct dirent *p;
+	size_t len = 0;
+	char want[48];
+
+	snprintf(want, sizeof(want), "%s:\t%u\n", key, id);
+	len += snprintf(out + len, size - len, "[");
+	while (proc && (p = readdir(proc)) != NULL) {
+		char dir[300];
+		DIR *fds;
+		struct dirent *f;
+		int found = 0;
+
+		if (p->d_name[0] < '1' || p->d_name[0] > '9')
+			continue;
+		snprintf(dir, sizeof(dir), "/proc/%s/fdinfo", p->d_name);
+		fds = opendir(dir);
+		while (fds && !found && (f = readdir(fds)) != NULL) {
+			char path[600], info[512];
+			ssize_t n;
+			int fd;
+
+			if (f->d_name[0] == '.')
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", dir, f->d_name);
+			fd = open(path, O_RDONLY | O_CLOEXEC);
+			if (fd < 0)
+				continue;
+			n = read(fd, info, sizeof(info) - 1);
+			close(fd);
+			if (n <= 0)
+				continue;
+			info[n] = 0;
+			found = strstr(info, want) != NULL;
+		}
+		if (fds)
+			closedir(fds);
+		if (found && len < size - 16)
+			len += snprintf(out + len, size - len, "%s%s", len > 1 ? "," : "",
+					p->d_name);
+	}
+	if (proc)
+		closedir(proc);
+	snprintf(out + len, size - len, "]");
+}
+
+/* Prints one line per object of one kind that still exists; returns how
+ * many. Objects the caller may not open are still listed (by id). */
+static int list_left(const char *kind, int next_cmd, int get_cmd, const char *key)
+{
+	union bpf_attr attr;
+	__u32 id = 0;
+	int left = 0;
+
+	for (;;) {
+		char name[BPF_OBJ_NAME_LEN + 1] = "", held[256];
+		unsigned int type = 0;
+		int fd;
+
+		memset(&attr, 0, sizeof(attr));
+		attr.start_id = id;
+		if (syscall(SYS_bpf, next_cmd, &attr, sizeof(attr)))
+			return left;
+		id = attr.next_id;
+		memset(&attr, 0, sizeof(attr));
+		if (get_cmd == BPF_MAP_GET_FD_BY_ID)
+			attr.map_id = id;
+		else if (get_cmd == BPF_PROG_GET_FD_BY_ID)
+			attr.prog_id = id;
+		else
+			attr.link_id = id;
+		fd = syscall(SYS_bpf, get_cmd, &attr, sizeof(attr));
+		if (fd < 0 && errno == ENOENT)
+			continue; /* freed meanwhile */
+		if (fd >= 0) {
+			union {
+				struct bpf_map_info map;
+				struct bpf_prog_info prog;
+				struct bpf_link_info link;
+			} info;
+
+			memset(&info, 0, sizeof(info));
+			memset(&attr, 0, sizeof(attr));
+			attr.info.bpf_fd = fd;
+			attr.info.info_len = sizeof(info);
+			attr.info.info = (__u64)(unsigned long)&info;
+			if (syscall(SYS_bpf, BPF_OBJ_GET_INFO_BY_FD, &attr, sizeof(attr)) == 0) {
+				if (get_cmd == BPF_MAP_GET_FD_BY_ID) {
+					type = info.map.type;
+					memcpy(name, info.map.name, BPF_OBJ_NAME_LEN);
+				} else if (get_cmd == BPF_PROG_GET_FD_BY_ID) {
+					type = info.prog.type;
+					memcpy(name, info.prog.name, BPF_OBJ_NAME_LEN);
+				} else {
+					type = info.link.type;
+				}
+			}
+			close(fd);
+		}
+		holders(key, id, held, sizeof(held));
+		printf("{\"left\":\"%s\",\"id\":%u,\"type\":%u,\"name\":\"%s\",\"opened\":%s,"
+		       "\"held_by\":%s}\n",
+		       kind, id, type, name, fd >= 0 ? "true" : "false", held);
+		left++;
+	}
+}
+
+static int bpf_left(void)
+{
+	int left = list_left("map", BPF_MAP_GET_NEXT_ID, BPF_MAP_GET_FD_BY_ID, "map_id") +
+		   list_left("link", BPF_LINK_GET_NEXT_ID, BPF_LINK_GET_FD_BY_ID, "link_id") +
+		   list_left("prog", BPF_PROG_GET_NEXT_ID, BPF_PROG_GET_FD_BY_ID, "prog_id");
+
+	return left ? 1 : 0;
+}
+
+static int bpf_hold(void)
+{
+	union bpf_attr attr;
+	int fd;
+
+	memset(&attr, 0, sizeof(attr));
+	attr.map_type = BPF_MAP_TYPE_ARRAY;
+	attr.key_size = 4;
+	attr.value_size = 4;
+	attr.max_entries = 1;
+	memcpy(attr.map_name, "ct_hold", sizeof("ct_hold"));
+	fd = syscall(SYS_bpf, BPF_MAP_CREATE, &attr, sizeof(attr));
+	if (fd < 0)
+		return report_err("map_create", errno);
+	printf("{\"attack\":\"bpf_hold\",\"pid\":%d,\"result\":\"holding\",\"fd\":%d}\n",
+	       (int)getpid(), fd);
+	for (;;)
+		pause();
+}
+
 static int bpf_objects(void)
 {
 	int maps_opened = 0, maps_denied = 0, links_opened = 0, links_denied = 0, err = 0;
@@ -264,6 +409,10 @@ int main(int argc, char **argv)
 		return vm_rw(addr, 1);
 	if (strcmp(what, "bpf_objects") == 0)
 		return bpf_objects();
+	if (strcmp(what, "bpf_left") == 0)
+		return bpf_left();
+	if (strcmp(what, "bpf_hold") == 0)
+		return bpf_hold();
 	if (strcmp(what, "fd_reopen") == 0)
 		return reopen_fd(argc > 4 ? atoi(argv[4]) : 0);
 	if (strcmp(what, "pidfd_getfd") == 0)
