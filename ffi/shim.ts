@@ -26,6 +26,8 @@ const symbols = {
   ct_copy_in: { parameters: ["u64", "buffer", "u64"], result: "i32" },
   ct_memeq: { parameters: ["u64", "buffer", "u64"], result: "i32" },
   ct_page_size: { parameters: [], result: "i32" },
+  ct_read_self: { parameters: ["u64", "buffer", "u64"], result: "i64" },
+  ct_access: { parameters: ["buffer", "i32"], result: "i32" },
 } as const;
 
 let lib: Deno.DynamicLibrary<typeof symbols> | undefined;
@@ -155,6 +157,30 @@ export function memEquals(addr: bigint, bytes: Uint8Array): boolean {
 /** `sysconf(_SC_PAGESIZE)`. */
 export function pageSize(): number {
   return check("sysconf(_SC_PAGESIZE)", sym().ct_page_size());
+}
+
+/**
+ * Copies `len` bytes at `addr` of this process's own memory
+ * (`process_vm_readv` on itself: an unmapped range is an `EFAULT`
+ * {@link SyscallError}, not a crash). Needs no privilege.
+ */
+export function readOwnMemory(addr: bigint, len: number): Uint8Array {
+  const buf = new Uint8Array(len);
+  const n = Number(sym().ct_read_self(addr, buf, BigInt(len)));
+  check("process_vm_readv", n);
+  return buf.subarray(0, n);
+}
+
+/** `access(2)` modes. */
+export const ACCESS = { X_OK: 1, W_OK: 2, R_OK: 4 } as const;
+
+/**
+ * `faccessat(path, mode, AT_EACCESS)`: 0 when this process may, else the
+ * errno (`EACCES`, `ENOENT`, ...), as `execve(2)` would judge it.
+ */
+export function accessErrno(path: string, mode: number): number {
+  const r = sym().ct_access(new TextEncoder().encode(path + "\0"), mode);
+  return r < 0 ? -r : 0;
 }
 
 /** A writable view over native memory. Drop it before the memory is unmapped. */

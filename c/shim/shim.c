@@ -14,6 +14,8 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #ifndef SYS_memfd_secret
@@ -111,3 +113,21 @@ EXPORT int ct_page_size(void) {
 }
 
 EXPORT int ct_getpid(void) { return (int)getpid(); }
+
+// Reads len bytes at addr of this process's own memory into buf through
+// process_vm_readv, the path /proc/self/environ takes (access_remote_vm): an
+// unmapped range is EFAULT, not a crash. Reading one's own memory needs no
+// privilege, dumpable or not (ptrace_may_access allows the same thread
+// group). Returns the bytes read or -errno.
+EXPORT int64_t ct_read_self(uint64_t addr, void *buf, uint64_t len) {
+  struct iovec local = {buf, len};
+  struct iovec remote = {(void *)(uintptr_t)addr, len};
+  ssize_t n = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+  return n < 0 ? -errno : (int64_t)n;
+}
+
+// faccessat(AT_EACCESS): whether this process may execute/read path with its
+// effective ids, as execve will judge it (ACLs and capabilities included).
+EXPORT int ct_access(const char *path, int mode) {
+  return RET(faccessat(AT_FDCWD, path, mode, AT_EACCESS));
+}

@@ -15,7 +15,11 @@ import { registerWithEnforcer } from "../enforcer/client.ts";
 import { log } from "../log.ts";
 import { hardenProcess, SecretRegion } from "../protect/mod.ts";
 import { buildChildEnv, type Delivery } from "../run/child_env.ts";
-import { checkEnviron, readOwnEnviron } from "../run/environ_check.ts";
+import {
+  checkEnviron,
+  environProblem,
+  readOwnEnviron,
+} from "../run/environ_check.ts";
 import { type EnforcerState, measureFacts } from "../score/facts.ts";
 import { missing, type Score, scoreFacts } from "../score/score.ts";
 import { type FetchReport, fetchSecrets } from "../vault/mod.ts";
@@ -94,9 +98,10 @@ export async function prepare(
     );
     if (!environ.clean) {
       throw new StartError(
-        `environ_scrubbed failed: the wrapper's own /proc/self/environ holds ` +
-          `secret ${[...environ.keys, ...environ.values].join(", ")}; set ` +
-          `secrets through Vault, not the pod spec`,
+        `environ_scrubbed failed: the wrapper's own environment ` +
+          `(/proc/self/environ) holds ${environProblem(environ)}; set ` +
+          `secrets through Vault (CLOUDTASER_SECRET_PATHS or NAME=vault:PATH#KEY), ` +
+          `not as values in the pod spec`,
       );
     }
     const score = scoreFacts(measureFacts({

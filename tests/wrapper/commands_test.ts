@@ -36,6 +36,29 @@ Deno.test("check on a good configuration prints the score table and exits 0", as
   assert.match(r.stdout, /protection score: \d+\/125/);
 });
 
+Deno.test("check with vault: references alone, and mixed with CLOUDTASER_SECRET_PATHS", async () => {
+  const bao = await server();
+  await put(bao, "secret/data/check/db", { password: PASSWORD });
+  await put(bao, "secret/data/check/api", { key: "not-secret-but-read" });
+  const refsOnly = bao.env({
+    PATH: "/usr/bin:/bin",
+    DB_PASSWORD: "vault:secret/data/check/db#password",
+  });
+  const only = await wrapper(["check"], refsOnly);
+  assert.equal(only.code, 0, only.stderr);
+  assert.match(only.stdout, /1 path\(s\), 1 secret\(s\) readable: DB_PASSWORD/);
+  assert.match(only.stdout, /ok\s+environ_scrubbed\s+5\/5/);
+  const mixed = await wrapper(["check"], {
+    ...refsOnly,
+    CLOUDTASER_SECRET_PATHS: "secret/data/check/api",
+  });
+  assert.equal(mixed.code, 0, mixed.stderr);
+  assert.match(
+    mixed.stdout,
+    /2 path\(s\), 2 secret\(s\) readable: key, DB_PASSWORD/,
+  );
+});
+
 Deno.test("check names each kind of bad configuration and exits non-zero", async () => {
   const bao = await server();
   const cases: Array<[Record<string, string>, number, RegExp]> = [

@@ -51,6 +51,39 @@ Deno.test("env delivery: the app's environment is exactly the non-config env plu
   assert.equal(apiHash, await sha256Hex(API_KEY));
 });
 
+Deno.test("vault: references alone, and mixed with CLOUDTASER_SECRET_PATHS, through the real wrapper", async () => {
+  const bao = await server();
+  await put(bao, "secret/data/app/db", { password: DB_PASSWORD, user: "app" });
+  await put(bao, "secret/data/app/api", { key: API_KEY });
+  const script =
+    `printf '%s %s %s\\n' "$(printf %s "$DB_PASSWORD" | sha256sum | cut -c1-64)" \
+    "$(printf %s "$API_KEY" | sha256sum | cut -c1-64)" "\${DB_USER:-unset}"`;
+  const configs: Array<[Record<string, string>, string]> = [
+    [{
+      DB_PASSWORD: "vault:secret/data/app/db#password",
+      API_KEY: "vault:secret/data/app/api#key",
+    }, "unset"],
+    [{
+      DB_PASSWORD: "vault:secret/data/app/db#password",
+      CLOUDTASER_SECRET_PATHS: "secret/data/app/api,secret/data/app/db",
+      CLOUDTASER_ENV_MAP: "key=API_KEY;user=DB_USER",
+    }, "app"],
+  ];
+  for (const [extra, user] of configs) {
+    const env = bao.env({ PATH: "/usr/bin:/bin", ...extra });
+    const r = await wrapper(["--", "/bin/sh", "-c", script], env);
+    assert.equal(r.code, 0, `${JSON.stringify(extra)}: ${r.stderr}`);
+    assert.equal(
+      r.stdout.trim(),
+      `${await sha256Hex(DB_PASSWORD)} ${await sha256Hex(API_KEY)} ${user}`,
+    );
+    assert.ok(
+      !logLines(r).some((l) => l.level === "warning" || l.level === "error"),
+      r.stderr,
+    );
+  }
+});
+
 Deno.test("passthrough keeps a named config variable; the wrapper's environ never holds a secret", async () => {
   const env = await baseEnv({ CLOUDTASER_ENV_PASSTHROUGH: "VAULT_ADDR" });
   const script = `printenv VAULT_ADDR >/dev/null && echo passthrough-ok;

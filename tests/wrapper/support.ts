@@ -4,6 +4,7 @@
  * no test secret reached any output.
  */
 import { randomMarker } from "../support/markers.ts";
+import { asNobody, unprivilegedTree } from "../support/unprivileged.ts";
 import assert from "node:assert/strict";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -31,15 +32,39 @@ export interface Run {
   stderr: string;
 }
 
+/** How {@link wrapper} runs. */
+export interface WrapperOptions {
+  /**
+   * Run as uid/gid 65534 with no capabilities, from a copy it can read
+   * (tests/support/unprivileged.ts); `env` paths must be readable by it.
+   */
+  nobody?: boolean;
+}
+
+/** The program and arguments that run the wrapper with `args`. */
+export async function wrapperCommand(
+  args: string[],
+  opts: WrapperOptions = {},
+): Promise<{ cmd: string; args: string[]; env: Record<string, string> }> {
+  if (!opts.nobody) {
+    return { cmd: Deno.execPath(), args: wrapperArgs(args), env: {} };
+  }
+  const tree = await unprivilegedTree();
+  const [cmd, ...rest] = asNobody([Deno.execPath(), ...tree.args(args)]);
+  return { cmd, args: rest, env: { DENO_DIR: tree.denoDir } };
+}
+
 /** Runs the wrapper to completion with exactly `env`. */
 export async function wrapper(
   args: string[],
   env: Record<string, string>,
   stdin?: string,
+  opts: WrapperOptions = {},
 ): Promise<Run> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: wrapperArgs(args),
-    env,
+  const how = await wrapperCommand(args, opts);
+  const child = new Deno.Command(how.cmd, {
+    args: how.args,
+    env: { ...env, ...how.env },
     clearEnv: true,
     stdin: stdin === undefined ? "null" : "piped",
     stdout: "piped",
