@@ -9,6 +9,8 @@ import { check, SyscallError } from "./syscall_error.ts";
 const symbols = {
   ct_capture_signals: { parameters: [], result: "i32" },
   ct_pending_signals: { parameters: [], result: "i32" },
+  ct_claim_signals: { parameters: [], result: "i32" },
+  ct_foreign_signals: { parameters: [], result: "i32" },
   ct_hand_over: {
     parameters: [
       "buffer", // supervisor bytes
@@ -19,6 +21,7 @@ const symbols = {
       "u64",
       "buffer", // env, NUL-separated
       "u64",
+      "i32", // stop mask
       "buffer", // out: the failed step
     ],
     result: "i32",
@@ -60,11 +63,34 @@ const SIGNAL_NUMBERS: Record<CapturedSignal, number> = {
 /** The file in `build/` that {@link handOver} executes. */
 export const SUPERVISOR_FILE = "cloudtaser-supervisor";
 
+function maskOf(signals: readonly CapturedSignal[]): number {
+  return signals.reduce((m, s) => m | (1 << SIGNAL_NUMBERS[s]), 0);
+}
+
+function signalsIn(mask: number): CapturedSignal[] {
+  return CAPTURED_SIGNALS.filter((s) =>
+    (mask & (1 << SIGNAL_NUMBERS[s])) !== 0
+  );
+}
+
+let claimed = false;
+
 /**
  * Installs handlers for {@link CAPTURED_SIGNALS} that only record the signal
- * (a bit and a byte in a pipe), so none is lost or kills the wrapper before
- * the app exists. Call it first thing; calling it again does nothing. Do not
- * add Deno signal listeners for these signals afterwards.
+ * (a bit and a byte in a pipe), so none is lost, kills the wrapper or opens
+ * a debugger before the app exists. Call it first thing; calling it again
+ * does nothing.
+ *
+ * The runtime would replace them: the first listener anything registers
+ * makes Deno's signal code install its own handlers (SIGTERM, SIGINT and
+ * SIGHUP then exit the process, and `deno run` registers one for SIGUSR1
+ * 500 ms after start that opens the V8 inspector on 127.0.0.1:9229). It
+ * installs a handler once per signal, the first time it sees that signal.
+ * So this registers a (no-op) listener for every captured signal now, which
+ * makes the runtime install its handlers at once, then puts the recorders
+ * back over them (c/shim/handover.c). Later registrations leave the
+ * handlers alone; {@link foreignSignals} tells if anything replaced one.
+ * Do not remove these listeners, and add no others for these signals.
  *
  * @example
  * ```ts
@@ -74,6 +100,26 @@ export const SUPERVISOR_FILE = "cloudtaser-supervisor";
  */
 export function captureSignals(): void {
   check("sigaction", sym().ct_capture_signals());
+  if (claimed) return;
+  claimed = true;
+  for (const sig of CAPTURED_SIGNALS) Deno.addSignalListener(sig, () => {});
+  check("sigaction", sym().ct_claim_signals());
+}
+
+/**
+ * The captured signals whose handler is no longer the recorder (empty
+ * unless something replaced one since {@link captureSignals}).
+ */
+export function foreignSignals(): CapturedSignal[] {
+  return signalsIn(check("sigaction", sym().ct_foreign_signals()));
+}
+
+/**
+ * Puts the recorders back for every captured signal; returns the signals
+ * whose handler had been replaced.
+ */
+export function reclaimSignals(): CapturedSignal[] {
+  return signalsIn(check("sigaction", sym().ct_claim_signals()));
 }
 
 /**
@@ -89,10 +135,7 @@ export function captureSignals(): void {
  * ```
  */
 export function pendingSignals(): CapturedSignal[] {
-  const mask = sym().ct_pending_signals();
-  return CAPTURED_SIGNALS.filter((s) =>
-    (mask & (1 << SIGNAL_NUMBERS[s])) !== 0
-  );
+  return signalsIn(sym().ct_pending_signals());
 }
 
 /** How the app receives its secrets. */
@@ -115,6 +158,13 @@ export interface HandOverOptions {
    * entries from `buildChildEnv`): never a secret value.
    */
   env: string[];
+  /**
+   * Signals that cancel the hand-over when they were captured before it
+   * blocks signals (then it throws a {@link SyscallError} `ECANCELED` and
+   * the app never runs). Any other captured signal, and any that comes
+   * after that instant, reaches the app. @default []
+   */
+  stopSignals?: readonly CapturedSignal[];
 }
 
 const STEPS = [
@@ -126,6 +176,7 @@ const STEPS = [
   "pthread_sigmask",
   "fcntl(F_SETFD)",
   "execveat",
+  "handOver (a stopping signal came first)",
 ];
 
 const enc = new TextEncoder();
@@ -179,6 +230,7 @@ export function handOver(opts: HandOverOptions): never {
     BigInt(argv.length),
     env,
     BigInt(env.length),
+    maskOf(opts.stopSignals ?? []),
     new Uint8Array(step.buffer),
   );
   throw new SyscallError(STEPS[step[0]] || "handOver", ret < 0 ? -ret : 5);

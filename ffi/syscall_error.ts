@@ -30,6 +30,7 @@ const ERRNO_NAMES: Record<number, string> = {
   40: "ELOOP",
   75: "EOVERFLOW",
   95: "EOPNOTSUPP",
+  125: "ECANCELED",
 };
 
 /** The symbolic name of an errno value, e.g. `38` -> `"ENOSYS"`. */

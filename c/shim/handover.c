@@ -2,12 +2,32 @@
 // (c/supervisor/supervisor.c draws the whole sequence).
 //
 // ct_capture_signals() runs first thing in the wrapper: until the exec, a
-// signal for the forwarded set only lands in a pipe and a bit mask. Deno
-// registers no listener of its own for these signals, so these handlers are
-// the only ones. ct_hand_over() then execs the supervisor in the same pid
-// with every signal blocked in the calling thread: a signal taken by another
-// thread before the exec is in the pipe, one that comes during or after it
-// stays pending across the exec; the supervisor reads both.
+// signal for the forwarded set only lands in a pipe and a bit mask.
+//
+// The runtime would replace these handlers. Deno's signal crate installs
+// its own handlers (signal-hook) for SIGHUP, SIGTERM and SIGINT, and for any
+// signal something listens to, the first time anything registers a
+// listener; Deno's `run` registers one for SIGUSR1 500 ms after start, to
+// open the V8 inspector on 127.0.0.1:9229 (Node's behaviour). From then on
+// SIGUSR1 opens a debugger and SIGTERM/SIGINT/SIGHUP kill the process
+// (signal-hook calls our handler first, then Deno exits). signal-hook
+// installs a handler once per signal, when it first sees it, and never
+// again. So the wrapper registers a listener for every captured signal
+// first thing (ffi/handover.ts), which makes signal-hook install its
+// handlers now, and then ct_claim_signals() puts ours back over them: every
+// later registration finds the signal known and leaves sigaction alone.
+// That holds for `deno run` and a compiled binary alike, whenever the runtime
+// registers. ct_foreign_signals() tells whether anything replaced a handler
+// since, so the wrapper can check before it trusts the state.
+//
+// ct_hand_over() then execs the supervisor in the same pid with every
+// signal blocked in the calling thread: a signal taken by another thread
+// before the exec is in the pipe, one that comes during or after it stays
+// pending across the exec; the supervisor reads both. Once the signals are
+// blocked it looks at the mask once more: a signal the caller names as
+// stopping the start (SIGTERM, SIGINT, SIGQUIT for `run`) that came before
+// that instant stops the hand-over, so it never reaches an app that was
+// not yet started; one that comes after it goes to the app.
 //
 // Known window: a signal the kernel has handed to another Deno thread but
 // whose handler has not yet run its write() when execve kills that thread is
@@ -50,16 +70,46 @@ static void on_signal(int sig) {
   errno = saved;
 }
 
+// Installs our handler for every captured signal, whatever is there now.
+// Returns a mask of the signals whose handler was another one (bit n =
+// signal n), or -errno.
+static int install_handlers(void) {
+  struct sigaction sa = {.sa_handler = on_signal, .sa_flags = SA_RESTART};
+  sigemptyset(&sa.sa_mask);
+  for (size_t i = 0; i < N_CAPTURED; i++) sigaddset(&sa.sa_mask, captured[i]);
+  int replaced = 0;
+  for (size_t i = 0; i < N_CAPTURED; i++) {
+    struct sigaction old;
+    if (sigaction(captured[i], &sa, &old) < 0) return -errno;
+    if (old.sa_handler != on_signal) replaced |= 1 << captured[i];
+  }
+  return replaced;
+}
+
 // Installs the handlers (idempotent). Returns 0 or -errno.
 EXPORT int ct_capture_signals(void) {
   if (sig_pipe[0] >= 0) return 0;
   if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) < 0) return -errno;
-  struct sigaction sa = {.sa_handler = on_signal, .sa_flags = SA_RESTART};
-  sigemptyset(&sa.sa_mask);
-  for (size_t i = 0; i < N_CAPTURED; i++) sigaddset(&sa.sa_mask, captured[i]);
-  for (size_t i = 0; i < N_CAPTURED; i++)
-    if (sigaction(captured[i], &sa, NULL) < 0) return -errno;
-  return 0;
+  int r = install_handlers();
+  return r < 0 ? r : 0;
+}
+
+// Puts our handlers back over whatever replaced them. Returns the mask of
+// the signals that had another handler, or -errno.
+EXPORT int ct_claim_signals(void) {
+  if (sig_pipe[0] < 0) return -EINVAL; // ct_capture_signals first
+  return install_handlers();
+}
+
+// The captured signals whose handler is no longer ours, as a mask; -errno.
+EXPORT int ct_foreign_signals(void) {
+  int foreign = 0;
+  for (size_t i = 0; i < N_CAPTURED; i++) {
+    struct sigaction cur;
+    if (sigaction(captured[i], NULL, &cur) < 0) return -errno;
+    if (cur.sa_handler != on_signal) foreign |= 1 << captured[i];
+  }
+  return foreign;
 }
 
 // The captured signals as a bit mask (bit n = signal n).
@@ -74,6 +124,7 @@ enum handover_step {
   HO_SIGMASK,    // pthread_sigmask
   HO_CLOEXEC,    // fcntl(F_SETFD)
   HO_EXEC,       // execveat
+  HO_STOPPED,    // a stopping signal came first (ECANCELED)
 };
 
 // Splits `len` bytes of NUL-terminated strings into a NULL-ended array of
@@ -123,14 +174,20 @@ static int set_cloexec(int fd, int on) {
 }
 
 // Blocks signals, lets the two fds survive, execs. Returns only on failure,
-// with everything restored.
+// with everything restored; -ECANCELED when a signal in `stop_mask` has
+// arrived by the time the signals are blocked.
 static int exec_blocked(int exe_fd, int region_fd, char **argv, char **envp,
-                        int *step) {
+                        int stop_mask, int *step) {
   sigset_t all, old;
   sigfillset(&all);
   *step = HO_SIGMASK;
   int e = pthread_sigmask(SIG_SETMASK, &all, &old);
   if (e) return -e;
+  if (__atomic_load_n(&sig_seen, __ATOMIC_SEQ_CST) & stop_mask) {
+    *step = HO_STOPPED;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return -ECANCELED;
+  }
   *step = HO_CLOEXEC;
   if (set_cloexec(region_fd, 0) == 0 && set_cloexec(sig_pipe[0], 0) == 0) {
     *step = HO_EXEC;
@@ -145,12 +202,14 @@ static int exec_blocked(int exe_fd, int region_fd, char **argv, char **envp,
 
 // Execs the supervisor (its bytes in `exe`) in this pid:
 //   cloudtaser-supervisor --region-fd N --signal-fd M --delivery D -- ARGS
-// with `env` (both NUL-separated string lists) as its environment. Returns
-// only on failure: -errno, and *step names the call (enum handover_step).
+// with `env` (both NUL-separated string lists) as its environment. A signal
+// in `stop_mask` (bit n = signal n) captured before the signals are blocked
+// cancels it. Returns only on failure: -errno, and *step names the call
+// (enum handover_step).
 EXPORT int ct_hand_over(const uint8_t *exe, uint64_t exe_len, int region_fd,
                         const char *delivery, const char *args,
                         uint64_t args_len, const char *env, uint64_t env_len,
-                        int32_t *step) {
+                        int32_t stop_mask, int32_t *step) {
   *step = HO_ARGS;
   if (region_fd < 0 || args_len == 0 || exe_len == 0 ||
       (strcmp(delivery, "env") != 0 && strcmp(delivery, "interposer") != 0 &&
@@ -172,7 +231,7 @@ EXPORT int ct_hand_over(const uint8_t *exe, uint64_t exe_len, int region_fd,
                          "--signal-fd", pipe_fd, "--delivery", delivery, "--"};
   memcpy(argv, lead, sizeof lead);
   int fd = memfd_with(exe, exe_len, step);
-  r = fd < 0 ? fd : exec_blocked(fd, region_fd, argv, envp, step);
+  r = fd < 0 ? fd : exec_blocked(fd, region_fd, argv, envp, stop_mask, step);
   if (fd >= 0) close(fd);
   free(argv);
   free(envp);

@@ -5,8 +5,9 @@
  * a value.
  */
 import { appCommand } from "./command_line.ts";
-import { prepare } from "./start.ts";
+import { prepare, type Prepared } from "./start.ts";
 import { formatScore } from "../score/score.ts";
+import { stopped, stopSignal, watchStopSignals } from "./stop_signals.ts";
 
 /** Runs the check; returns the exit code. */
 export async function checkCommand(
@@ -18,7 +19,18 @@ export async function checkCommand(
   if (words.length > 0 || env.CLOUDTASER_ORIGINAL_CMD) {
     argv = appCommand(words, env.CLOUDTASER_ORIGINAL_CMD);
   }
-  const p = await prepare(env, argv);
+  // SIGTERM, SIGINT and SIGQUIT stop a check as they stop a start.
+  const watch = watchStopSignals();
+  let p: Prepared;
+  try {
+    p = await prepare(env, argv, watch.signal);
+  } catch (e) {
+    const sig = stopSignal();
+    if (sig) return stopped(sig, "the check was stopped");
+    throw e;
+  } finally {
+    watch.close();
+  }
   const keys = p.region.keys();
   const wiped = p.region.wipe();
   console.log(

@@ -65,6 +65,7 @@ export async function prepare(
   const region = protectedRegion(config);
   try {
     const enforcer = await enforcerState(config);
+    signal?.throwIfAborted();
     const fetch = await fetchSecrets({ config, env, region, signal });
     const requested = config.string("CLOUDTASER_DELIVERY") as RequestedDelivery;
     const choice = chooseDelivery(requested, inspectTarget(argv[0], env.PATH));

@@ -1,0 +1,55 @@
+/**
+ * Listening sockets seen from outside a process: a LISTEN entry in
+ * /proc/net/{tcp,tcp6} whose inode is one of the process's fds, and the V8
+ * inspector's default port 9229 held by anyone.
+ */
+
+/** `ip:port` of each listening TCP socket, keyed by socket inode. */
+export function listeningTcp(): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const file of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    let text = "";
+    try {
+      text = Deno.readTextFileSync(file);
+    } catch {
+      continue; // no IPv6
+    }
+    for (const line of text.trim().split("\n").slice(1)) {
+      const f = line.trim().split(/\s+/);
+      // sl local_address rem_address st ... uid timeout inode
+      if (f[3] !== "0A") continue; // TCP_LISTEN
+      const [ip, port] = f[1].split(":");
+      out.set(f[9], `${ip}:${parseInt(port, 16)}`);
+    }
+  }
+  return out;
+}
+
+/** The socket inodes among a process's fds (empty once it is gone). */
+export function socketInodes(pid: number): Set<string> {
+  const out = new Set<string>();
+  try {
+    for (const e of Deno.readDirSync(`/proc/${pid}/fd`)) {
+      try {
+        const m = /^socket:\[(\d+)\]$/.exec(
+          Deno.readLinkSync(`/proc/${pid}/fd/${e.name}`),
+        );
+        if (m) out.add(m[1]);
+      } catch { /* closed meanwhile */ }
+    }
+  } catch { /* the process is gone */ }
+  return out;
+}
+
+/** The TCP sockets `pid` listens on, as `hexip:port`. */
+export function listenersOf(pid: number): string[] {
+  const mine = socketInodes(pid);
+  return [...listeningTcp()].filter(([inode]) => mine.has(inode)).map((
+    [, addr],
+  ) => addr);
+}
+
+/** Whether anything listens on TCP port `port`. */
+export function portListening(port: number): boolean {
+  return [...listeningTcp().values()].some((a) => a.endsWith(`:${port}`));
+}
