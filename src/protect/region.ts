@@ -29,7 +29,13 @@ export interface RegionOptions {
   requireMemfdSecret?: boolean;
   /** Refuse to start when the region cannot be locked. @default false */
   requireMlock?: boolean;
-  /** Bytes for records before the first growth. @default 64 KiB */
+  /**
+   * Bytes for records before the first growth. @default 56 KiB less the
+   * header and canary: the 56 KiB region with the token's 4 KiB one during
+   * the fetch, or with the page the hand-over copies through, fit a 64 KiB
+   * RLIMIT_MEMLOCK (Docker's default), which memfd_secret's pages count
+   * against
+   */
   initialCapacity?: number;
 }
 
@@ -65,14 +71,20 @@ interface Mapping {
  * ```
  */
 export class SecretRegion {
-  /** The backing in use, measured at creation. */
-  readonly backing: RegionBacking;
+  /** The backing in use, measured at creation and at each growth. */
+  get backing(): RegionBacking {
+    return this.#backing;
+  }
   /** True when the data pages are locked in RAM. */
-  readonly locked: boolean;
+  get locked(): boolean {
+    return this.#locked;
+  }
   /** What fell short of the strongest setting, one sentence each. */
   readonly warnings: string[] = [];
 
   #opts: Required<RegionOptions>;
+  #backing: RegionBacking;
+  #locked: boolean;
   #map: Mapping | null;
   #used = HEADER_SIZE; // end of the last record
   #count = 0;
@@ -85,8 +97,8 @@ export class SecretRegion {
     this.#opts = opts;
     const first = this.#allocate(opts.initialCapacity);
     this.#map = first.map;
-    this.backing = first.backing;
-    this.locked = first.locked;
+    this.#backing = first.backing;
+    this.#locked = first.locked;
     this.#writeHeader();
   }
 
@@ -95,7 +107,8 @@ export class SecretRegion {
     return new SecretRegion({
       requireMemfdSecret: opts.requireMemfdSecret ?? false,
       requireMlock: opts.requireMlock ?? false,
-      initialCapacity: opts.initialCapacity ?? 64 * 1024,
+      initialCapacity: opts.initialCapacity ??
+        56 * 1024 - HEADER_SIZE - CANARY_SIZE,
     });
   }
 
@@ -210,7 +223,11 @@ export class SecretRegion {
     const fd = this.#newFile(this.backing);
     try {
       native.ftruncate(fd, m.size);
-      this.#withMapping(fd, m.size, (copy) => copy.set(m.view));
+      this.#withMapping(
+        fd,
+        m.size,
+        (copy, at) => copy.set(m.view.subarray(at, at + copy.length)),
+      );
     } catch (e) {
       native.close(fd);
       throw e;
@@ -231,18 +248,31 @@ export class SecretRegion {
     }
   }
 
-  #withMapping(fd: number, size: number, fn: (view: Uint8Array) => void) {
-    const addr = native.mmap(
-      0n,
-      size,
-      native.PROT.READ | native.PROT.WRITE,
-      native.MAP.SHARED,
-      fd,
-    );
-    try {
-      fn(native.viewOf(addr, size));
-    } finally {
-      native.munmap(addr, size);
+  // One page at a time: secretmem pages count against RLIMIT_MEMLOCK while
+  // mapped, so a whole second mapping would need twice the region's size in
+  // the limit (a 64 KiB limit then fails the hand-over with EAGAIN); a page
+  // at a time needs one page more than the region.
+  #withMapping(
+    fd: number,
+    size: number,
+    fn: (view: Uint8Array, offset: number) => void,
+  ) {
+    const page = native.pageSize();
+    for (let at = 0; at < size; at += page) {
+      const len = Math.min(page, size - at);
+      const addr = native.mmap(
+        0n,
+        len,
+        native.PROT.READ | native.PROT.WRITE,
+        native.MAP.SHARED,
+        fd,
+        at,
+      );
+      try {
+        fn(native.viewOf(addr, len), at);
+      } finally {
+        native.munmap(addr, len);
+      }
     }
   }
 
@@ -282,10 +312,14 @@ export class SecretRegion {
     if (this.#used + need <= limit) return;
     let capacity = (m.size - HEADER_SIZE - CANARY_SIZE) * 2;
     while (capacity < this.#used + need) capacity *= 2;
-    const next = this.#allocate(capacity).map;
+    const grown = this.#allocate(capacity);
+    const next = grown.map;
     next.view.set(m.view.subarray(0, this.#used));
     this.#release(m);
     this.#map = next;
+    // A larger region may fall back (RLIMIT_MEMLOCK) where the first fit.
+    this.#backing = grown.backing;
+    this.#locked = grown.locked;
     this.#writeHeader();
   }
 
@@ -321,6 +355,37 @@ export class SecretRegion {
       fd = this.#newFile(backing);
     }
 
+    if (backing === "memfd_mlock") return this.#mapFile(fd, size, backing);
+    try {
+      return this.#mapFile(fd, size, backing);
+    } catch (e) {
+      // secretmem pages count as locked memory: with RLIMIT_MEMLOCK below
+      // the region's size (and no CAP_IPC_LOCK) its mmap fails with EAGAIN,
+      // as a non-root pod with a low limit gets. Treated as memfd_secret
+      // being unavailable: the strict mode refuses, else the fallback.
+      if (!(e instanceof native.SyscallError) || e.syscall !== "mmap") throw e;
+      const why = `memfd_secret's mapping of ${size} bytes failed: ${e.code} ` +
+        `(its pages count against RLIMIT_MEMLOCK; raise the limit or grant ` +
+        `CAP_IPC_LOCK)`;
+      if (this.#opts.requireMemfdSecret) {
+        throw new RegionError(
+          `CLOUDTASER_REQUIRE_MEMFD_SECRET=true but ${why}`,
+        );
+      }
+      this.#warnOnce(
+        `${why}; secrets stay in the kernel's direct map (memfd + mlock)`,
+      );
+      return this.#mapFile(this.#newFile("memfd_mlock"), size, "memfd_mlock");
+    }
+  }
+
+  /** Maps `fd` between guard pages and closes it (the mapping keeps it). */
+  #mapFile(fd: number, size: number, backing: RegionBacking): {
+    map: Mapping;
+    backing: RegionBacking;
+    locked: boolean;
+  } {
+    const page = native.pageSize();
     let reserve = 0n;
     try {
       native.ftruncate(fd, size);

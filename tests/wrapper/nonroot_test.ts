@@ -150,6 +150,52 @@ Deno.test("as uid 65534: check logs in, reads every key and prints the score", a
   assert.match(r.stdout, /ok\s+dumpable_disabled\s+5\/5/);
 });
 
+Deno.test("as uid 65534, RLIMIT_MEMLOCK decides memfd_secret: 64 KiB is enough, 0 falls back with a warning, or refuses in strict mode", async () => {
+  const env = await nobodyEnv({
+    CLOUDTASER_SECRET_PATHS: "secret/data/nr/db",
+    CLOUDTASER_ENV_MAP: "password=DB_PASSWORD",
+  });
+  const script = 'printf %s "$DB_PASSWORD" | sha256sum | cut -c1-64';
+  const scoreOf = (r: Awaited<ReturnType<typeof wrapper>>) =>
+    logLines(r).find((l) => String(l.message).startsWith("protection score"))!;
+  // Docker's default limit: the 60 KiB region and the token's 4 KiB fit.
+  const small = await wrapper(["--", "/bin/sh", "-c", script], env, undefined, {
+    nobody: true,
+    memlock: 64 * 1024,
+  });
+  assert.equal(small.code, 0, small.stderr);
+  assert.equal(small.stdout.trim(), await sha256Hex(DB_PASSWORD));
+  assert.ok(!(scoreOf(small).missing as string[]).includes("memfd_secret"));
+  // None at all: memfd_secret's mapping is refused (EAGAIN); the start goes
+  // on in the weaker memfd, says why, and the score shows what is missing.
+  const none = await wrapper(["--", "/bin/sh", "-c", script], env, undefined, {
+    nobody: true,
+    memlock: 0,
+  });
+  assert.equal(none.code, 0, none.stderr);
+  assert.equal(none.stdout.trim(), await sha256Hex(DB_PASSWORD));
+  assert.match(
+    none.stderr,
+    /memfd_secret's mapping of \d+ bytes failed: EAGAIN \(its pages count against RLIMIT_MEMLOCK/,
+  );
+  const missing = scoreOf(none).missing as string[];
+  for (const m of ["memfd_secret", "mlock", "token_protected"]) {
+    assert.ok(missing.includes(m), `${m}: ${missing}`);
+  }
+  const strict = await wrapper(
+    ["--", "/bin/sh", "-c", "echo app-ran"],
+    { ...env, CLOUDTASER_REQUIRE_MEMFD_SECRET: "true" },
+    undefined,
+    { nobody: true, memlock: 0 },
+  );
+  assert.equal(strict.code, 3, strict.stderr);
+  assert.ok(!strict.stdout.includes("app-ran"));
+  assert.match(
+    strict.stderr,
+    /CLOUDTASER_REQUIRE_MEMFD_SECRET=true but memfd_secret's mapping of \d+ bytes failed: EAGAIN/,
+  );
+});
+
 /** Starts the wrapper as nobody with stdin/stdout piped; reads one line. */
 async function startNobody(args: string[], env: Record<string, string>) {
   const how = await wrapperCommand(args, { nobody: true });

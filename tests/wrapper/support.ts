@@ -39,6 +39,8 @@ export interface WrapperOptions {
    * (tests/support/unprivileged.ts); `env` paths must be readable by it.
    */
   nobody?: boolean;
+  /** RLIMIT_MEMLOCK in bytes for the unprivileged run. */
+  memlock?: number;
 }
 
 /** The program and arguments that run the wrapper with `args`. */
@@ -50,7 +52,9 @@ export async function wrapperCommand(
     return { cmd: Deno.execPath(), args: wrapperArgs(args), env: {} };
   }
   const tree = await unprivilegedTree();
-  const [cmd, ...rest] = asNobody([Deno.execPath(), ...tree.args(args)]);
+  const [cmd, ...rest] = asNobody([Deno.execPath(), ...tree.args(args)], {
+    memlock: opts.memlock,
+  });
   return { cmd, args: rest, env: { DENO_DIR: tree.denoDir } };
 }
 
