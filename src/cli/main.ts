@@ -8,6 +8,7 @@ import { ConfigError, parseConfig } from "../config/parse.ts";
 import { settingsHelp } from "../config/help.ts";
 import { checkCommand } from "./check.ts";
 import { CommandLineError } from "./command_line.ts";
+import { AppCommandError } from "./resolve_app.ts";
 import { install } from "./install.ts";
 import { runCommand } from "./run.ts";
 import { scoreCommand } from "./score.ts";
@@ -29,17 +30,27 @@ Usage:
   cloudtaser-wrapper score [--json]            the protection score on this node
   cloudtaser-wrapper install DIR               copy the wrapper into DIR (init container)
   cloudtaser-wrapper version
+  cloudtaser-wrapper help                      this text
 
 With no CMD, CLOUDTASER_ORIGINAL_CMD is run (a JSON array, or words).
 Exit status: the app's, or 128+N when it died of signal N; before the app
 starts: 2 for bad usage or configuration, 3 when a protection demanded by
-CLOUDTASER_REQUIRE_* or CLOUDTASER_MIN_SCORE is missing, 1 otherwise;
-127/126 when CMD is not found / not executable.
+CLOUDTASER_REQUIRE_* or CLOUDTASER_MIN_SCORE is missing, 127/126 when CMD
+is not found / not executable (checked before any secret is fetched),
+128+N when SIGTERM, SIGINT or SIGQUIT stopped the start, 125 when the
+supervisor failed before the app's exec, 1 otherwise.
 
 Configuration is read from the environment only (BAO_* first where both exist):
 `;
 
-const SUBCOMMANDS = new Set(["run", "check", "score", "install", "version"]);
+const SUBCOMMANDS = new Set([
+  "run",
+  "check",
+  "score",
+  "install",
+  "version",
+  "help",
+]);
 
 /** Splits argv into the subcommand, its options and the words after `--`. */
 function splitArgs(args: string[]) {
@@ -52,6 +63,9 @@ function splitArgs(args: string[]) {
   let sub = "run";
   let opts = head;
   let words = tail;
+  // The command's first word came without `--`: it may be a misspelled
+  // subcommand (`runn`), which the "not found" message then says.
+  let bare = false;
   if (first >= 0) {
     if (SUBCOMMANDS.has(head[first])) {
       sub = head[first];
@@ -59,14 +73,15 @@ function splitArgs(args: string[]) {
     } else {
       opts = head.slice(0, first);
       words = [...head.slice(first), ...(dash < 0 ? [] : ["--", ...tail])];
+      bare = true;
     }
   }
-  return { sub, opts, words };
+  return { sub, opts, words, bare };
 }
 
 /** Entry point; returns the process exit code. */
 export async function main(args: string[]): Promise<number> {
-  const { sub, opts, words } = splitArgs(args);
+  const { sub, opts, words, bare } = splitArgs(args);
   let values, positionals;
   try {
     ({ values, positionals } = parseArgs({
@@ -79,10 +94,19 @@ export async function main(args: string[]): Promise<number> {
       allowPositionals: true,
     }));
   } catch (e) {
-    console.error(`cloudtaser-wrapper: ${(e as Error).message}; see --help`);
+    // node:util's message quotes the option oddly ('-- "--bogus"); say it
+    // plainly.
+    const m = /^Unknown option '([^']*)'/.exec((e as Error).message);
+    const msg = m
+      ? `unknown option ${
+        m[1]
+      } for ${sub}; the arguments of an app go after -- ` +
+        `(cloudtaser-wrapper -- CMD ${m[1]})`
+      : (e as Error).message;
+    console.error(`cloudtaser-wrapper: ${msg}; see --help`);
     return 2;
   }
-  if (values.help) {
+  if (values.help || sub === "help") {
     console.log(USAGE + settingsHelp());
     return 0;
   }
@@ -116,7 +140,7 @@ export async function main(args: string[]): Promise<number> {
       case "check":
         return await checkCommand(words, env);
       default:
-        return await runCommand(words, env);
+        return await runCommand(words, env, bare);
     }
   } catch (e) {
     return failed(e);
@@ -132,11 +156,12 @@ function failed(e: unknown): number {
     ? 2
     : e instanceof RegionError
     ? 3
-    : e instanceof StartError
+    : e instanceof StartError || e instanceof AppCommandError
     ? e.exitCode
     : 1;
   const known = usage || e instanceof RegionError || e instanceof StartError ||
-    e instanceof VaultError || e instanceof SyscallError;
+    e instanceof AppCommandError || e instanceof VaultError ||
+    e instanceof SyscallError;
   const msg = known ? (e as Error).message : `unexpected error: ${e}`;
   log().error(msg);
   return code;

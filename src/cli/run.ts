@@ -14,16 +14,20 @@ import {
   watchStopSignals,
 } from "./stop_signals.ts";
 
-/** Runs the app; returns only on failure (the exit code). */
+/**
+ * Runs the app; returns only on failure (the exit code). `bare`: the
+ * command's first word came without `--` (see resolveApp).
+ */
 export async function runCommand(
   words: string[],
   env: Record<string, string>,
+  bare = false,
 ): Promise<number> {
   const argv = appCommand(words, env.CLOUDTASER_ORIGINAL_CMD);
   const watch = watchStopSignals();
   let p: Prepared;
   try {
-    p = await prepare(env, argv, watch.signal);
+    p = await prepare(env, argv, watch.signal, bare);
   } catch (e) {
     const sig = stopSignal();
     if (sig) return stopped(sig);

@@ -47,6 +47,7 @@ export async function scoreCommand(
       interposer,
       enforcer: await enforcerState(config),
       skipVerify: config.bool("VAULT_SKIP_VERIFY"),
+      plainHttp: config.string("VAULT_ADDR")!.startsWith("http:"),
     }));
     console.log(json ? JSON.stringify(score) : formatScore(score));
     return 0;

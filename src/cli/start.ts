@@ -20,10 +20,12 @@ import {
   environProblem,
   readOwnEnviron,
 } from "../run/environ_check.ts";
+import { checkExecSize, execArgLimit, stackLimit } from "../run/exec_limits.ts";
 import { type EnforcerState, measureFacts } from "../score/facts.ts";
 import { missing, type Score, scoreFacts } from "../score/score.ts";
 import { type FetchReport, fetchSecrets } from "../vault/mod.ts";
 import { isCompiled } from "./install.ts";
+import { resolveApp } from "./resolve_app.ts";
 
 /** Stops the start: the message names what failed; exit code for main. */
 export class StartError extends Error {
@@ -55,13 +57,17 @@ export function interposerPath(): string {
 /**
  * Runs the start-up sequence for `argv` (the app's command; used to choose
  * the delivery). `signal` aborts the fetch (a SIGTERM during start-up).
+ * The command is resolved and checked first, before anything secret exists
+ * (`bare`: its first word came without `--`, see resolveApp).
  */
 export async function prepare(
   env: Record<string, string>,
   argv: string[],
   signal?: AbortSignal,
+  bare = false,
 ): Promise<Prepared> {
   const config = parseConfig(env);
+  resolveApp(argv[0], env.PATH, bare);
   const region = protectedRegion(config);
   try {
     const enforcer = await enforcerState(config);
@@ -93,6 +99,14 @@ export async function prepare(
       passthrough: (config.string("CLOUDTASER_ENV_PASSTHROUGH") ?? "")
         .split(",").map((s) => s.trim()).filter(Boolean),
     });
+    if (delivery === "env") {
+      checkExecSize({
+        argv,
+        entries,
+        records: region.keys().map((k) => [k, region.value(k)!.length]),
+        limit: execArgLimit(stackLimit()),
+      });
+    }
     const environ = checkEnviron(
       readOwnEnviron(),
       region.keys().map((k) => [k, region.value(k)!] as [string, Uint8Array]),
@@ -112,6 +126,7 @@ export async function prepare(
       interposer: delivery === "interposer",
       enforcer,
       skipVerify: fetch.skipVerify,
+      plainHttp: fetch.plainHttp,
     }));
     log().info("protection score {score}/{max}", {
       score: score.total,

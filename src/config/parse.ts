@@ -4,6 +4,7 @@
  */
 import {
   type Kind,
+  MAX_DURATION_MS,
   type Setting,
   type SettingName,
   SETTINGS,
@@ -95,10 +96,17 @@ function problem(s: Setting, src: string, v: string): string | null {
         ? null
         : `${src}=${shown}: expected a whole number from ${k.min} to ${k.max}`;
     }
-    case "duration":
-      return parseDurationMs(v) !== null
-        ? null
-        : `${src}=${shown}: expected seconds or a duration like 30s, 1m30s, 500ms`;
+    case "duration": {
+      const ms = parseDurationMs(v);
+      if (ms === null) {
+        return `${src}=${shown}: expected seconds or a duration like 30s, 1m30s, 500ms`;
+      }
+      if (ms < 1) return `${src}=${shown}: must be at least 1ms`;
+      return ms > MAX_DURATION_MS
+        ? `${src}=${shown}: at most ${MAX_DURATION_MS} ms (596h31m23s, ` +
+          "the longest a timer can wait)"
+        : null;
+    }
     case "enum":
       return k.values.includes(v)
         ? null
@@ -116,6 +124,10 @@ function problem(s: Setting, src: string, v: string): string | null {
     case "string":
       return v === "" ? `${src} is set but empty` : null;
   }
+}
+
+function allowed(values: Map<string, string>, name: SettingName): boolean {
+  return TRUE.has((values.get(name) ?? "").toLowerCase());
 }
 
 /**
@@ -142,6 +154,18 @@ export function parseConfig(env: Record<string, string>): Config {
       values.set(s.name, v);
       sources.set(s.name, src);
     }
+  }
+  const addr = values.get("VAULT_ADDR");
+  if (
+    addr?.startsWith("http:") &&
+    !allowed(values, "CLOUDTASER_ALLOW_INSECURE_HTTP")
+  ) {
+    problems.push(
+      `${sources.get("VAULT_ADDR")}=${JSON.stringify(addr)}: plain HTTP ` +
+        "sends the Vault token and every secret in clear; use https://, or " +
+        "set CLOUDTASER_ALLOW_INSECURE_HTTP=true to accept that (it costs " +
+        "protection score)",
+    );
   }
   if (problems.length) throw new ConfigError(problems);
   return new Config(values, sources);

@@ -9,7 +9,7 @@ export type Kind =
   | { type: "string" }
   | { type: "bool" }
   | { type: "int"; min: number; max: number }
-  | { type: "duration" } // seconds, or Go-style "1m30s", "500ms"
+  | { type: "duration" } // seconds or Go-style "1m30s", "500ms"; 1 ms to MAX_DURATION_MS
   | { type: "enum"; values: readonly string[] }
   | { type: "url" }
   | { type: "file" }; // a path; existence is checked by whoever opens it
@@ -32,6 +32,13 @@ export interface Setting {
 const bool: Kind = { type: "bool" };
 const str: Kind = { type: "string" };
 const file: Kind = { type: "file" };
+
+/**
+ * The longest duration a timer can wait: setTimeout and AbortSignal.timeout
+ * take a signed 32-bit count of milliseconds (about 596 h 31 min); a longer
+ * one fires at once.
+ */
+export const MAX_DURATION_MS = 2 ** 31 - 1;
 
 /** Every variable, grouped as the help shows them. */
 export const SETTINGS = [
@@ -188,6 +195,19 @@ export const SETTINGS = [
     name: "CLOUDTASER_ENV_PASSTHROUGH",
     kind: str,
     meaning: "comma-separated configuration variables the app may still see",
+  },
+  {
+    name: "CLOUDTASER_ALLOW_DANGEROUS_NAMES",
+    kind: str,
+    meaning:
+      "comma-separated secret names allowed although they control how the app runs (LD_*, PATH, NODE_OPTIONS, ...)",
+  },
+  {
+    name: "CLOUDTASER_ALLOW_INSECURE_HTTP",
+    kind: bool,
+    default: "false",
+    meaning:
+      "allow an http:// VAULT_ADDR: token and secrets in clear (insecure; costs score)",
   },
   {
     name: "CLOUDTASER_LOG_LEVEL",

@@ -35,6 +35,8 @@ export interface Facts {
   confidentialVm: string | null;
   /** VAULT_SKIP_VERIFY was honoured. */
   skipVerify: boolean;
+  /** VAULT_ADDR was plain http:// (CLOUDTASER_ALLOW_INSECURE_HTTP). */
+  plainHttp?: boolean;
 }
 
 /** The region's VMA and the VMAs just before and after it. */
@@ -100,6 +102,7 @@ export interface CallerFacts {
   interposer: boolean;
   enforcer: EnforcerState;
   skipVerify: boolean;
+  plainHttp?: boolean;
 }
 
 /** Measures every fact now. */
@@ -115,5 +118,6 @@ export function measureFacts(c: CallerFacts): Facts {
     cpuVulnerable: cpuVulnerabilities(),
     confidentialVm: confidentialVm(),
     skipVerify: c.skipVerify,
+    plainHttp: c.plainHttp ?? false,
   };
 }

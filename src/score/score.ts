@@ -23,6 +23,11 @@ export interface Score {
 
 /** Points lost when TLS verification is off (VAULT_SKIP_VERIFY). */
 export const SKIP_VERIFY_PENALTY = 10;
+/**
+ * Points lost when VAULT_ADDR is plain http:// (CLOUDTASER_ALLOW_INSECURE_HTTP):
+ * worse than an unverified certificate, since a passive listener reads it.
+ */
+export const PLAIN_HTTP_PENALTY = 25;
 
 function row(name: string, max: number, ok: boolean, detail: string): Check {
   return { name, max, points: ok ? max : 0, ok, detail };
@@ -141,6 +146,15 @@ export function scoreFacts(f: Facts): Score {
       points: -SKIP_VERIFY_PENALTY,
       ok: false,
       detail: "VAULT_SKIP_VERIFY: server certificate not verified",
+    });
+  }
+  if (f.plainHttp) {
+    checks.push({
+      name: "tls_transport",
+      max: 0,
+      points: -PLAIN_HTTP_PENALTY,
+      ok: false,
+      detail: "VAULT_ADDR is plain http://: token and secrets in clear",
     });
   }
   const total = checks.reduce((s, c) => s + c.points, 0);

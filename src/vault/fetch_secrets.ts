@@ -31,6 +31,8 @@ export interface FetchReport {
   requests: number;
   /** VAULT_SKIP_VERIFY was on: the score must subtract. */
   skipVerify: boolean;
+  /** VAULT_ADDR was plain http://: the score must subtract. */
+  plainHttp: boolean;
   /** The token lived only in a memfd_secret region (score: token_protected). */
   tokenProtected: boolean;
   authMethod: string;
@@ -77,7 +79,9 @@ export async function fetchSecrets(opts: FetchOptions): Promise<FetchReport> {
         Awaited<ReturnType<VaultClient["readSecret"]>>
       >;
       try {
-        keys.push(...writeSecret(s.value, opts.region, written));
+        keys.push(
+          ...writeSecret(s.value, opts.region, written, plan.allowedNames),
+        );
       } catch (e) {
         for (const rest of settled.slice(i + 1)) {
           if (rest.status === "fulfilled") rest.value.body.fill(0);
@@ -92,6 +96,7 @@ export async function fetchSecrets(opts: FetchOptions): Promise<FetchReport> {
       ),
       requests: client.requests,
       skipVerify: client.skipVerify,
+      plainHttp: client.plainHttp,
       tokenProtected: client.tokenProtected,
       authMethod: client.authMethod,
       elapsedMs: Math.round(performance.now() - t0),

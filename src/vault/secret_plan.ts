@@ -14,6 +14,10 @@
  * key name used as the env name.
  */
 import type { Config } from "../config/parse.ts";
+import {
+  allowedNames,
+  dangerousNameProblem,
+} from "../config/dangerous_names.ts";
 import { VaultError } from "./errors.ts";
 
 /** One value to deliver: `field` of the secret becomes env `env`. */
@@ -40,6 +44,8 @@ export interface SecretPlan {
   reads: PathRead[];
   /** Env name → the source that sets it (mapped names only). */
   envSources: Map<string, string>;
+  /** CLOUDTASER_ALLOW_DANGEROUS_NAMES: names a secret may take anyway. */
+  allowedNames: ReadonlySet<string>;
 }
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -86,6 +92,7 @@ class Builder {
   readonly reads: PathRead[] = [];
   readonly envSources = new Map<string, string>();
   readonly #byKey = new Map<string, PathRead>();
+  constructor(readonly allowed: ReadonlySet<string>) {}
 
   read(path: string, version: number | undefined): PathRead {
     const key = `${path}\0${version ?? ""}`;
@@ -106,6 +113,8 @@ class Builder {
           "variable name (letters, digits and _, not starting with a digit)",
       );
     }
+    const danger = dangerousNameProblem(env, source, this.allowed);
+    if (danger) throw new VaultError("config", danger);
     const before = this.envSources.get(env);
     if (before !== undefined) {
       throw new VaultError(
@@ -132,9 +141,22 @@ export function planSecrets(
   config: Config,
   env: Record<string, string>,
 ): SecretPlan {
-  const b = new Builder();
-  const paths = (config.string("CLOUDTASER_SECRET_PATHS") ?? "").split(",")
-    .map((p) => p.trim()).filter((p) => p !== "");
+  const b = new Builder(
+    allowedNames(config.string("CLOUDTASER_ALLOW_DANGEROUS_NAMES")),
+  );
+  const pathsText = config.string("CLOUDTASER_SECRET_PATHS");
+  const paths = pathsText === undefined
+    ? []
+    : pathsText.split(",").map((p) => p.trim());
+  const empty = paths.indexOf("");
+  if (empty >= 0) {
+    // "a,,b", "a," or "," is a typo, not "fewer paths": refuse it.
+    throw new VaultError(
+      "config",
+      `CLOUDTASER_SECRET_PATHS entry ${empty + 1} is empty ` +
+        `(${JSON.stringify(pathsText)}); list paths separated by single commas`,
+    );
+  }
   const mapText = config.string("CLOUDTASER_ENV_MAP");
   const groups = mapText === undefined ? [] : mapText.split(";");
   if (groups.length > paths.length) {
@@ -189,5 +211,5 @@ export function planSecrets(
       : parseVersion(parts[2], where);
     b.target(b.read(normalizePath(parts[0]), version), parts[1], name, where);
   }
-  return { reads: b.reads, envSources: b.envSources };
+  return { reads: b.reads, envSources: b.envSources, allowedNames: b.allowed };
 }

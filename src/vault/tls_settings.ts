@@ -37,6 +37,71 @@ function readPem(config: Config, name: SettingName): string | undefined {
   }
 }
 
+const CERT_BLOCK = /-----BEGIN CERTIFICATE-----/;
+const KEY_BLOCK = /-----BEGIN (RSA |EC )?PRIVATE KEY-----/;
+
+/**
+ * Fails unless `pem` (read from `name`) holds what it must: certificates
+ * that parse, or an unencrypted private key. A client built from it is the
+ * parser (rustls, as the connection will use), so what passes here is what
+ * the handshake gets.
+ */
+function checkPem(
+  config: Config,
+  name: SettingName,
+  pem: string,
+  what: "certificate" | "key",
+): void {
+  const src = `${config.source(name)}=${config.string(name)}`;
+  const fail = (why: string) => {
+    throw new VaultError("config", `${src} ${why}`);
+  };
+  if (what === "key") {
+    if (/-----BEGIN ENCRYPTED PRIVATE KEY-----/.test(pem)) {
+      fail("is an encrypted private key; give the key without a passphrase");
+    }
+    if (!KEY_BLOCK.test(pem)) {
+      fail("is not a PEM private key (no -----BEGIN PRIVATE KEY----- block)");
+    }
+    return;
+  }
+  if (!CERT_BLOCK.test(pem)) {
+    fail(
+      "is not a PEM certificate file (no -----BEGIN CERTIFICATE----- block)",
+    );
+  }
+  if (name === "VAULT_CLIENT_CERT") return; // parsed with its key below
+  try {
+    Deno.createHttpClient({ caCerts: [pem] }).close();
+  } catch (e) {
+    fail(`holds a certificate that cannot be parsed (${(e as Error).message})`);
+  }
+}
+
+/** Fails unless the client certificate and key parse and belong together. */
+function checkClientPair(config: Config, cert: string, key: string): void {
+  const certSrc = `${config.source("VAULT_CLIENT_CERT")}=${
+    config.string("VAULT_CLIENT_CERT")
+  }`;
+  const keySrc = `${config.source("VAULT_CLIENT_KEY")}=${
+    config.string("VAULT_CLIENT_KEY")
+  }`;
+  try {
+    Deno.createHttpClient({ cert, key }).close();
+  } catch (e) {
+    const msg = (e as Error).message;
+    const why = /KeyMismatch|not be consistent/i.test(msg)
+      ? `${certSrc} and ${keySrc} do not match: the key is not the ` +
+        "certificate's private key"
+      : /No certificates/i.test(msg)
+      ? `${certSrc} holds no certificate that can be parsed`
+      : /No keys/i.test(msg)
+      ? `${keySrc} holds no private key that can be parsed`
+      : `${certSrc} and ${keySrc} cannot be used: ${msg}`;
+    throw new VaultError("config", why);
+  }
+}
+
 function pemsIn(config: Config): string[] {
   const dir = config.string("VAULT_CAPATH");
   if (dir === undefined) return [];
@@ -65,7 +130,8 @@ function pemsIn(config: Config): string[] {
 }
 
 /**
- * Loads the TLS settings; a file that cannot be read is a `config` error
+ * Loads the TLS settings; a file that cannot be read, is not PEM, does not
+ * parse, or a client key that is not the certificate's, is a `config` error
  * naming the variable.
  *
  * @example
@@ -83,6 +149,14 @@ export function tlsSettings(config: Config): TlsSettings {
       "config",
       "VAULT_CLIENT_CERT and VAULT_CLIENT_KEY must be set together",
     );
+  }
+  if (caCert !== undefined) {
+    checkPem(config, "VAULT_CACERT", caCert, "certificate");
+  }
+  if (cert !== undefined && key !== undefined) {
+    checkPem(config, "VAULT_CLIENT_CERT", cert, "certificate");
+    checkPem(config, "VAULT_CLIENT_KEY", key, "key");
+    checkClientPair(config, cert, key);
   }
   const host = new URL(config.string("VAULT_ADDR")!).hostname;
   const serverName = config.string("VAULT_TLS_SERVER_NAME");

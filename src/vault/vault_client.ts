@@ -20,7 +20,11 @@ import {
 import { type AuthMethod, loginRequest } from "./login_request.ts";
 import type { PathRead, SecretPlan } from "./secret_plan.ts";
 import { responseErrors } from "./response_errors.ts";
-import { isRetryableStatus, retryDelayMs } from "./retry_policy.ts";
+import {
+  isRetryableStatus,
+  parseRetryAfterMs,
+  retryDelayMs,
+} from "./retry_policy.ts";
 import { tlsSettings } from "./tls_settings.ts";
 import { TokenStore } from "./token_store.ts";
 import type { Transport, TransportResponse } from "./transport.ts";
@@ -103,6 +107,11 @@ export class VaultClient {
   readonly skipVerify: boolean;
   /** Which transport carries the requests. */
   readonly transportKind: Transport["kind"];
+  /**
+   * VAULT_ADDR is plain http:// (allowed by CLOUDTASER_ALLOW_INSECURE_HTTP):
+   * the token and the secrets cross the network in clear (costs score).
+   */
+  readonly plainHttp: boolean;
 
   readonly #config: Config;
   readonly #transport: Transport;
@@ -112,6 +121,7 @@ export class VaultClient {
   readonly #maxRetries: number;
   readonly #timeoutMs: number;
   readonly #deadline: AbortSignal;
+  readonly #deadlineAt: number;
   readonly #signal: AbortSignal;
   readonly #token = new TokenStore();
   readonly #mounts: Mount[] = [];
@@ -127,10 +137,20 @@ export class VaultClient {
     this.skipVerify = tls.skipVerify;
     this.#serverName = tls.serverName;
     this.#origin = config.string("VAULT_ADDR")!.replace(/\/+$/, "");
+    this.plainHttp = this.#origin.startsWith("http:");
+    if (this.plainHttp) {
+      log("vault").warn(
+        "{variable} is plain HTTP ({addr}), allowed by " +
+          "CLOUDTASER_ALLOW_INSECURE_HTTP: the token and every secret cross " +
+          "the network in clear; the protection score is reduced",
+        { variable: config.source("VAULT_ADDR"), addr: this.#origin },
+      );
+    }
     this.#namespace = config.string("VAULT_NAMESPACE");
     this.#maxRetries = config.int("VAULT_MAX_RETRIES");
     this.#timeoutMs = config.durationMs("VAULT_CLIENT_TIMEOUT");
     this.#deadline = AbortSignal.timeout(this.#timeoutMs);
+    this.#deadlineAt = Date.now() + this.#timeoutMs;
     this.#signal = opts.signal
       ? AbortSignal.any([this.#deadline, opts.signal])
       : this.#deadline;
@@ -340,7 +360,15 @@ export class VaultClient {
         continue;
       }
       if (isRetryableStatus(res.status) && attempt < this.#maxRetries) {
-        const delay = retryDelayMs(attempt, res.headers.get("retry-after"));
+        const retryAfter = res.headers.get("retry-after");
+        const delay = retryDelayMs(attempt, retryAfter);
+        const left = this.#deadlineAt - Date.now();
+        if (delay >= left) {
+          // Waiting would only end in "no answer within": say why now.
+          const err = this.#tooLate(res, sent, retryAfter, delay, left);
+          res.body.fill(0);
+          throw err;
+        }
         res.body.fill(0);
         log("vault").debug("retrying", {
           what: sent.what,
@@ -352,6 +380,37 @@ export class VaultClient {
       }
       return res;
     }
+  }
+
+  /** A retry the deadline leaves no time for: fail now, saying so. */
+  #tooLate(
+    res: TransportResponse,
+    sent: Sent,
+    retryAfter: string | null,
+    delay: number,
+    left: number,
+  ): VaultError {
+    const asked = parseRetryAfterMs(retryAfter);
+    const wait = asked !== undefined && asked >= delay
+      ? `asked to retry after ${retryAfter!.trim()} (Retry-After, ` +
+        `${Math.round(asked / 1000)} s)`
+      : `would be retried after ${Math.round(delay)} ms`;
+    const timeout = `${this.#config.source("VAULT_CLIENT_TIMEOUT")}=${
+      this.#config.string("VAULT_CLIENT_TIMEOUT")
+    }`;
+    const kind = res.status === 429
+      ? "rate_limited"
+      : res.status === 503
+      ? "sealed"
+      : "server";
+    return new VaultError(
+      kind,
+      `${sent.what}: the server answered ${res.status} and ${wait}, more ` +
+        `than the ${Math.max(0, Math.round(left))} ms left of ${timeout}; ` +
+        `failing now instead of waiting (raise ${timeout.split("=")[0]}, ` +
+        `or check the server's rate limits and health)`,
+      { path: sent.path, status: res.status },
+    );
   }
 
   #timeout(sent: Sent): VaultError {

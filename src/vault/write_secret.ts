@@ -7,6 +7,7 @@
  * other value (number, true, false, null, object, array) is delivered as its
  * JSON text exactly as the server sent it.
  */
+import { dangerousNameProblem } from "../config/dangerous_names.ts";
 import { RegionError } from "../protect/errors.ts";
 import type { SecretRegion } from "../protect/region.ts";
 import { VaultError } from "./errors.ts";
@@ -22,13 +23,16 @@ import { type KvSecret, missingKey } from "./vault_client.ts";
 /**
  * Writes the planned values of `secret` into `region` and zeroes its body.
  * `written` maps env names already written to their source; a name written
- * twice is a `duplicate` {@link VaultError} naming both sources.
+ * twice is a `duplicate` {@link VaultError} naming both sources. A key
+ * imported under its own name that would control how the app runs
+ * (dangerous_names.ts) is a `config` error unless `allowed` names it.
  * Returns the env names written, in order.
  */
 export function writeSecret(
   secret: KvSecret,
   region: SecretRegion,
   written: Map<string, string>,
+  allowed: ReadonlySet<string> = new Set(),
 ): string[] {
   const { read, body } = secret;
   try {
@@ -50,6 +54,15 @@ export function writeSecret(
               "(field=NAME) instead of importing every key",
             { path: read.path, key: field },
           );
+        }
+        const source = `${read.path} key ${field}, imported by ` +
+          read.importAll;
+        const danger = dangerousNameProblem(field, source, allowed);
+        if (danger) {
+          throw new VaultError("config", danger, {
+            path: read.path,
+            key: field,
+          });
         }
         out.push({ env: field, field, span, source: read.importAll });
       }

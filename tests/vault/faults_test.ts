@@ -180,6 +180,50 @@ Deno.test("rate limited (429): a sys/quotas/rate-limit quota, then success via r
   }
 });
 
+Deno.test("Retry-After longer than the time left: fails at once, saying so, instead of waiting out VAULT_CLIENT_TIMEOUT", async () => {
+  const bao = await ready();
+  // A quota on this one path, so it touches no other test.
+  await put(bao, "kv/ra/app", { pw: SECRET });
+  // OpenBao sends Retry-After (the block interval left) only with the
+  // rate-limit response headers on.
+  const cfg = await bao.api("POST", "sys/quotas/config", {
+    enable_rate_limit_response_headers: true,
+  });
+  assert.ok(cfg.status < 300, JSON.stringify(cfg.json));
+  const q = await bao.api("POST", "sys/quotas/rate-limit/ra-block", {
+    path: "kv/ra/app",
+    rate: 1,
+    interval: "1m",
+    block_interval: "5m",
+  });
+  assert.ok(q.status < 300, JSON.stringify(q.json));
+  try {
+    // Use the one request the quota allows, then the next one is blocked.
+    await bao.api("GET", "kv/ra/app");
+    const blocked = await bao.api("GET", "kv/ra/app");
+    assert.equal(blocked.status, 429);
+    const [e, ms] = await timed(() =>
+      fetchError(bao.env({
+        PW: "vault:kv/ra/app#pw",
+        VAULT_CLIENT_TIMEOUT: "20s",
+        VAULT_MAX_RETRIES: "5",
+      }))
+    );
+    errors.push(e.message);
+    assert.ok(e instanceof VaultError && e.kind === "rate_limited", String(e));
+    assert.match(
+      e.message,
+      /^reading kv\/ra\/app: the server answered 429 and asked to retry after \d+ \(Retry-After, \d+ s\), more than the \d+ ms left of VAULT_CLIENT_TIMEOUT=20s; failing now/,
+    );
+    assert.ok(ms < 5000, `${Math.round(ms)} ms: it waited`);
+  } finally {
+    await bao.api("DELETE", "sys/quotas/rate-limit/ra-block");
+    await bao.api("POST", "sys/quotas/config", {
+      enable_rate_limit_response_headers: false,
+    });
+  }
+});
+
 /**
  * A TLS peer on loopback with the OpenBao test certificate that answers every
  * request with `respond(requestCount)` (raw bytes), or never when it returns
