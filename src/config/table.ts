@@ -200,14 +200,14 @@ export const SETTINGS = [
     name: "CLOUDTASER_ALLOW_DANGEROUS_NAMES",
     kind: str,
     meaning:
-      "comma-separated secret names allowed although they control how the app runs (LD_*, PATH, NODE_OPTIONS, ...)",
+      "secret names allowed although they control the app (LD_*, PATH, ...)",
   },
   {
     name: "CLOUDTASER_ALLOW_INSECURE_HTTP",
     kind: bool,
     default: "false",
     meaning:
-      "allow an http:// VAULT_ADDR: token and secrets in clear (insecure; costs score)",
+      "allow an http:// VAULT_ADDR (insecure: all in clear; costs score)",
   },
   {
     name: "CLOUDTASER_LOG_LEVEL",
