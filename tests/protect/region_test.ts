@@ -11,6 +11,7 @@ import {
   readProcMem,
   runHolder,
 } from "../support/holder.ts";
+import { unprivilegedTree } from "../support/unprivileged.ts";
 import { fdTargets } from "../support/proc.ts";
 
 const enc = new TextEncoder();
@@ -167,7 +168,7 @@ Deno.test("with dumpable off, a same-uid unprivileged process cannot open enviro
         "eval",
         script,
       ],
-      env: { DENO_DIR: "/tmp/cloudtaser-test-deno-nobody" },
+      env: { DENO_DIR: (await unprivilegedTree()).denoDir },
     }).output();
     return dec.decode(out.stdout).trim().split("\n");
   };

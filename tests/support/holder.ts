@@ -1,6 +1,7 @@
 /** Starts tests/fixtures/hold_region.ts and talks to it. */
 import { randomMarker } from "./markers.ts";
 import { nativePath } from "../../ffi/mod.ts";
+import { unprivilegedTree } from "./unprivileged.ts";
 
 const FIXTURE = new URL("../fixtures/hold_region.ts", import.meta.url).pathname;
 export const REPO = new URL("../../", import.meta.url).pathname;
@@ -38,8 +39,11 @@ export function marker(tag: string): string {
   return randomMarker("CTMARK", tag, 12);
 }
 
-/** The command line for the holder, with the requested wrappers around it. */
-export function holderCommand(opts: HolderOptions): string[] {
+/**
+ * The command line for the holder, with the requested wrappers around it.
+ * `root` is the tree to run it from (a copy an unprivileged user can read).
+ */
+export function holderCommand(opts: HolderOptions, root?: string): string[] {
   const deno = Deno.execPath();
   let cmd = [
     deno,
@@ -47,12 +51,17 @@ export function holderCommand(opts: HolderOptions): string[] {
     "-A",
     "--no-lock",
     "--no-config",
-    FIXTURE,
+    root ? `${root}/tests/fixtures/hold_region.ts` : FIXTURE,
     opts.mode ?? "hold",
   ];
   if (opts.harden === false) cmd.push("--no-harden");
   if (opts.only) cmd.push(`--only-${opts.only}`);
-  if (opts.noMemfdSecret) cmd = [nativePath("seccomp_nosecret"), ...cmd];
+  if (opts.noMemfdSecret) {
+    const helper = root
+      ? `${root}/build/seccomp_nosecret`
+      : nativePath("seccomp_nosecret");
+    cmd = [helper, ...cmd];
+  }
   if (opts.memlock !== undefined || opts.core !== undefined) {
     const lim = [];
     if (opts.memlock !== undefined) lim.push(`--memlock=${opts.memlock}`);
@@ -166,9 +175,12 @@ export async function runHolder(secret: string, opts: HolderOptions) {
 
 /** Spawns the holder with piped stdio. */
 async function spawnHolder(opts: HolderOptions): Promise<Deno.ChildProcess> {
-  const cmd = holderCommand(opts);
   const env: Record<string, string> = { ...opts.env };
-  if (opts.user) env.DENO_DIR = await userDenoDir(opts.user);
+  // Another user may not be able to read this checkout (a clone in a 0700
+  // directory) nor root's Deno cache: run from a copy it can read.
+  const tree = opts.user ? await unprivilegedTree() : undefined;
+  const cmd = holderCommand(opts, tree?.root);
+  if (tree) env.DENO_DIR = tree.denoDir;
   return new Deno.Command(cmd[0], {
     args: cmd.slice(1),
     stdin: "piped",
@@ -176,14 +188,6 @@ async function spawnHolder(opts: HolderOptions): Promise<Deno.ChildProcess> {
     stderr: "piped",
     env,
   }).spawn();
-}
-
-/** A DENO_DIR the unprivileged user can write (Deno caches compiled code). */
-async function userDenoDir(user: string): Promise<string> {
-  const dir = `/tmp/cloudtaser-test-deno-${user}`;
-  await Deno.mkdir(dir, { recursive: true });
-  await new Deno.Command("chown", { args: [`${user}:`, dir] }).output();
-  return dir;
 }
 
 /**

@@ -5,8 +5,8 @@
  *
  * That user can read neither the repository (a clone may sit in a 0700
  * directory) nor root's Deno cache, so {@link unprivilegedTree} copies what
- * the wrapper needs to run (src/, ffi/, the built native files, deno.json,
- * deno.lock) into a directory it can read, with a Deno cache of its own, and
+ * the wrapper needs to run (src/, ffi/, tests/fixtures/, the built native
+ * files, deno.json, deno.lock) into a directory it can read, with a Deno cache of its own, and
  * {@link readableBy} copies credential files to files that user owns (0600).
  */
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -98,6 +98,7 @@ async function makeTree(): Promise<UnprivilegedTree> {
   const none = () => false;
   await copyDir(`${ROOT}src`, `${root}/src`, none);
   await copyDir(`${ROOT}ffi`, `${root}/ffi`, none);
+  await copyDir(`${ROOT}tests/fixtures`, `${root}/tests/fixtures`, none);
   // The native files the wrapper, its supervisor and the test apps need;
   // not the enforcer's or the VM's.
   await copyDir(
