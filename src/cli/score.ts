@@ -43,6 +43,8 @@ export async function scoreCommand(
     const score = scoreFacts(measureFacts({
       region,
       tokenProtected: !tokenInEnviron && region.backing === "memfd_secret",
+      // A login token is revoked before the app starts; a supplied one not.
+      tokenRevoked: config.string("VAULT_AUTH_METHOD") !== "token",
       environClean: checkEnviron(environ, planned).clean,
       interposer,
       enforcer: await enforcerState(config),

@@ -122,6 +122,7 @@ export async function prepare(
     const score = scoreFacts(measureFacts({
       region,
       tokenProtected: fetch.tokenProtected,
+      tokenRevoked: fetch.tokenRevoked,
       environClean: environ.clean,
       interposer: delivery === "interposer",
       enforcer,

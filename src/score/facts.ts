@@ -24,6 +24,8 @@ export interface Facts {
   dumpable: boolean;
   /** The Vault token lives only in protected memory. */
   tokenProtected: boolean;
+  /** The login token was revoked before the app started. */
+  tokenRevoked: boolean;
   /** /proc/self/environ holds no secret key or value. */
   environClean: boolean;
   /** Interposer delivery will be active for the child. */
@@ -98,6 +100,7 @@ export function confidentialVm(): string | null {
 export interface CallerFacts {
   region: SecretRegion | null;
   tokenProtected: boolean;
+  tokenRevoked: boolean;
   environClean: boolean;
   interposer: boolean;
   enforcer: EnforcerState;
@@ -112,6 +115,7 @@ export function measureFacts(c: CallerFacts): Facts {
     canaryIntact: c.region ? c.region.canaryIntact() : false,
     dumpable: native.getDumpable(),
     tokenProtected: c.tokenProtected,
+    tokenRevoked: c.tokenRevoked,
     environClean: c.environClean,
     interposer: c.interposer,
     enforcer: c.enforcer,

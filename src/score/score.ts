@@ -75,6 +75,14 @@ export function scoreFacts(f: Facts): Score {
         : "token exposed or not held in protected memory",
     ),
     row(
+      "token_revoked",
+      5,
+      f.tokenRevoked,
+      f.tokenRevoked
+        ? "login token revoked before the app started"
+        : "the token stays valid until its TTL",
+    ),
+    row(
       "environ_scrubbed",
       5,
       f.environClean,

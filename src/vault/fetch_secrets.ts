@@ -6,7 +6,7 @@ import type { Config } from "../config/parse.ts";
 import type { SecretRegion } from "../protect/region.ts";
 import { log } from "../log.ts";
 import { planSecrets } from "./secret_plan.ts";
-import { VaultClient } from "./vault_client.ts";
+import { type TokenRevocation, VaultClient } from "./vault_client.ts";
 import { writeSecret } from "./write_secret.ts";
 
 /** Input of {@link fetchSecrets}. */
@@ -35,6 +35,8 @@ export interface FetchReport {
   plainHttp: boolean;
   /** The token lived only in a memfd_secret region (score: token_protected). */
   tokenProtected: boolean;
+  /** The login token was revoked once the reads were in (score: token_revoked). */
+  tokenRevoked: boolean;
   authMethod: string;
   /** Wall time of login + reads + writes, in milliseconds. */
   elapsedMs: number;
@@ -57,14 +59,20 @@ export async function fetchSecrets(opts: FetchOptions): Promise<FetchReport> {
   const t0 = performance.now();
   const plan = planSecrets(opts.config, opts.env);
   const client = VaultClient.create(opts.config, { signal: opts.signal });
+  let revoking: Promise<TokenRevocation> | undefined;
   try {
     await client.login();
+    // Measured now: revocation wipes the token.
+    const tokenProtected = client.tokenProtected;
     // All reads in flight at once over the one transport; each body is held
     // only until it is written (in plan order, so the region is
     // deterministic) and zeroed.
     const settled = await Promise.allSettled(
       plan.reads.map((r) => client.readSecret(r)),
     );
+    // The token has done its work: revoke it while the values are written,
+    // so a copy the runtime keeps in a freed buffer opens nothing.
+    revoking = client.revokeToken();
     const failed = settled.find((s) => s.status === "rejected");
     if (failed) {
       for (const s of settled) {
@@ -89,6 +97,12 @@ export async function fetchSecrets(opts: FetchOptions): Promise<FetchReport> {
         throw e;
       }
     }
+    const revoked = await revoking;
+    if (!revoked.revoked) {
+      log("vault").warn("the token stays valid until its TTL: {why}", {
+        why: revoked.why,
+      });
+    }
     const report: FetchReport = {
       keys,
       paths: plan.reads.map((r) =>
@@ -97,7 +111,8 @@ export async function fetchSecrets(opts: FetchOptions): Promise<FetchReport> {
       requests: client.requests,
       skipVerify: client.skipVerify,
       plainHttp: client.plainHttp,
-      tokenProtected: client.tokenProtected,
+      tokenProtected,
+      tokenRevoked: revoked.revoked,
       authMethod: client.authMethod,
       elapsedMs: Math.round(performance.now() - t0),
     };
@@ -109,6 +124,8 @@ export async function fetchSecrets(opts: FetchOptions): Promise<FetchReport> {
     });
     return report;
   } finally {
+    // On a failure too: a token left valid is a credential left behind.
+    await (revoking ?? client.revokeToken());
     client.close();
   }
 }

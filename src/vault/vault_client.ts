@@ -35,6 +35,12 @@ export interface VaultClientOptions {
   signal?: AbortSignal;
 }
 
+/** What {@link VaultClient.revokeToken} did; `why` when it did not. */
+export interface TokenRevocation {
+  revoked: boolean;
+  why?: string;
+}
+
 /**
  * A secret's response. `data` spans the key/value object inside `body`.
  * The caller zeroes `body` when done (`body.fill(0)`).
@@ -175,6 +181,39 @@ export class VaultClient {
   /** True when the token lives only in a memfd_secret region. */
   get tokenProtected(): boolean {
     return this.#token.protected;
+  }
+
+  /**
+   * Revokes the token this client logged in with (`auth/token/revoke-self`)
+   * and wipes it: a copy left in a freed buffer of the runtime, or stolen
+   * from the process, then opens nothing. A token given to the wrapper
+   * (VAULT_AUTH_METHOD=token) is not its own to revoke: other pods may share
+   * it. Never throws: the outcome says what happened.
+   */
+  async revokeToken(): Promise<TokenRevocation> {
+    if (!this.#token.hasToken) return { revoked: false, why: "no token" };
+    if (this.authMethod === "token") {
+      return {
+        revoked: false,
+        why: "VAULT_AUTH_METHOD=token: a supplied token is not revoked",
+      };
+    }
+    const what = "revoking the login token (auth/token/revoke-self)";
+    try {
+      const res = await this.#send("POST", "auth/token/revoke-self", {
+        token: true,
+        what,
+      });
+      const status = res.status;
+      res.body.fill(0);
+      if (status !== 204 && status !== 200) {
+        return { revoked: false, why: `${what}: HTTP ${status}` };
+      }
+      this.#token.wipe();
+      return { revoked: true };
+    } catch (e) {
+      return { revoked: false, why: (e as Error).message };
+    }
   }
 
   /**

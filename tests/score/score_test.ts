@@ -24,6 +24,7 @@ const best: Facts = {
   canaryIntact: true,
   dumpable: false,
   tokenProtected: true,
+  tokenRevoked: true,
   environClean: true,
   interposer: true,
   enforcer: { connected: true, mode: "enforce", lsm: true },
@@ -32,7 +33,7 @@ const best: Facts = {
   skipVerify: false,
 };
 
-Deno.test("every check of DESIGN.md's table, 125 points when all hold", () => {
+Deno.test("every check of DESIGN.md's table and token_revoked, 130 points when all hold", () => {
   const s = scoreFacts(best);
   assert.deepEqual(
     s.checks.map((c) => [c.name, c.max]),
@@ -42,6 +43,7 @@ Deno.test("every check of DESIGN.md's table, 125 points when all hold", () => {
       ["core_dump_exclusion", 5],
       ["dumpable_disabled", 5],
       ["token_protected", 10],
+      ["token_revoked", 5],
       ["environ_scrubbed", 5],
       ["getenv_interposer", 10],
       ["ebpf_agent_connected", 10],
@@ -53,8 +55,8 @@ Deno.test("every check of DESIGN.md's table, 125 points when all hold", () => {
       ["buffer_canary", 5],
     ],
   );
-  assert.equal(s.total, 125);
-  assert.equal(s.max, 125);
+  assert.equal(s.total, 130);
+  assert.equal(s.max, 130);
   assert.deepEqual(missing(s), []);
 });
 
@@ -85,6 +87,7 @@ Deno.test("each fact removed costs exactly its check", () => {
     ],
     [{ dumpable: true }, "dumpable_disabled", 5],
     [{ tokenProtected: false }, "token_protected", 10],
+    [{ tokenRevoked: false }, "token_revoked", 5],
     [{ environClean: false }, "environ_scrubbed", 5],
     [{ interposer: false }, "getenv_interposer", 10],
     [
@@ -106,7 +109,7 @@ Deno.test("each fact removed costs exactly its check", () => {
   for (const [change, name, lost] of cases) {
     const s = scoreFacts({ ...best, ...change });
     assert.deepEqual(missing(s), [name], Object.keys(change).join());
-    assert.equal(s.total, 125 - lost, name);
+    assert.equal(s.total, 130 - lost, name);
   }
   const none = scoreFacts({ ...best, enforcer: { connected: false } });
   assert.deepEqual(missing(none), [
@@ -118,7 +121,7 @@ Deno.test("each fact removed costs exactly its check", () => {
 
 Deno.test("VAULT_SKIP_VERIFY costs 10 points and shows as its own row", () => {
   const s = scoreFacts({ ...best, skipVerify: true });
-  assert.equal(s.total, 115);
+  assert.equal(s.total, 120);
   assert.match(formatScore(s), /MISS tls_verification\s+-10\/0/);
-  assert.match(formatScore(s), /protection score: 115\/125$/);
+  assert.match(formatScore(s), /protection score: 120\/130$/);
 });

@@ -40,8 +40,9 @@ Deno.test("cert auth (mTLS) logs in and reads; the token is protected", async ()
   assert.equal(report.authMethod, "cert");
   assert.equal(report.tokenProtected, true);
   assert.equal(report.skipVerify, false);
-  // login + mount preflight + one read
-  assert.equal(report.requests, 3);
+  // login + mount preflight + one read + revoke-self
+  assert.equal(report.requests, 4);
+  assert.equal(report.tokenRevoked, true);
 });
 
 Deno.test("approle: role_id from VAULT_AUTH_ROLE, secret_id from a file", async () => {

@@ -94,8 +94,9 @@ Deno.test("KV v2 and v1: map, import-all, vault: references; non-strings as JSON
     API_TOKEN: S.kvToken,
   });
   assert.deepEqual(report.paths, ["secret/data/app/db", "kv/app"]);
-  // Each distinct path once: login + 2 preflights (secret/, kv/) + 2 reads.
-  assert.equal(report.requests, 5);
+  // Each distinct path once: login + 2 preflights (secret/, kv/) + 2 reads
+  // + revoke-self.
+  assert.equal(report.requests, 6);
   const all = await fetchInto(bao.env({
     CLOUDTASER_SECRET_PATHS: "secret/data/app/db",
   }));
