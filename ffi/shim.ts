@@ -28,6 +28,7 @@ const symbols = {
   ct_page_size: { parameters: [], result: "i32" },
   ct_read_self: { parameters: ["u64", "buffer", "u64"], result: "i64" },
   ct_access: { parameters: ["buffer", "i32"], result: "i32" },
+  ct_region_map: { parameters: ["i32", "u64", "buffer"], result: "i32" },
 } as const;
 
 let lib: Deno.DynamicLibrary<typeof symbols> | undefined;
@@ -181,6 +182,44 @@ export const ACCESS = { X_OK: 1, W_OK: 2, R_OK: 4 } as const;
 export function accessErrno(path: string, mode: number): number {
   const r = sym().ct_access(new TextEncoder().encode(path + "\0"), mode);
   return r < 0 ? -r : 0;
+}
+
+/** What {@link regionMap} made. */
+export interface RegionMapping {
+  /** Start of the PROT_NONE reservation (the leading guard page). */
+  reserve: bigint;
+  /** Start of the shared, writable data pages. */
+  data: bigint;
+  /** How long the backing file's fd was open, in nanoseconds. */
+  fdOpenNs: number;
+}
+
+const REGION_MAP_STEPS = ["", "", "ftruncate", "mmap"];
+
+/**
+ * A new secret file of `size` bytes (a page multiple) mapped between two
+ * PROT_NONE guard pages, its fd closed before this returns: `memfd_secret`,
+ * or `memfd_create` for `"memfd"`. One native call, so the fd lives for a
+ * few syscalls only. Throws a {@link SyscallError} naming the failed call.
+ */
+export function regionMap(
+  kind: "memfd_secret" | "memfd",
+  size: number,
+): RegionMapping {
+  const out = new BigUint64Array(4);
+  const r = sym().ct_region_map(
+    kind === "memfd_secret" ? 0 : 1,
+    BigInt(size),
+    new Uint8Array(out.buffer),
+  );
+  if (r < 0) {
+    const step = Number(out[3]);
+    const call = step === 1
+      ? (kind === "memfd_secret" ? "memfd_secret" : "memfd_create")
+      : REGION_MAP_STEPS[step] ?? "region_map";
+    check(call, r);
+  }
+  return { reserve: out[0], data: out[1], fdOpenNs: Number(out[2]) };
 }
 
 /** A writable view over native memory. Drop it before the memory is unmapped. */

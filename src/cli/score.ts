@@ -17,6 +17,7 @@ export async function scoreCommand(
   json: boolean,
 ): Promise<number> {
   const config = parseConfig(env);
+  const enforcer = await enforcerState(config); // before any region, as run
   const region = protectedRegion(config);
   try {
     const environ = readOwnEnviron();
@@ -47,7 +48,7 @@ export async function scoreCommand(
       tokenRevoked: config.string("VAULT_AUTH_METHOD") !== "token",
       environClean: checkEnviron(environ, planned).clean,
       interposer,
-      enforcer: await enforcerState(config),
+      enforcer,
       skipVerify: config.bool("VAULT_SKIP_VERIFY"),
       plainHttp: config.string("VAULT_ADDR")!.startsWith("http:"),
     }));

@@ -1,6 +1,6 @@
 /**
  * The start-up sequence shared by `run` and `check` (DESIGN.md's order):
- * harden, allocate the region, register with the enforcer, fetch, choose the
+ * harden, register with the enforcer, allocate the region, fetch, choose the
  * delivery, build the child's environment, verify environ, measure the score.
  * Before the app exists every doubt stops the start (fail closed).
  */
@@ -68,10 +68,13 @@ export async function prepare(
 ): Promise<Prepared> {
   const config = parseConfig(env);
   resolveApp(argv[0], env.PATH, bare);
+  // Registered before anything secret exists (DESIGN.md step 0): from its
+  // first secret byte the process is one the enforcer guards.
+  hardenProcess();
+  const enforcer = await enforcerState(config);
+  signal?.throwIfAborted();
   const region = protectedRegion(config);
   try {
-    const enforcer = await enforcerState(config);
-    signal?.throwIfAborted();
     const fetch = await fetchSecrets({ config, env, region, signal });
     const requested = config.string("CLOUDTASER_DELIVERY") as RequestedDelivery;
     const choice = chooseDelivery(requested, inspectTarget(argv[0], env.PATH));
@@ -161,6 +164,10 @@ export function protectedRegion(config: Config): SecretRegion {
     requireMlock: config.bool("CLOUDTASER_REQUIRE_MLOCK"),
   });
   for (const w of region.warnings) log("protect").warn(w);
+  log("protect").debug("region fd open for {us} us", {
+    us: Math.round(region.fdOpenNs / 1000),
+    backing: region.backing,
+  });
   return region;
 }
 

@@ -81,6 +81,11 @@ export class SecretRegion {
   }
   /** What fell short of the strongest setting, one sentence each. */
   readonly warnings: string[] = [];
+  /**
+   * How long the last allocation's backing fd was open (nanoseconds): the
+   * window in which `pidfd_getfd` could have taken it.
+   */
+  fdOpenNs = 0;
 
   #opts: Required<RegionOptions>;
   #backing: RegionBacking;
@@ -336,37 +341,24 @@ export class SecretRegion {
     const size = Math.ceil(raw / page) * page;
 
     let backing: RegionBacking = "memfd_secret";
-    let fd: number;
+    let mapped: native.RegionMapping;
     try {
-      fd = this.#newFile("memfd_secret");
+      mapped = native.regionMap("memfd_secret", size);
     } catch (e) {
       if (!(e instanceof native.SyscallError)) throw e;
-      if (this.#opts.requireMemfdSecret) {
-        throw new RegionError(
-          `CLOUDTASER_REQUIRE_MEMFD_SECRET=true but ${e.message}: the kernel ` +
-            `needs CONFIG_SECRETMEM (Linux 5.14+, and secretmem.enable=1 ` +
-            `before 6.5)`,
-        );
-      }
-      this.#warnOnce(
-        `${e.message}; secrets stay in the kernel's direct map (memfd + mlock)`,
-      );
-      backing = "memfd_mlock";
-      fd = this.#newFile(backing);
-    }
-
-    if (backing === "memfd_mlock") return this.#mapFile(fd, size, backing);
-    try {
-      return this.#mapFile(fd, size, backing);
-    } catch (e) {
-      // secretmem pages count as locked memory: with RLIMIT_MEMLOCK below
-      // the region's size (and no CAP_IPC_LOCK) its mmap fails with EAGAIN,
-      // as a non-root pod with a low limit gets. Treated as memfd_secret
-      // being unavailable: the strict mode refuses, else the fallback.
-      if (!(e instanceof native.SyscallError) || e.syscall !== "mmap") throw e;
-      const why = `memfd_secret's mapping of ${size} bytes failed: ${e.code} ` +
-        `(its pages count against RLIMIT_MEMLOCK; raise the limit or grant ` +
-        `CAP_IPC_LOCK)`;
+      let why: string;
+      if (e.syscall === "memfd_secret") {
+        why = `${e.message}: the kernel needs CONFIG_SECRETMEM (Linux 5.14+, ` +
+          `and secretmem.enable=1 before 6.5)`;
+      } else if (e.syscall === "mmap") {
+        // secretmem pages count as locked memory: with RLIMIT_MEMLOCK below
+        // the region's size (and no CAP_IPC_LOCK) its mmap fails with EAGAIN,
+        // as a non-root pod with a low limit gets. Treated as memfd_secret
+        // being unavailable: the strict mode refuses, else the fallback.
+        why = `memfd_secret's mapping of ${size} bytes failed: ${e.code} ` +
+          `(its pages count against RLIMIT_MEMLOCK; raise the limit or ` +
+          `grant CAP_IPC_LOCK)`;
+      } else throw e;
       if (this.#opts.requireMemfdSecret) {
         throw new RegionError(
           `CLOUDTASER_REQUIRE_MEMFD_SECRET=true but ${why}`,
@@ -375,44 +367,21 @@ export class SecretRegion {
       this.#warnOnce(
         `${why}; secrets stay in the kernel's direct map (memfd + mlock)`,
       );
-      return this.#mapFile(this.#newFile("memfd_mlock"), size, "memfd_mlock");
+      backing = "memfd_mlock";
+      mapped = native.regionMap("memfd", size);
     }
-  }
-
-  /** Maps `fd` between guard pages and closes it (the mapping keeps it). */
-  #mapFile(fd: number, size: number, backing: RegionBacking): {
-    map: Mapping;
-    backing: RegionBacking;
-    locked: boolean;
-  } {
-    const page = native.pageSize();
-    let reserve = 0n;
+    // The fd is closed already: only the mapping holds the pages.
+    this.fdOpenNs = mapped.fdOpenNs;
+    const { reserve, data } = mapped;
     try {
-      native.ftruncate(fd, size);
-      reserve = native.mmap(
-        0n,
-        size + 2 * page,
-        native.PROT.NONE,
-        native.MAP.PRIVATE | native.MAP.ANONYMOUS | native.MAP.NORESERVE,
-      );
-      const data = native.mmap(
-        reserve + BigInt(page),
-        size,
-        native.PROT.READ | native.PROT.WRITE,
-        native.MAP.SHARED | native.MAP.FIXED,
-        fd,
-      );
       native.madvise(data, size, native.MADV.DONTDUMP);
       const locked = backing === "memfd_secret" ? true : this.#lock(data, size);
       const view = native.viewOf(data, size);
       view.set(this.#canary, size - CANARY_SIZE);
       return { map: { reserve, data, size, view }, backing, locked };
     } catch (e) {
-      if (reserve) native.munmap(reserve, size + 2 * page);
+      native.munmap(reserve, size + 2 * page);
       throw e;
-    } finally {
-      // The mapping keeps the pages; the fd is no longer needed.
-      native.close(fd);
     }
   }
 
