@@ -48,6 +48,9 @@ function mappings(pid: number): Mapping[] {
   );
 }
 
+/** An OpenBao service token as it travels in X-Vault-Token. */
+const TOKEN_SHAPE = /(?<![A-Za-z0-9.])s\.[A-Za-z0-9]{24}(?![A-Za-z0-9])/g;
+
 function utf16(s: string): Buffer {
   return Buffer.from(s, "utf16le");
 }
@@ -55,6 +58,8 @@ function utf16(s: string): Buffer {
 interface Scan {
   /** needle label → mapping label → count */
   hits: Map<string, Map<string, number>>;
+  /** Every string shaped like an OpenBao service token (`s.` + 24). */
+  tokens: Set<string>;
   bytes: number;
   unreadable: string[];
 }
@@ -63,6 +68,7 @@ interface Scan {
 function scan(pid: number, needles: Record<string, Buffer>): Scan {
   const mem = Deno.openSync(`/proc/${pid}/mem`, { read: true });
   const hits = new Map<string, Map<string, number>>();
+  const tokens = new Set<string>();
   const unreadable: string[] = [];
   let bytes = 0;
   const longest = Math.max(...Object.values(needles).map((n) => n.length));
@@ -120,6 +126,9 @@ function scan(pid: number, needles: Record<string, Buffer>): Scan {
             }
           }
         }
+        for (const t of view.toString("latin1").matchAll(TOKEN_SHAPE)) {
+          tokens.add(t[0]);
+        }
         // Keep the tail so a needle across two chunks is found (once).
         carry = Math.min(longest - 1, view.length);
         buf.copy(buf, 0, view.length - carry, view.length);
@@ -129,7 +138,7 @@ function scan(pid: number, needles: Record<string, Buffer>): Scan {
   } finally {
     mem.close();
   }
-  return { hits, bytes, unreadable };
+  return { hits, tokens, bytes, unreadable };
 }
 
 async function runFixture(env: Record<string, string>) {
@@ -170,7 +179,7 @@ async function runFixture(env: Record<string, string>) {
   return { info: JSON.parse(text.split("\n")[0]), finish };
 }
 
-Deno.test("after a fetch, no test secret is anywhere in the process outside the region", async () => {
+Deno.test("right before the hand-over no test secret is outside the region, and no token left in memory is valid", async () => {
   const bao = await server();
   try {
     const S = {
@@ -203,6 +212,7 @@ Deno.test("after a fetch, no test secret is anywhere in the process outside the 
       CLOUDTASER_ENV_MAP: "password=DB_PASSWORD;token=KV_TOKEN;blob=BIG",
       REF_KEY: "vault:secret/data/mem/ref#key",
       REF_UNI: "vault:secret/data/mem/ref#uni",
+      CLOUDTASER_ENFORCER_SOCKET: "/nonexistent/enforcer.sock",
     };
     const runs: [string, Record<string, string>][] = [
       ["cert", bao.env(base)],
@@ -262,6 +272,35 @@ Deno.test("after a fetch, no test secret is anywhere in the process outside the 
           regionUnreadable,
           `region not EIO: ${r.unreadable.join("; ")}`,
         );
+        // Every token left in memory must open nothing: the login token was
+        // revoked before this point. The supplied token (not the wrapper's
+        // to revoke) is the control: found by the same search, still valid.
+        const valid: string[] = [];
+        for (const t of r.tokens) {
+          const res = await bao.api(
+            "GET",
+            "auth/token/lookup-self",
+            undefined,
+            {
+              token: t,
+            },
+          );
+          if (res.status === 200) {
+            valid.push(t === token ? "supplied" : "other");
+          }
+        }
+        console.log(
+          `  ${label}: ${r.tokens.size} token-shaped strings in memory, ` +
+            `${valid.length} still valid`,
+        );
+        if (label === "token file") {
+          assert.ok(r.tokens.has(token), "the supplied token was not found");
+          assert.deepEqual(valid, ["supplied"]);
+          assert.equal(info.report.tokenRevoked, false);
+        } else {
+          assert.deepEqual(valid, [], "a valid token was left in memory");
+          assert.equal(info.report.tokenRevoked, true);
+        }
         const where: string[] = [];
         for (const k of Object.keys(S)) {
           for (const what of [k, k + " (UTF-16)"]) {
