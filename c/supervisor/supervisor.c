@@ -31,16 +31,7 @@
 // (non-zero exit and a message naming the call); once the app runs, the
 // supervisor never dies first, it only warns.
 //
-// Renewal (design note, not built): token and lease renewal need the
-// TypeScript side again. The plan is a timerfd in the same loop as the
-// signalfd; when it fires the supervisor creates a fresh memfd_secret, copies
-// the token record into it, and fork+execs the wrapper binary (kept open by
-// the hand-over as an extra non-CLOEXEC fd, `--wrapper-fd`) in a `renew` mode
-// with `--region-fd` naming the new memfd and a socketpair for the reply. The
-// renew process writes the new token/leases into that region and exits; the
-// supervisor maps it, wipes and unmaps the old one, and tells an
-// interposer/fd app through a pipe or SIGHUP. The supervisor itself never
-// speaks TLS or holds more than the region.
+// Renewal, rotation and revocation at exit: docs/refresh.md.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
