@@ -1,0 +1,88 @@
+// cloudtaser-wrapper launcher: the file `install DIR` puts at
+// DIR/cloudtaser-wrapper, and the wrapper image's entrypoint.
+//
+// The wrapper (the `deno compile` binary, or Deno running the bundled
+// program) links glibc dynamically, but the app image it is copied into may
+// hold no glibc at all (FROM scratch, musl). So the layout brings its own
+// loader and libraries, and this static program starts the wrapper through
+// them:
+//
+//   ROOT/cloudtaser-wrapper       this launcher (static: needs no libc)
+//   ROOT/lib/ld.so                glibc's dynamic loader
+//   ROOT/lib/*.so*                the libraries the wrapper needs
+//   ROOT/lib/cloudtaser-wrapper   the compiled wrapper, or else
+//   ROOT/lib/deno + ROOT/lib/app/main.js   Deno and the bundled wrapper
+//
+//   exec ROOT/lib/ld.so --library-path ROOT/lib --inhibit-cache
+//        --argv0 ARGV0 PROGRAM [run -A ... main.js] ARGS...
+//
+// The loader's options, not the environment, name the libraries: nothing
+// such as LD_LIBRARY_PATH enters the wrapper's environment, so none can
+// reach the app, and the app's own programs load their own libraries. The
+// environment is passed on unchanged. ROOT is where this file is
+// (/proc/self/exe), so the layout works wherever it was installed.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define PROGRAM "cloudtaser-wrapper"
+
+extern char **environ;
+
+// Fails the start before the wrapper runs (README: 1 for anything else).
+static int fail(const char *what, const char *path, int err) {
+  fprintf(stderr, PROGRAM ": launcher: %s %s failed: %s\n", what, path,
+          strerror(err));
+  return 1;
+}
+
+// ROOT: the directory holding this launcher.
+static int layout_root(char *root, size_t size) {
+  ssize_t n = readlink("/proc/self/exe", root, size - 1);
+  if (n < 0) return -errno;
+  root[n] = '\0';
+  char *slash = strrchr(root, '/');
+  if (!slash) return -ENOENT;
+  *slash = '\0';
+  return 0;
+}
+
+static int join(char *out, size_t size, const char *root, const char *rel) {
+  int n = snprintf(out, size, "%s/%s", root, rel);
+  return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
+
+int main(int argc, char **argv) {
+  char root[PATH_MAX], lib[PATH_MAX], loader[PATH_MAX], prog[PATH_MAX],
+      bundle[PATH_MAX];
+  int err = layout_root(root, sizeof root);
+  if (err) return fail("readlink", "/proc/self/exe", -err);
+  if (join(lib, sizeof lib, root, "lib") || join(loader, sizeof loader, lib, "ld.so") ||
+      join(prog, sizeof prog, lib, PROGRAM) ||
+      join(bundle, sizeof bundle, lib, "app/main.js"))
+    return fail("building a path under", root, ENAMETOOLONG);
+
+  // The compiled wrapper when the layout holds one, else Deno + the bundle.
+  const char *pre[] = {loader, "--library-path", lib, "--inhibit-cache",
+                       "--argv0", argc > 0 ? argv[0] : PROGRAM, prog,
+                       NULL, NULL, NULL, NULL, NULL};
+  size_t npre = 7;
+  if (access(prog, X_OK) != 0) {
+    if (join(prog, sizeof prog, lib, "deno"))
+      return fail("building a path under", root, ENAMETOOLONG);
+    const char *run[] = {"run", "-A", "--no-config", "--no-lock", bundle};
+    for (size_t i = 0; i < sizeof run / sizeof run[0]; i++) pre[npre++] = run[i];
+  }
+
+  size_t nargs = argc > 1 ? (size_t)argc - 1 : 0;
+  char **args = calloc(npre + nargs + 1, sizeof *args);
+  if (!args) return fail("calloc", "for the arguments", ENOMEM);
+  for (size_t i = 0; i < npre; i++) args[i] = (char *)pre[i];
+  for (size_t i = 0; i < nargs; i++) args[npre + i] = argv[i + 1];
+  execve(loader, args, environ);
+  return fail("execve", loader, errno);
+}
