@@ -7,27 +7,13 @@
  * DENORT_BIN or from the cache at
  * $DENO_DIR/dl/release/v<version>/denort-x86_64-unknown-linux-gnu.zip.
  * Without either this stops and says so; nothing else depends on it.
+ *
+ * `dist/cloudtaser-wrapper install DIR` then writes the layout an image
+ * holds (src/cli/install.ts): the Containerfile does that.
  */
-export const DENORT_ZIP = "denort-x86_64-unknown-linux-gnu.zip";
+import { DENORT_ZIP, findDenort } from "../tests/support/denort.ts";
 
-/** Where a denort runtime can be found, or null. */
-export function findDenort(
-  env: Record<string, string | undefined> = Deno.env.toObject(),
-): { kind: "DENORT_BIN" | "cache"; path: string } | null {
-  const exists = (p: string) => {
-    try {
-      return Deno.statSync(p).isFile;
-    } catch {
-      return false;
-    }
-  };
-  if (env.DENORT_BIN && exists(env.DENORT_BIN)) {
-    return { kind: "DENORT_BIN", path: env.DENORT_BIN };
-  }
-  const denoDir = env.DENO_DIR ?? `${env.HOME ?? "/root"}/.cache/deno`;
-  const zip = `${denoDir}/dl/release/v${Deno.version.deno}/${DENORT_ZIP}`;
-  return exists(zip) ? { kind: "cache", path: zip } : null;
-}
+export { DENORT_ZIP, findDenort };
 
 /** Runs the compile; returns the exit code. */
 export async function compile(): Promise<number> {
