@@ -7,12 +7,15 @@ set -euo pipefail
 DENO_VERSION=2.9.6
 OPENBAO_VERSION=2.7.2
 # Debian packages: C toolchain, the BPF toolchain for the enforcer, qemu and
-# Debian's stock kernel for the BPF LSM VM test, and the attack tools tests use.
+# Debian's stock kernel for the BPF LSM VM test, the attack tools tests use,
+# and podman with runc for the container tests (crun, podman's usual runtime,
+# refuses this host's hybrid cgroups; rootful podman needs no uidmap or slirp).
 APT_PACKAGES=(
   build-essential pkg-config openssl ca-certificates util-linux procps
   clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
   strace gdb musl-tools
   qemu-system-x86 busybox-static cpio
+  podman runc
 )
 
 log() { printf 'setup: %s\n' "$*" >&2; }

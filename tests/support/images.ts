@@ -54,6 +54,20 @@ export function finalStage(containerfile: string): string {
 }
 
 /**
+ * What {@link buildWrapperImage} will build here: decided before anything is
+ * built, so test names can say it.
+ */
+export function wrapperImageKind(): Omit<WrapperImage, "tag"> {
+  return findDenort()
+    ? { kind: "compiled", note: "the deno compile binary" }
+    : {
+      kind: "bundle",
+      note: "assembled from deno + the bundled program + build/: no denort " +
+        "runtime here for deno compile",
+    };
+}
+
+/**
  * Builds the wrapper image as `tag`: the Containerfile's last stage over a
  * layout at `image/opt/cloudtaser` of a temporary context.
  */
@@ -73,16 +87,13 @@ export async function buildWrapperImage(
   const context = await Deno.makeTempDir({ prefix: "ct-wrapper-image-" });
   try {
     const layout = `${context}/${copy[1]}${IMAGE_LAYOUT}`;
+    const planned = wrapperImageKind();
     const kind = await assembleLayout(layout, context);
+    if (kind !== planned.kind) {
+      throw new Error(`built ${kind}, not ${planned.kind}`);
+    }
     await podman.build(tag, context, stage);
-    return {
-      tag,
-      kind,
-      note: kind === "compiled"
-        ? "the deno compile binary"
-        : "assembled from deno + the bundled program + build/ (no denort " +
-          "runtime here for deno compile)",
-    };
+    return { tag, ...planned };
   } finally {
     await Deno.remove(context, { recursive: true });
   }

@@ -62,9 +62,16 @@ export interface RunOptions {
   readOnly?: boolean;
   capDrop?: string[];
   capAdd?: string[];
-  /** `--security-opt seccomp=PATH`; the runtime's default profile when absent. */
+  /** `--security-opt no-new-privileges` (allowPrivilegeEscalation: false). */
+  noNewPrivileges?: boolean;
+  /** `--security-opt seccomp=PATH` (or `unconfined`); the runtime's default
+   * profile when absent. */
   seccompProfile?: string;
-  /** `--ulimit`, e.g. ["memlock=65536:65536"]. */
+  /**
+   * `--ulimit`, e.g. ["memlock=65536:65536"]. Any `--ulimit` makes podman
+   * drop containers.conf's `default_ulimits`, so nofile and nproc are then
+   * added from them unless named here.
+   */
   ulimits?: string[];
   env?: Record<string, string>;
   mounts?: Mount[];
@@ -80,6 +87,8 @@ export interface ContainerProcess {
   pid: number;
   /** Host pid of its parent. */
   ppid: number;
+  /** Its pid inside the container's pid namespace (NSpid). */
+  nsPid: number;
   /** `State` letter from /proc/PID/stat: R, S, Z, ... */
   state: string;
   comm: string;
@@ -90,11 +99,13 @@ export class Podman {
   readonly dir: string;
   readonly #globals: string[];
   readonly #env: Record<string, string>;
+  readonly #ulimits: string[];
   readonly #containers = new Set<Container>();
   #names = 0;
 
-  private constructor(dir: string) {
+  private constructor(dir: string, ulimits: string[]) {
     this.dir = dir;
+    this.#ulimits = ulimits;
     this.#globals = [
       "--root",
       `${dir}/root`,
@@ -125,12 +136,12 @@ export class Podman {
     const dir = await Deno.makeTempDir({ prefix: "ct-podman-" });
     const nofile = Math.min(20000, hardLimit("Max open files"));
     const nproc = Math.min(32768, hardLimit("Max processes"));
+    const ulimits = [`nofile=${nofile}:${nofile}`, `nproc=${nproc}:${nproc}`];
     await Deno.writeTextFile(
       `${dir}/containers.conf`,
-      `[containers]\ndefault_ulimits = ["nofile=${nofile}:${nofile}", ` +
-        `"nproc=${nproc}:${nproc}"]\n`,
+      `[containers]\ndefault_ulimits = ${JSON.stringify(ulimits)}\n`,
     );
-    return new Podman(dir);
+    return new Podman(dir, ulimits);
   }
 
   /** Runs `podman ARGS` with this storage; never throws on a non-zero exit. */
@@ -211,10 +222,19 @@ export class Podman {
     if (opts.readOnly) args.push("--read-only", "--read-only-tmpfs=false");
     for (const c of opts.capDrop ?? []) args.push("--cap-drop", c);
     for (const c of opts.capAdd ?? []) args.push("--cap-add", c);
+    if (opts.noNewPrivileges) {
+      args.push("--security-opt", "no-new-privileges");
+    }
     if (opts.seccompProfile) {
       args.push("--security-opt", `seccomp=${opts.seccompProfile}`);
     }
-    for (const u of opts.ulimits ?? []) args.push("--ulimit", u);
+    if (opts.ulimits?.length) {
+      const named = new Set(opts.ulimits.map((u) => u.split("=")[0]));
+      for (const u of [...this.#ulimits, ...opts.ulimits]) {
+        if (!opts.ulimits.includes(u) && named.has(u.split("=")[0])) continue;
+        args.push("--ulimit", u);
+      }
+    }
     for (const [k, v] of Object.entries(opts.env ?? {})) {
       args.push("--env", `${k}=${v}`);
     }
@@ -342,12 +362,15 @@ export class Container {
       try {
         if (Deno.readLinkSync(`/proc/${e.name}/ns/pid`) !== ns) continue;
         const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
+        const nsPid = Deno.readTextFileSync(`/proc/${e.name}/status`)
+          .match(/^NSpid:\s+(.*)$/m)?.[1].trim().split(/\s+/).pop();
         // comm is in parentheses and may hold spaces: split after the last ")".
         const close = stat.lastIndexOf(")");
         const rest = stat.slice(close + 2).split(" ");
         out.push({
           pid: Number(e.name),
           ppid: Number(rest[1]),
+          nsPid: Number(nsPid),
           state: rest[0],
           comm: stat.slice(stat.indexOf("(") + 1, close),
         });
