@@ -67,15 +67,25 @@ int main(int argc, char **argv) {
     return fail("building a path under", root, ENAMETOOLONG);
 
   // The compiled wrapper when the layout holds one, else Deno + the bundle.
-  const char *pre[] = {loader, "--library-path", lib, "--inhibit-cache",
-                       "--argv0", argc > 0 ? argv[0] : PROGRAM, prog,
-                       NULL, NULL, NULL, NULL, NULL};
-  size_t npre = 7;
-  if (access(prog, X_OK) != 0) {
+  const char *pre[12];
+  size_t npre = 0;
+  pre[npre++] = loader;
+  pre[npre++] = "--library-path";
+  pre[npre++] = lib;
+  pre[npre++] = "--inhibit-cache";
+  pre[npre++] = "--argv0";
+  pre[npre++] = argc > 0 ? argv[0] : PROGRAM;
+  if (access(prog, X_OK) == 0) {
+    pre[npre++] = prog;
+  } else {
     if (join(prog, sizeof prog, lib, "deno"))
       return fail("building a path under", root, ENAMETOOLONG);
-    const char *run[] = {"run", "-A", "--no-config", "--no-lock", bundle};
-    for (size_t i = 0; i < sizeof run / sizeof run[0]; i++) pre[npre++] = run[i];
+    pre[npre++] = prog;
+    pre[npre++] = "run";
+    pre[npre++] = "-A";
+    pre[npre++] = "--no-config";
+    pre[npre++] = "--no-lock";
+    pre[npre++] = bundle;
   }
 
   size_t nargs = argc > 1 ? (size_t)argc - 1 : 0;
