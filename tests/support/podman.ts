@@ -1,7 +1,9 @@
 /**
  * Real containers for tests: podman with runc, in a storage root of its own
- * under a temporary directory, so a test file neither sees nor leaves global
- * container state. What this machine needs (DESIGN.md, measured):
+ * under a temporary directory, so a test file neither sees nor leaves
+ * containers, images or volumes of anyone else (podman still shares its lock
+ * segment, /dev/shm/libpod_lock, and a blob-info cache under
+ * /var/lib/containers/cache). What this machine needs (DESIGN.md, measured):
  *
  * - `--runtime runc`: crun refuses this host's hybrid cgroups;
  * - a containers.conf (through `CONTAINERS_CONF`) with `default_ulimits`
@@ -24,7 +26,7 @@
  *   const c = await podman.start({ image: "app:test", command: ["/app"] });
  *   await c.waitForLog(/ready/);
  *   await c.kill("SIGTERM");
- *   assertEquals(await c.wait(), 143);
+ *   assert.equal(await c.wait(), 143);
  * } finally {
  *   await podman.close();
  * }
