@@ -6,7 +6,9 @@
  * download site. Where that site is unreachable, it must come from
  * DENORT_BIN or from the cache at
  * $DENO_DIR/dl/release/v<version>/denort-x86_64-unknown-linux-gnu.zip.
- * Without either this stops and says so; nothing else depends on it.
+ * Without either this stops and says so (nothing else depends on it),
+ * unless DENORT_DOWNLOAD=true lets `deno compile` fetch it (a build that
+ * reaches Deno's download site: the Containerfile's build stage).
  *
  * `dist/cloudtaser-wrapper install DIR` then writes the layout an image
  * holds (src/cli/install.ts): the Containerfile does that.
@@ -18,13 +20,13 @@ export { DENORT_ZIP, findDenort };
 /** Runs the compile; returns the exit code. */
 export async function compile(): Promise<number> {
   const denort = findDenort();
-  if (!denort) {
+  if (!denort && Deno.env.get("DENORT_DOWNLOAD") !== "true") {
     console.error(
       `compile: no denort runtime for Deno ${Deno.version.deno}: set ` +
         `DENORT_BIN to a denort binary, or put ${DENORT_ZIP} in ` +
         `$DENO_DIR/dl/release/v${Deno.version.deno}/ (Deno's download site ` +
-        `is not reachable from this machine). Everything else runs with ` +
-        `\`deno run\`.`,
+        `is not reachable from this machine), or set DENORT_DOWNLOAD=true ` +
+        `where it is. Everything else runs with \`deno run\`.`,
     );
     return 3;
   }
@@ -41,7 +43,7 @@ export async function compile(): Promise<number> {
       "src/main.ts",
     ],
     cwd: root,
-    env: denort.kind === "DENORT_BIN" ? { DENORT_BIN: denort.path } : {},
+    env: denort?.kind === "DENORT_BIN" ? { DENORT_BIN: denort.path } : {},
   }).spawn().status;
   if (out.success) {
     console.error(`compile: wrote ${root}dist/cloudtaser-wrapper`);
