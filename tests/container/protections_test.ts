@@ -60,6 +60,10 @@ const CONFIGS: Array<
     opts: (f) => ({ ...HARDENED, seccompProfile: noMemfdSecretProfile(f) }),
   },
   {
+    name: "restricted, `RLIMIT_MEMLOCK` 112 KiB",
+    opts: () => ({ ...HARDENED, ulimits: ["memlock=114688:114688"] }),
+  },
+  {
     name: "restricted, `RLIMIT_MEMLOCK` 64 KiB",
     opts: () => ({ ...HARDENED, ulimits: [MEMLOCK_64K] }),
   },
@@ -175,10 +179,23 @@ async function measure(
     return `| ${name} | ${score} | ${
       own.join(", ") || "none"
     } | ${memlock} | ` +
-      `${memfd} | ${probe.mlock} | ${app.interposer ? "yes" : "no"} |`;
+      `${memfd} | ${probe.mlock} | ${interposer(app.interposer, stderr)} |`;
   } finally {
     await c.remove();
   }
+}
+
+/**
+ * Whether the interposer was mapped in the app, and whether it could copy
+ * the region into its own memfd_secret (it warns when it cannot: programs
+ * that write into environment strings then fault).
+ */
+function interposer(loaded: boolean, stderr: string): string {
+  if (!loaded) return "no";
+  const warn = stderr.split("\n").find((l) =>
+    l.includes('"cloudtaser-interposer"') && l.includes("cannot copy")
+  );
+  return warn ? "yes, but its copy failed" : "yes";
 }
 
 /** A limit in bytes as the README writes it. */
