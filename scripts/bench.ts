@@ -8,7 +8,15 @@
  * deno task bench                # the full run (about 4-5 minutes on 2 cores)
  * deno task bench --quick        # 3 runs per cell, 20 wrappers in the storm
  * deno task bench --runs 25 --storm 200 --no-write
+ * # only the start-up matrix of these contestants (and the floor), no files
+ * CLOUDTASER_BENCH_VAULT_ENV=/path/to/vault-env \
+ *   deno task bench --only vault-env,vault-env-real --runs 31
  * ```
+ *
+ * vault-env and envconsul are library re-creations built from
+ * scripts/bench/go/ (scripts/bench/go_tools.ts says why and what they call);
+ * real binaries are measured beside them when given in
+ * CLOUDTASER_BENCH_VAULT_ENV / CLOUDTASER_BENCH_ENVCONSUL.
  *
  * @module
  */
@@ -21,10 +29,17 @@ import {
   writeSecretSet,
 } from "./bench/contestants.ts";
 import { benchGetenv, formatGetenvTable } from "./bench/getenv.ts";
-import { benchCacheDir, goTools } from "./bench/go_tools.ts";
+import { describeGoTool, goTools } from "./bench/go_tools.ts";
 import { buildBenchTools } from "./bench/native.ts";
 import { benchOpen } from "./bench/open.ts";
 import { profileWrapper } from "./bench/profile.ts";
+import {
+  loadRealCheck,
+  REAL_CHECK_HEAD,
+  realCheck,
+  realCheckRows,
+  saveRealCheck,
+} from "./bench/real_check.ts";
 import {
   type BenchResults,
   markdown,
@@ -124,12 +139,14 @@ async function main(): Promise<number> {
       runs: { type: "string" },
       storm: { type: "string" },
       "no-write": { type: "boolean" },
+      only: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
   if (values.help) {
     console.log(
-      "usage: deno task bench [--quick] [--runs N] [--storm N] [--no-write]",
+      "usage: deno task bench [--quick] [--runs N] [--storm N] [--no-write]\n" +
+        "                       [--only ID,ID...]  (start-up matrix only)",
     );
     return 0;
   }
@@ -139,21 +156,37 @@ async function main(): Promise<number> {
   const skipped: string[] = [];
   const notes: string[] = [];
   const loadBefore = loadavg();
+  // --only: the start-up matrix of those contestants and the floor; a
+  // partial run never rewrites the report.
+  const only = values.only?.split(",").map((x) => x.trim()).filter(Boolean);
+  const write = !values["no-write"] && !only;
 
   const shellProblem = await ensureCurlJq(notes);
-  say("building the bench tools; go install of vault-env and envconsul");
+  say("building the bench tools and the vault-env/envconsul re-creations");
   const tools = await buildBenchTools();
   const go = await goTools();
   for (const t of go) {
     if (t.skipped) {
-      say(`skipping ${t.name}: ${t.skipped}`);
-      skipped.push(`${t.name}: ${t.skipped}`);
-    }
+      say(`skipping ${t.id}: ${t.skipped}`);
+      skipped.push(`${t.id}: ${t.skipped}`);
+    } else say(describeGoTool(t));
   }
   let list = contestants(go);
   if (shellProblem) {
     skipped.push(shellProblem);
     list = list.filter((c) => c.id !== "shell");
+  }
+  if (only) {
+    const unknown = only.filter((id) => !list.some((c) => c.id === id));
+    if (unknown.length) {
+      console.error(
+        `bench: --only: no contestant ${unknown.join(", ")} here (have ${
+          list.map((c) => c.id).join(", ")
+        })`,
+      );
+      return 2;
+    }
+    list = list.filter((c) => c.id === "direct" || only.includes(c.id));
   }
 
   const dir = await Deno.makeTempDir({ prefix: "cloudtaser-bench-" });
@@ -195,14 +228,34 @@ async function main(): Promise<number> {
       machine: await machine(),
       durationS: 0,
       contestants: list,
+      goTools: go,
       startup,
       skipped,
       notes,
     };
+    const check = realCheck(
+      startup,
+      go,
+      results.date,
+      `${results.machine.cpu}, ${results.machine.cores} cores, ` +
+        `${results.machine.kernel}`,
+    );
+    if (check) {
+      results.realCheck = { check, thisRun: true };
+      if (write) await saveRealCheck(check);
+    } else {
+      const last = loadRealCheck();
+      if (last) results.realCheck = { check: last, thisRun: false };
+    }
     for (const c of startup.cells) {
       for (const f of c.failures) {
         notes.push(`${c.contestant} ${c.count}/${c.paths}: ${f}`);
       }
+    }
+
+    if (only) {
+      printTables(results);
+      return 0;
     }
 
     say("profiling the wrapper's start-up");
@@ -263,18 +316,22 @@ async function main(): Promise<number> {
       "vault-env logs in with JWT (auth/jwt, role app: vault-sdk has no " +
         "cert login) and envconsul uses a pre-issued token (no login " +
         "request); both are configured in scripts/bench/contestants.ts. " +
-        "Their binaries come from the bench cache (" + benchCacheDir() +
-        "/bin): `go install` puts them there, or, where the module proxy " +
-        "refuses them, a build from their tagged sources made outside this " +
-        "repository.",
+        "Both are library re-creations (see above), not the real binaries.",
     );
     printTables(results);
-    if (!values["no-write"]) {
+    if (write) {
       await Deno.writeTextFile(`${REPO}docs/benchmarks.md`, markdown(results));
       await Deno.writeTextFile(`${REPO}docs/benchmarks.svg`, svgChart(results));
       // The report passes `deno fmt --check` like every other file.
       await new Deno.Command(Deno.execPath(), {
-        args: ["fmt", "-q", `${REPO}docs/benchmarks.md`],
+        args: [
+          "fmt",
+          "-q",
+          `${REPO}docs/benchmarks.md`,
+          ...(results.realCheck?.thisRun
+            ? [`${REPO}scripts/bench/go/real_check.json`]
+            : []),
+        ],
       }).output();
       say("wrote docs/benchmarks.md and docs/benchmarks.svg");
     }
@@ -299,6 +356,21 @@ function printTables(r: BenchResults): void {
     "Resident parent",
     residentTable(r),
   ];
+  out.push("", "vault-env and envconsul are library re-creations:");
+  for (const t of r.goTools) {
+    out.push(`  ${t.path ? describeGoTool(t) : `${t.id}: ${t.skipped}`}`);
+  }
+  if (r.realCheck) {
+    const c = r.realCheck.check;
+    out.push(
+      "",
+      r.realCheck.thisRun
+        ? "Re-creations against the real binaries (this run)"
+        : `Re-creations against the real binaries (last check, ${c.date})`,
+      `  ${REAL_CHECK_HEAD.join(" | ")}`,
+      ...realCheckRows(c).map((row) => `  ${row.join(" | ")}`),
+    );
+  }
   if (r.storm) {
     const s = r.storm;
     out.push(
@@ -320,6 +392,16 @@ function printTables(r: BenchResults): void {
       "",
       `open(): +${r.open.overheadNs} ns (+${r.open.overheadPct} %) ` +
         `per open+close under the ${r.open.tier} enforcer`,
+    );
+  }
+  const failed = r.startup.cells.filter((c) => c.failures.length);
+  if (failed.length) {
+    out.push(
+      "",
+      "Failed runs:",
+      ...failed.map((c) =>
+        `  ${c.contestant} ${c.count}/${c.paths}: ${c.failures.join(" | ")}`
+      ),
     );
   }
   if (r.skipped.length) {

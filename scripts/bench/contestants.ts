@@ -148,10 +148,15 @@ function wrapper(delivery: "env" | "interposer"): Contestant {
   };
 }
 
-function vaultEnv(bin: string): Contestant {
+function goLabel(t: GoTool, name: string): string {
+  return t.kind === "real" ? `${name} (real binary)` : `${name} (re-creation)`;
+}
+
+function vaultEnv(t: GoTool): Contestant {
+  const bin = t.path!;
   return {
-    id: "vault-env",
-    label: "bank-vaults vault-env",
+    id: t.id,
+    label: goLabel(t, "bank-vaults vault-env"),
     delivers: true,
     // vault-sdk logs in with JWT-based methods only (no cert auth).
     auth: "jwt",
@@ -171,7 +176,8 @@ function vaultEnv(bin: string): Contestant {
         KUBERNETES_SERVICE_ACCOUNT_TOKEN: fx.jwtFile,
         VAULT_CACERT_RELOAD: "false",
         // vault-env logs INFO to stdout, where the launcher reports; it
-        // strips this variable from the app's environment.
+        // strips this variable from the app's environment (so does the
+        // re-creation).
         VAULT_LOG_LEVEL: "warn",
       };
       for (const [path, key] of set.keys) env[key] = `vault:${path}#${key}`;
@@ -180,15 +186,16 @@ function vaultEnv(bin: string): Contestant {
   };
 }
 
-function envconsul(bin: string): Contestant {
+function envconsul(t: GoTool): Contestant {
+  const bin = t.path!;
   return {
-    id: "envconsul",
-    label: "HashiCorp envconsul",
+    id: t.id,
+    label: goLabel(t, "HashiCorp envconsul"),
     delivers: true,
     // envconsul takes a Vault token; it has no login of its own.
     auth: "token (pre-issued)",
     command: (app, set, fx) => {
-      const file = `${fx.dir}/envconsul-n${set.count}p${set.paths}.hcl`;
+      const file = `${fx.dir}/${t.id}-n${set.count}p${set.paths}.hcl`;
       const secrets = set.apiPaths.map((p) =>
         `secret {\n  no_prefix = true\n  path = ${JSON.stringify(p)}\n}\n`
       ).join("");
@@ -217,7 +224,7 @@ export function contestants(goTools: GoTool[]): Contestant[] {
   const list = [direct, shell, wrapper("env"), wrapper("interposer")];
   for (const t of goTools) {
     if (!t.path) continue;
-    list.push(t.name === "vault-env" ? vaultEnv(t.path) : envconsul(t.path));
+    list.push(t.tool === "vault-env" ? vaultEnv(t) : envconsul(t));
   }
   return list;
 }

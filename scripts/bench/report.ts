@@ -5,8 +5,14 @@
  */
 import type { Contestant } from "./contestants.ts";
 import { formatGetenvTable, type GetenvBenchRow } from "./getenv.ts";
+import { describeGoTool, type GoTool } from "./go_tools.ts";
 import type { OpenBench } from "./open.ts";
 import type { Profile } from "./profile.ts";
+import {
+  REAL_CHECK_HEAD,
+  type RealCheck,
+  realCheckRows,
+} from "./real_check.ts";
 import type { StartupResult } from "./startup.ts";
 import { fmt } from "./stats.ts";
 import type { StormResult } from "./storm.ts";
@@ -24,7 +30,11 @@ export interface BenchResults {
   };
   durationS: number;
   contestants: Contestant[];
+  /** The Go contestants (re-creations, real binaries), built or not. */
+  goTools: GoTool[];
   startup: StartupResult;
+  /** Re-creations against the real binaries: this run's, or the last saved. */
+  realCheck?: { check: RealCheck; thisRun: boolean };
   profile?: Profile;
   storm?: StormResult;
   getenv?: GetenvBenchRow[];
@@ -70,7 +80,7 @@ export function targets(r: BenchResults): string[][] {
     const ve = cell(r, "vault-env", 100, 10)?.medianMs;
     const w = cell(r, id, 100, 10)?.medianMs;
     rows.push([
-      `${id}: not slower than vault-env (100 secrets / 10 paths)`,
+      `${id}: not slower than vault-env (re-creation; 100 secrets / 10 paths)`,
       ve === undefined || Number.isNaN(ve)
         ? `${fmt(w)} ms; vault-env not measured`
         : `${fmt(w)} vs ${fmt(ve)} ms (x${fmt(w! / ve, 2)})`,
@@ -204,6 +214,71 @@ function profileSection(p: Profile): string {
   ].join("\n");
 }
 
+/** What the vault-env and envconsul rows are, and the check against the
+ * real binaries. */
+export function goSection(r: BenchResults): string[] {
+  const out = [
+    "## vault-env and envconsul: library re-creations",
+    "",
+    "The Go module proxy refuses the modules github.com/bank-vaults/vault-env " +
+    "and github.com/hashicorp/envconsul (403 for every version), so " +
+    "`go install` cannot build them on a fresh machine. The rows " +
+    "`vault-env` and `envconsul` are therefore **library re-creations, not " +
+    "the real tools**: small programs in scripts/bench/go/, pinned by their " +
+    "go.mod and go.sum to the library versions the tools' own go.mod pins, " +
+    'built with `go build` (CGO_ENABLED=0, `-ldflags "-s -w"`, as the ' +
+    "tools' releases) into the bench cache. Each calls the library code " +
+    "path that the tool's main calls, with the configuration the bench " +
+    "gives the tool (scripts/bench/contestants.ts):",
+    "",
+    ...r.goTools.map((t) =>
+      `- ${t.path ? describeGoTool(t) : `${t.id}: not measured (${t.skipped})`}`
+    ),
+    "",
+  ];
+  const rc = r.realCheck;
+  if (!rc) {
+    out.push(
+      "Not yet checked against the real binaries: give their paths in " +
+        "CLOUDTASER_BENCH_VAULT_ENV and CLOUDTASER_BENCH_ENVCONSUL.",
+      "",
+    );
+    return out;
+  }
+  const c = rc.check;
+  out.push(
+    rc.thisRun
+      ? "### Checked against the real binaries in this run"
+      : `### Last checked against the real binaries: ${c.date}`,
+    "",
+    (rc.thisRun
+      ? "The real binaries ran in this run as the `-real` contestants, " +
+        "interleaved with the re-creations (same OpenBao, same secrets, same " +
+        "configuration)."
+      : `Not in this run (no real binaries given); from the run of ${c.date} ` +
+        `on ${c.machine}, kept in scripts/bench/go/real_check.json.`) +
+      " Start-up medians with the 25th-75th percentiles:",
+    "",
+    table(REAL_CHECK_HEAD, realCheckRows(c), [
+      "---",
+      "---",
+      "---:",
+      "---:",
+      "---:",
+      "---:",
+    ]),
+    "",
+    "Resident parent while the app runs: " +
+      Object.entries(c.resident).map(([k, v]) => `${k}: ${v}`).join("; ") +
+      ".",
+    "",
+  );
+  if (!rc.thisRun) {
+    out.push("Binaries compared:", "", ...c.binaries.map((b) => `- ${b}`), "");
+  }
+  return out;
+}
+
 /** The whole Markdown report. */
 export function markdown(r: BenchResults): string {
   const m = r.machine;
@@ -238,6 +313,7 @@ export function markdown(r: BenchResults): string {
     "",
     "![start-up medians](benchmarks.svg)",
     "",
+    ...goSection(r),
     "## Requests sent to OpenBao per start",
     "",
     "Request entries in OpenBao's file audit log for one start (the wrapper's " +
@@ -344,7 +420,9 @@ const COLORS: Record<string, string> = {
   "wrapper-env": "#2471a3",
   "wrapper-interposer": "#5dade2",
   "vault-env": "#27ae60",
+  "vault-env-real": "#82e0aa",
   envconsul: "#8e44ad",
+  "envconsul-real": "#c39bd3",
 };
 
 function esc(s: string): string {
