@@ -83,9 +83,10 @@ export const RECREATIONS: readonly Recreation[] = [
     dir: "envconsul",
     realEnv: "CLOUDTASER_BENCH_ENVCONSUL",
     library: "github.com/hashicorp/consul-template",
-    calls: "the config file's `vault` stanza merged over " +
+    calls: "`hcl.Decode` of the config file and mapstructure of its " +
+      "`vault` stanza into `config.VaultConfig`, merged over " +
       "`config.DefaultVaultConfig()` and finalized (VAULT_TOKEN from the " +
-      "environment), `dep.NewClientSet()` + `CreateConsulClient` + " +
+      "environment), then `dep.NewClientSet()` + `CreateConsulClient` + " +
       "`CreateVaultClient`, `watch.VaultTokenWatcher`, " +
       "`watch.NewWatcher(Once)` with one `dep.NewVaultReadQuery` per " +
       "`secret` stanza (paths run through a Go template with `env`, as " +
@@ -266,9 +267,12 @@ export function describeGoTool(t: GoTool): string {
   const lib = t.build?.deps[r.library];
   if (t.kind === "real") {
     const b = t.build;
+    const rev = b?.settings["vcs.revision"]?.slice(0, 12);
     return `${t.id}: the real ${t.tool} binary given in ${r.realEnv}` + (b
-      ? ` (${b.path} ${b.version}, ${r.library} ${lib ?? "?"}, ${b.go}, ` +
-        `CGO_ENABLED=${b.settings.CGO_ENABLED ?? "?"})`
+      ? ` (${b.path} ${b.version}${rev ? ` at ${rev}` : ""}, ${r.library} ` +
+        `${lib ?? "?"}, ${b.go}, CGO_ENABLED=` +
+        `${b.settings.CGO_ENABLED ?? "?"}, -trimpath=` +
+        `${b.settings["-trimpath"] ?? "false"})`
       : "") +
       ".";
   }

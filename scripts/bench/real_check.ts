@@ -28,7 +28,7 @@ export interface RealCheckRow {
 export interface RealCheck {
   date: string;
   machine: string;
-  /** describeGoTool() of each binary compared. */
+  /** describeGoTool() of each real binary compared. */
   binaries: string[];
   rows: RealCheckRow[];
   /** The resident parent while the app runs, per contestant id. */
@@ -65,7 +65,7 @@ export function realCheck(
       t.kind === "re-creation" && t.tool === real.tool
     );
     if (!re?.path) continue;
-    binaries.push(describeGoTool(re), describeGoTool(real));
+    binaries.push(describeGoTool(real));
     for (const a of startup.cells.filter((c) => c.contestant === re.id)) {
       const b = startup.cells.find((c) =>
         c.contestant === real.id && c.count === a.count && c.paths === a.paths
@@ -118,6 +118,31 @@ export function realCheckRows(check: RealCheck): string[][] {
     `x${fmt(r.recreation.medianMs / r.real.medianMs, 2)}`,
     `${r.requests.recreation ?? "n/a"} / ${r.requests.real ?? "n/a"}`,
   ]);
+}
+
+/** How many cells' interquartile ranges overlap, of how many. */
+export function overlapping(check: RealCheck): [number, number] {
+  const n =
+    check.rows.filter((r) =>
+      r.recreation.p25Ms <= r.real.p75Ms && r.real.p25Ms <= r.recreation.p75Ms
+    ).length;
+  return [n, check.rows.length];
+}
+
+/** The resident parent per contestant, across the sets. */
+export function residentLine(check: RealCheck): string {
+  const by = new Map<string, Array<[string, string]>>();
+  for (const [key, v] of Object.entries(check.resident)) {
+    const [id, set] = key.split(" ");
+    by.set(id, [...(by.get(id) ?? []), [set, v]]);
+  }
+  return [...by].map(([id, vs]) =>
+    `${id}: ${
+      vs.every(([, v]) => v === vs[0][1])
+        ? vs[0][1]
+        : vs.map(([set, v]) => `${v} (${set})`).join(", ")
+    }`
+  ).join("; ");
 }
 
 /** The table's head, matching {@linkcode realCheckRows}. */

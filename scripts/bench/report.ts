@@ -9,9 +9,11 @@ import { describeGoTool, type GoTool } from "./go_tools.ts";
 import type { OpenBench } from "./open.ts";
 import type { Profile } from "./profile.ts";
 import {
+  overlapping,
   REAL_CHECK_HEAD,
   type RealCheck,
   realCheckRows,
+  residentLine,
 } from "./real_check.ts";
 import type { StartupResult } from "./startup.ts";
 import { fmt } from "./stats.ts";
@@ -246,6 +248,8 @@ export function goSection(r: BenchResults): string[] {
     return out;
   }
   const c = rc.check;
+  const [same, cells] = overlapping(c);
+  const runs = Math.min(...c.rows.map((x) => x.runs));
   out.push(
     rc.thisRun
       ? "### Checked against the real binaries in this run"
@@ -257,7 +261,8 @@ export function goSection(r: BenchResults): string[] {
         "configuration)."
       : `Not in this run (no real binaries given); from the run of ${c.date} ` +
         `on ${c.machine}, kept in scripts/bench/go/real_check.json.`) +
-      " Start-up medians with the 25th-75th percentiles:",
+      ` Start-up medians with the 25th-75th percentiles, ${runs} or more ` +
+      `runs each; the two ranges overlap in ${same} of ${cells} cells.`,
     "",
     table(REAL_CHECK_HEAD, realCheckRows(c), [
       "---",
@@ -268,13 +273,16 @@ export function goSection(r: BenchResults): string[] {
       "---:",
     ]),
     "",
-    "Resident parent while the app runs: " +
-      Object.entries(c.resident).map(([k, v]) => `${k}: ${v}`).join("; ") +
-      ".",
+    `Resident parent while the app runs: ${residentLine(c)}.`,
     "",
   );
   if (!rc.thisRun) {
-    out.push("Binaries compared:", "", ...c.binaries.map((b) => `- ${b}`), "");
+    out.push(
+      "Real binaries compared:",
+      "",
+      ...c.binaries.map((b) => `- ${b}`),
+      "",
+    );
   }
   return out;
 }
