@@ -110,6 +110,26 @@ async function once(
   });
 }
 
+/** `xs` in a pseudo-random order fixed by `seed` (Fisher-Yates over a
+ * small xorshift generator, so a run is repeatable). */
+function shuffled<T>(xs: T[], seed: number): T[] {
+  const out = [...xs];
+  let x = (seed * 0x9e3779b9) >>> 0 || 1;
+  const next = () => {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    return x / 2 ** 32;
+  };
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(next() * (i + 1));
+    [out[i], out[j]] = [out[j], out[i]];
+  }
+  return out;
+}
+
 /**
  * Runs the matrix.
  *
@@ -167,8 +187,10 @@ export async function benchStartup(
   for (const s of sets) {
     say(`start-up: ${s.count} secrets in ${s.paths} path(s), ${runs} runs`);
     for (let i = 0; i < runs; i++) {
-      // Rotate the order so no contestant always follows the same one.
-      const order = list.map((_, j) => list[(i + j) % list.length]);
+      // A fresh order every run: a rotation would keep each contestant
+      // behind the same one (and whatever load that one leaves on OpenBao,
+      // a login's token and lease, say).
+      const order = shuffled(list, i + 1);
       for (const c of order) {
         const r = await once(fx, c, s);
         const cell = cells.get(key(c, s))!;
