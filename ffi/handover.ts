@@ -15,7 +15,9 @@ const symbols = {
     parameters: [
       "buffer", // supervisor bytes
       "u64",
-      "i32", // region fd
+      "u64", // region address
+      "u64", // region size
+      "i32", // 1: memfd_create copy (fallback), 0: memfd_secret
       "buffer", // delivery, NUL-terminated
       "buffer", // app argv, NUL-separated
       "u64",
@@ -143,12 +145,23 @@ export type Delivery = "env" | "interposer" | "fd";
 
 /** Options for {@link handOver}. */
 export interface HandOverOptions {
-  /** The secret region's fd; the supervisor maps it and closes it. */
-  regionFd: number;
+  /**
+   * The secret region. The hand-over copies it into a new fd right before
+   * the exec (the supervisor maps that fd and closes it), so no fd to the
+   * secrets exists before that instant.
+   */
+  region: {
+    /** Address of offset 0 of the data pages. */
+    address: bigint;
+    /** Size of the data pages, a page multiple. */
+    size: number;
+    /** The copy's backing: the region's own. */
+    backing: "memfd_secret" | "memfd_mlock";
+  };
   /**
    * `env`: the supervisor adds every region record to the app's environment
    * and the app does not get the fd. `interposer` / `fd`: the app gets the
-   * fd, which `env` must name in `CLOUDTASER_SECRET_FD`.
+   * fd, which the hand-over names in `CLOUDTASER_SECRET_FD` (added to `env`).
    */
   delivery: Delivery;
   /** The app's command and arguments; `argv[0]` is searched in `PATH`. */
@@ -177,6 +190,9 @@ const STEPS = [
   "fcntl(F_SETFD)",
   "execveat",
   "handOver (a stopping signal came first)",
+  "memfd_secret", // the region's copy: memfd_create for the fallback
+  "ftruncate",
+  "mmap",
 ];
 
 const enc = new TextEncoder();
@@ -195,7 +211,8 @@ function nulList(what: string, list: string[]): Uint8Array {
  * cloudtaser-supervisor --region-fd N --signal-fd M --delivery D -- ARGV...
  * ```
  *
- * with `env` as its environment. The supervisor is read from
+ * with `env` as its environment; N is a copy of the region made with every
+ * signal blocked right before the exec. The supervisor is read from
  * `build/cloudtaser-supervisor` (embedded in a compiled binary) and executed
  * from a sealed memfd. Signals captured by {@link captureSignals} before the
  * exec, and any that arrive during it, reach the app. Returns only by
@@ -205,7 +222,7 @@ function nulList(what: string, list: string[]): Uint8Array {
  * @example
  * ```ts
  * handOver({
- *   regionFd: region.fd,
+ *   region,
  *   delivery: "env",
  *   argv: ["/usr/bin/env"],
  *   env: ["PATH=/usr/bin:/bin"],
@@ -221,10 +238,13 @@ export function handOver(opts: HandOverOptions): never {
   const argv = nulList("argv", opts.argv);
   const env = nulList("env", opts.env);
   const step = new Int32Array(1);
+  const memfd = opts.region.backing === "memfd_mlock";
   const ret = sym().ct_hand_over(
     exe,
     BigInt(exe.length),
-    opts.regionFd,
+    opts.region.address,
+    BigInt(opts.region.size),
+    memfd ? 1 : 0,
     enc.encode(opts.delivery + "\0"),
     argv,
     BigInt(argv.length),
@@ -233,5 +253,8 @@ export function handOver(opts: HandOverOptions): never {
     maskOf(opts.stopSignals ?? []),
     new Uint8Array(step.buffer),
   );
+  if (step[0] === 9 && memfd) {
+    throw new SyscallError("memfd_create", ret < 0 ? -ret : 5);
+  }
   throw new SyscallError(STEPS[step[0]] || "handOver", ret < 0 ? -ret : 5);
 }

@@ -38,6 +38,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +48,10 @@
 #include <unistd.h>
 
 #define EXPORT __attribute__((visibility("default")))
+
+#ifndef SYS_memfd_secret
+#define SYS_memfd_secret 447
+#endif
 
 #ifndef MFD_EXEC
 #define MFD_EXEC 0x0010U
@@ -125,6 +130,9 @@ enum handover_step {
   HO_CLOEXEC,    // fcntl(F_SETFD)
   HO_EXEC,       // execveat
   HO_STOPPED,    // a stopping signal came first (ECANCELED)
+  HO_REGION,     // memfd_secret / memfd_create of the region's copy
+  HO_REGION_SIZE, // ftruncate of the copy
+  HO_REGION_MAP, // mmap of the copy
 };
 
 // Splits `len` bytes of NUL-terminated strings into a NULL-ended array of
@@ -176,8 +184,58 @@ static int set_cloexec(int fd, int on) {
 // Blocks signals, lets the two fds survive, execs. Returns only on failure,
 // with everything restored; -ECANCELED when a signal in `stop_mask` has
 // arrived by the time the signals are blocked.
-static int exec_blocked(int exe_fd, int region_fd, char **argv, char **envp,
-                        int stop_mask, int *step) {
+// The region's copy for the supervisor: a mapping does not survive exec, an
+// fd does. It is made here, with every signal blocked, right before the
+// exec, so no fd to the secrets exists before this instant (an open fd can
+// be stolen with pidfd_getfd; the wrapper's own region has had none since
+// it was mapped). Pages are mapped one at a time: memfd_secret pages count
+// against RLIMIT_MEMLOCK, and the wrapper's region already does.
+static int copy_region(const uint8_t *src, uint64_t size, int memfd,
+                       int *step) {
+  long page = sysconf(_SC_PAGESIZE);
+  *step = HO_REGION;
+  int fd = memfd ? memfd_create("cloudtaser-secrets", MFD_CLOEXEC)
+                 : (int)syscall(SYS_memfd_secret, O_CLOEXEC);
+  if (fd < 0) return -errno;
+  *step = HO_REGION_SIZE;
+  if (ftruncate(fd, (off_t)size) < 0) goto fail;
+  *step = HO_REGION_MAP;
+  for (uint64_t off = 0; off < size; off += (uint64_t)page) {
+    void *p = mmap(NULL, (size_t)page, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+                   (off_t)off);
+    if (p == MAP_FAILED) goto fail;
+    memcpy(p, src + off, (size_t)page);
+    munmap(p, (size_t)page);
+  }
+  return fd;
+fail:;
+  int e = errno;
+  close(fd); // pages of a closed memfd_secret are zeroed as they are freed
+  return -e;
+}
+
+// Zeroes the copy page by page and closes it (a failed exec: the memfd
+// fallback's pages are not zeroed when freed).
+static void drop_region(int fd, uint64_t size) {
+  long page = sysconf(_SC_PAGESIZE);
+  for (uint64_t off = 0; off < size; off += (uint64_t)page) {
+    void *p = mmap(NULL, (size_t)page, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+                   (off_t)off);
+    if (p == MAP_FAILED) break;
+    explicit_bzero(p, (size_t)page);
+    munmap(p, (size_t)page);
+  }
+  close(fd);
+}
+
+// Blocks signals, makes the region's copy, lets it and the signal pipe
+// survive, execs. Returns only on failure, with everything restored and the
+// copy zeroed and closed. `argv[2]` and, for interposer/fd delivery,
+// `*secret_fd_env` are filled with the copy's fd number.
+static int exec_blocked(int exe_fd, const uint8_t *region, uint64_t size,
+                        int memfd, char **argv, char **secret_fd_env,
+                        char **envp, int stop_mask, int *step) {
+  static char region_arg[16], env_entry[48];
   sigset_t all, old;
   sigfillset(&all);
   *step = HO_SIGMASK;
@@ -188,13 +246,24 @@ static int exec_blocked(int exe_fd, int region_fd, char **argv, char **envp,
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return -ECANCELED;
   }
+  int fd = copy_region(region, size, memfd, step);
+  if (fd < 0) {
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return fd;
+  }
+  snprintf(region_arg, sizeof region_arg, "%d", fd);
+  argv[2] = region_arg;
+  if (secret_fd_env) {
+    snprintf(env_entry, sizeof env_entry, "CLOUDTASER_SECRET_FD=%d", fd);
+    *secret_fd_env = env_entry;
+  }
   *step = HO_CLOEXEC;
-  if (set_cloexec(region_fd, 0) == 0 && set_cloexec(sig_pipe[0], 0) == 0) {
+  if (set_cloexec(fd, 0) == 0 && set_cloexec(sig_pipe[0], 0) == 0) {
     *step = HO_EXEC;
     syscall(SYS_execveat, exe_fd, "", argv, envp, AT_EMPTY_PATH);
   }
   e = errno;
-  set_cloexec(region_fd, 1);
+  drop_region(fd, size);
   set_cloexec(sig_pipe[0], 1);
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   return -e;
@@ -202,36 +271,46 @@ static int exec_blocked(int exe_fd, int region_fd, char **argv, char **envp,
 
 // Execs the supervisor (its bytes in `exe`) in this pid:
 //   cloudtaser-supervisor --region-fd N --signal-fd M --delivery D -- ARGS
-// with `env` (both NUL-separated string lists) as its environment. A signal
-// in `stop_mask` (bit n = signal n) captured before the signals are blocked
-// cancels it. Returns only on failure: -errno, and *step names the call
-// (enum handover_step).
-EXPORT int ct_hand_over(const uint8_t *exe, uint64_t exe_len, int region_fd,
-                        const char *delivery, const char *args,
-                        uint64_t args_len, const char *env, uint64_t env_len,
-                        int32_t stop_mask, int32_t *step) {
+// with `env` (both NUL-separated string lists) as its environment, plus
+// CLOUDTASER_SECRET_FD=N in interposer/fd delivery. N is a copy of the
+// region (`size` bytes at `region`; memfd_secret, or memfd_create when
+// `memfd`), made just before the exec. A signal in `stop_mask` (bit n =
+// signal n) captured before the signals are blocked cancels it. Returns only
+// on failure: -errno, and *step names the call (enum handover_step).
+EXPORT int ct_hand_over(const uint8_t *exe, uint64_t exe_len, uint64_t region,
+                        uint64_t size, int memfd, const char *delivery,
+                        const char *args, uint64_t args_len, const char *env,
+                        uint64_t env_len, int32_t stop_mask, int32_t *step) {
   *step = HO_ARGS;
-  if (region_fd < 0 || args_len == 0 || exe_len == 0 ||
-      (strcmp(delivery, "env") != 0 && strcmp(delivery, "interposer") != 0 &&
+  bool env_delivery = strcmp(delivery, "env") == 0;
+  long page = sysconf(_SC_PAGESIZE);
+  if (region == 0 || size == 0 || size % (uint64_t)page != 0 ||
+      args_len == 0 || exe_len == 0 ||
+      (!env_delivery && strcmp(delivery, "interposer") != 0 &&
        strcmp(delivery, "fd") != 0))
     return -EINVAL;
   int r = ct_capture_signals();
   if (r < 0) return r;
-  char region[16], pipe_fd[16];
-  snprintf(region, sizeof region, "%d", region_fd);
+  char pipe_fd[16];
   snprintf(pipe_fd, sizeof pipe_fd, "%d", sig_pipe[0]);
   char **argv = split(args, args_len, 8);
-  char **envp = split(env, env_len, 0);
+  // One slot more for CLOUDTASER_SECRET_FD (split leaves the first empty).
+  char **envp = split(env, env_len, 1);
   if (!argv || !envp) {
     free(argv);
     free(envp);
     return -EINVAL;
   }
-  const char *lead[8] = {"cloudtaser-supervisor", "--region-fd", region,
+  const char *lead[8] = {"cloudtaser-supervisor", "--region-fd", "",
                          "--signal-fd", pipe_fd, "--delivery", delivery, "--"};
   memcpy(argv, lead, sizeof lead);
+  // env delivery: the first slot is dropped, the list starts after it.
+  char **env_list = env_delivery ? envp + 1 : envp;
   int fd = memfd_with(exe, exe_len, step);
-  r = fd < 0 ? fd : exec_blocked(fd, region_fd, argv, envp, stop_mask, step);
+  r = fd < 0 ? fd
+             : exec_blocked(fd, (const uint8_t *)(uintptr_t)region, size,
+                            memfd, argv, env_delivery ? NULL : &envp[0],
+                            env_list, stop_mask, step);
   if (fd >= 0) close(fd);
   free(argv);
   free(envp);

@@ -50,7 +50,7 @@ export async function runCommand(
     // Same pid, Deno heap gone; signals from now on reach the app. A
     // stopping signal that beats the hand-over's own last look cancels it.
     handOver({
-      regionFd: p.region.fd,
+      region: p.region,
       delivery: p.delivery,
       argv,
       env: p.childEnv,

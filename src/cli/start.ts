@@ -96,8 +96,6 @@ export async function prepare(
       env,
       secretKeys: region.keys(),
       delivery,
-      // The fd exists only from here to the exec (see exportFd).
-      regionFd: region.exportFd(),
       interposerPath: ipath,
       passthrough: (config.string("CLOUDTASER_ENV_PASSTHROUGH") ?? "")
         .split(",").map((s) => s.trim()).filter(Boolean),

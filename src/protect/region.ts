@@ -64,9 +64,8 @@ interface Mapping {
  * const region = SecretRegion.create({ requireMemfdSecret: true });
  * region.append("DB_PASSWORD", bytesFromSocket);
  * bytesFromSocket.fill(0);
- * const fd = region.exportFd(); // just before the hand-over
- * // ... exec the supervisor with fd; if that fails:
- * region.wipe();
+ * // ... handOver({ region, ... }) copies it into the supervisor; if that
+ * // fails, or the start stops:
  * region.wipe();
  * ```
  */
@@ -96,7 +95,6 @@ export class SecretRegion {
   #keys = new Map<string, { offset: number; length: number }>();
   #canary = crypto.getRandomValues(new Uint8Array(CANARY_SIZE));
   #writing = false; // one reservation at a time: growth would move it
-  #exported = -1;
 
   private constructor(opts: Required<RegionOptions>) {
     this.#opts = opts;
@@ -117,10 +115,6 @@ export class SecretRegion {
     });
   }
 
-  /** The fd made by {@link exportFd}, or -1. */
-  get fd(): number {
-    return this.#exported;
-  }
   /** Address of offset 0 of the data pages. */
   get address(): bigint {
     return this.#mapped().data;
@@ -163,9 +157,6 @@ export class SecretRegion {
   ): { view: Uint8Array; commit(length: number): void } {
     validateKey(key);
     if (this.#writing) throw new Error("a record is already being written");
-    if (this.#exported >= 0) {
-      throw new Error("the region was exported for the hand-over: it is final");
-    }
     if (this.#keys.has(key)) {
       throw new RegionError(`duplicate secret key ${key}`);
     }
@@ -215,72 +206,6 @@ export class SecretRegion {
     return this.#mapped().view.subarray(r.offset, r.offset + r.length);
   }
 
-  /**
-   * A new fd holding a copy of the region, for the hand-over to the
-   * supervisor (a mapping does not survive exec; an fd does). The region's own
-   * fd was closed as soon as it was mapped: an open fd can be stolen by root
-   * with `pidfd_getfd`, a mapping cannot. So this one exists only from the
-   * end of the fetch to the exec. Idempotent until {@link closeFd}.
-   */
-  exportFd(): number {
-    if (this.#exported >= 0) return this.#exported;
-    const m = this.#mapped();
-    const fd = this.#newFile(this.backing);
-    try {
-      native.ftruncate(fd, m.size);
-      this.#withMapping(
-        fd,
-        m.size,
-        (copy, at) => copy.set(m.view.subarray(at, at + copy.length)),
-      );
-    } catch (e) {
-      native.close(fd);
-      throw e;
-    }
-    this.#exported = fd;
-    return fd;
-  }
-
-  /** Zeroes and closes the fd made by {@link exportFd}, if any. */
-  closeFd(): void {
-    const fd = this.#exported;
-    if (fd < 0) return;
-    this.#exported = -1;
-    try {
-      this.#withMapping(fd, this.#mapped().size, (copy) => copy.fill(0));
-    } finally {
-      native.close(fd);
-    }
-  }
-
-  // One page at a time: secretmem pages count against RLIMIT_MEMLOCK while
-  // mapped, so a whole second mapping would need twice the region's size in
-  // the limit (a 64 KiB limit then fails the hand-over with EAGAIN); a page
-  // at a time needs one page more than the region.
-  #withMapping(
-    fd: number,
-    size: number,
-    fn: (view: Uint8Array, offset: number) => void,
-  ) {
-    const page = native.pageSize();
-    for (let at = 0; at < size; at += page) {
-      const len = Math.min(page, size - at);
-      const addr = native.mmap(
-        0n,
-        len,
-        native.PROT.READ | native.PROT.WRITE,
-        native.MAP.SHARED,
-        fd,
-        at,
-      );
-      try {
-        fn(native.viewOf(addr, len), at);
-      } finally {
-        native.munmap(addr, len);
-      }
-    }
-  }
-
   /** True while the canary at the end of the data pages is unbroken. */
   canaryIntact(): boolean {
     const m = this.#mapped();
@@ -298,7 +223,6 @@ export class SecretRegion {
     const m = this.#map;
     if (!m) return { canaryIntact: true };
     const canaryIntact = this.canaryIntact();
-    this.closeFd();
     this.#release(m);
     this.#map = null;
     this.#keys.clear();
@@ -383,13 +307,6 @@ export class SecretRegion {
       native.munmap(reserve, size + 2 * page);
       throw e;
     }
-  }
-
-  /** A new, empty backing file of the given kind (close-on-exec). */
-  #newFile(kind: RegionBacking): number {
-    return kind === "memfd_secret"
-      ? native.memfdSecret()
-      : native.memfdCreate("cloudtaser-secrets");
   }
 
   // memfd_secret VMAs are locked by the kernel (mlock on them gives ENOMEM);

@@ -15,8 +15,6 @@ export interface ChildEnvInput {
   /** Names of the secret records in the region. */
   secretKeys: readonly string[];
   delivery: Delivery;
-  /** The region fd the app inherits (interposer and fd delivery). */
-  regionFd?: number;
   /** Path of libcloudtaser_interposer.so (interposer delivery). */
   interposerPath?: string;
   /** Configuration variables the app may still see (CLOUDTASER_ENV_PASSTHROUGH). */
@@ -60,7 +58,8 @@ function isConfig(name: string): boolean {
  * Builds the child's non-secret environment: the wrapper's environment minus
  * its configuration (`CLOUDTASER_*`, `VAULT_*`, `BAO_*` unless passed
  * through), minus every name a secret will take and every `vault:` reference,
- * plus `CLOUDTASER_SECRET_FD` and `LD_PRELOAD` where the delivery needs them.
+ * plus `LD_PRELOAD` for the interposer. `CLOUDTASER_SECRET_FD` is added by
+ * the hand-over, which makes the fd (ffi/handover.ts).
  *
  * @example
  * ```ts
@@ -92,12 +91,6 @@ export function buildChildEnv(input: ChildEnvInput): ChildEnv {
       OWNED.has(name) || (isConfig(name) && !passthrough.has(name));
     if (drop) dropped.push(name);
     else entries.push(`${name}=${value}`);
-  }
-  if (input.delivery !== "env") {
-    if (input.regionFd === undefined) {
-      throw new ChildEnvError(`${input.delivery} delivery needs the region fd`);
-    }
-    entries.push(`CLOUDTASER_SECRET_FD=${input.regionFd}`);
   }
   if (input.delivery === "interposer") {
     if (!input.interposerPath) {

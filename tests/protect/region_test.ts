@@ -290,26 +290,6 @@ Deno.test("10,000 keys and 1 MiB values fit, and every value reads back", () => 
   }
 });
 
-Deno.test("exportFd makes a copy for the hand-over; closeFd zeroes and closes it; the region is final once exported", () => {
-  const region = SecretRegion.create();
-  try {
-    region.append("A", enc.encode("exported-value"));
-    const fd = region.exportFd();
-    assert.equal(region.exportFd(), fd);
-    const link = Deno.readLinkSync(`/proc/self/fd/${fd}`);
-    assert.match(link, /secretmem/);
-    assert.throws(
-      () => region.append("B", enc.encode("x")),
-      /exported for the hand-over/,
-    );
-    region.closeFd();
-    assert.equal(region.fd, -1);
-    assert.throws(() => Deno.readLinkSync(`/proc/self/fd/${fd}`));
-  } finally {
-    region.wipe();
-  }
-});
-
 Deno.test("records are KEY=VALUE\\0 after the header; bad keys, NUL values and duplicates are refused", () => {
   const region = SecretRegion.create();
   try {

@@ -53,15 +53,14 @@ Deno.test("passthrough keeps the named configuration, never a credential", () =>
   );
 });
 
-Deno.test("interposer delivery adds the region fd and prepends the interposer to LD_PRELOAD", () => {
+Deno.test("interposer delivery prepends the interposer to LD_PRELOAD (the hand-over adds the region fd)", () => {
   const r = buildChildEnv({
     env,
     secretKeys: ["DB_PASSWORD"],
     delivery: "interposer",
-    regionFd: 5,
     interposerPath: "/cloudtaser/libcloudtaser_interposer.so",
   });
-  assert.ok(r.entries.includes("CLOUDTASER_SECRET_FD=5"));
+  assert.ok(!r.entries.some((e) => e.startsWith("CLOUDTASER_SECRET_FD=")));
   assert.ok(
     r.entries.includes(
       "LD_PRELOAD=/cloudtaser/libcloudtaser_interposer.so:/lib/libjemalloc.so",
@@ -70,14 +69,13 @@ Deno.test("interposer delivery adds the region fd and prepends the interposer to
   assert.equal(r.entries.filter((e) => e.startsWith("LD_PRELOAD=")).length, 1);
 });
 
-Deno.test("fd delivery adds only the region fd", () => {
+Deno.test("fd delivery adds nothing (the hand-over adds the region fd)", () => {
   const r = buildChildEnv({
     env: { PATH: "/bin" },
     secretKeys: [],
     delivery: "fd",
-    regionFd: 7,
   });
-  assert.deepEqual(r.entries, ["PATH=/bin", "CLOUDTASER_SECRET_FD=7"]);
+  assert.deepEqual(r.entries, ["PATH=/bin"]);
 });
 
 Deno.test("a CLOUDTASER_SECRET_FD from outside never reaches the child", () => {

@@ -22,10 +22,8 @@ export interface RunOptions {
   secrets?: Record<string, string>;
   sleepMs?: number;
   corruptCanary?: boolean;
-  /** Leave CLOUDTASER_SECRET_FD out of an interposer/fd environment. */
-  omitSecretFd?: boolean;
-  /** Hand over this fd number instead of the region's. */
-  regionFd?: number;
+  /** Hand over a region of size 0: the hand-over fails before any exec. */
+  badRegion?: boolean;
   stdin?: "piped" | "null";
   /** Command words put before `deno run` (e.g. unshare). */
   prefix?: string[];
@@ -94,10 +92,7 @@ export class Run {
     ];
     if (opts.sleepMs) args.push("--sleep-ms", String(opts.sleepMs));
     if (opts.corruptCanary) args.push("--corrupt-canary");
-    if (opts.omitSecretFd) args.push("--omit-secret-fd");
-    if (opts.regionFd !== undefined) {
-      args.push("--region-fd", String(opts.regionFd));
-    }
+    if (opts.badRegion) args.push("--bad-region");
     args.push("--", ...argv);
     const cmd = [...(opts.prefix ?? []), Deno.execPath(), ...args];
     this.child = new Deno.Command(cmd[0], {

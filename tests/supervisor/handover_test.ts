@@ -132,14 +132,34 @@ Deno.test("before the app runs the supervisor fails closed: 125, a message, no a
   const dir = Deno.makeTempDirSync();
   const witness = `${dir}/app-ran`;
   try {
-    // fd delivery whose environment does not name the region fd.
-    const noFd = await runToEnd(["/usr/bin/touch", witness], {
-      delivery: "fd",
-      omitSecretFd: true,
-    });
-    assert.equal(noFd.status.code, 125);
+    // fd delivery whose environment does not name the region fd: a real
+    // region from region_exec, handed to the supervisor by hand without it.
+    const noFd = await new Deno.Command(nativePath("region_exec"), {
+      args: [
+        "--mode",
+        "fd",
+        "--",
+        "/bin/sh",
+        "-c",
+        'exec env -u CLOUDTASER_SECRET_FD "$0" --region-fd ' +
+        '"$CLOUDTASER_SECRET_FD" --delivery fd -- /usr/bin/touch "$1"',
+        nativePath("cloudtaser-supervisor"),
+        witness,
+      ],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+      signal: AbortSignal.timeout(5000),
+    }).spawn();
+    const w = noFd.stdin.getWriter();
+    await w.write(
+      new TextEncoder().encode(`DB_PASSWORD=${marker("nofd")}\n\n`),
+    );
+    await w.close();
+    const noFdOut = await noFd.output();
+    assert.equal(noFdOut.code, 125, dec.decode(noFdOut.stderr));
     assert.match(
-      String(jsonLines(noFd.stderr)[0]?.message),
+      String(jsonLines(dec.decode(noFdOut.stderr))[0]?.message),
       /^fd delivery needs CLOUDTASER_SECRET_FD=\d+ in the environment$/,
     );
     // A region fd that is no region (stdin, /dev/null), started by hand.
@@ -180,9 +200,9 @@ Deno.test("before the app runs the supervisor fails closed: 125, a message, no a
 });
 
 Deno.test("a failed hand-over throws a SyscallError naming the call and the wrapper exits cleanly", async () => {
-  const r = await runToEnd(["/bin/true"], { regionFd: 987 });
+  const r = await runToEnd(["/bin/true"], { badRegion: true });
   assert.equal(r.status.code, 3, r.stderr);
-  assert.match(r.stderr, /^handover: fcntl\(F_SETFD\) failed: EBADF$/m);
+  assert.match(r.stderr, /^handover: handOver failed: EINVAL$/m);
   assert.ok(!r.stderr.includes("cloudtaser-supervisor"), "no exec happened");
 });
 
