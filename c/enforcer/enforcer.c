@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 /* cloudtaser-enforcer: loads the BPF LSM programs (or, where the kernel
  * refuses trampoline programs, the tracepoint detect-and-kill fallback),
- * protects processes that register on a unix socket, and prints every
- * denial as a JSON line on stdout.
+ * pins them, protects processes that register on a unix socket, and prints
+ * every denial as a JSON line on stdout.
  *
  *   cloudtaser-enforcer [--mode enforce|detect] [--tier auto|lsm|fallback]
- *                       [--socket-mode 0666] [SOCKET]
+ *                       [--socket-mode 0666] [--pin-dir DIR]
+ *                       [--allow KINDS:MATCH]... [--verbose] [SOCKET]
+ *   cloudtaser-enforcer --uninstall [--pin-dir DIR]
  *
  * Registration protocol: a client connects to SOCKET (default
  * /run/cloudtaser/enforcer.sock) and sends nothing. The daemon reads the
@@ -17,13 +19,17 @@
  * The entry is keyed on the pid, outlives the connection (and exec), and
  * the kernel side deletes it when the last thread of the process exits.
  *
- * Runs until SIGINT/SIGTERM; nothing is pinned, so exiting detaches all.
+ * The programs and maps are pinned under the pin directory (default
+ * /sys/fs/bpf/cloudtaser): SIGINT/SIGTERM or a crash leave protection in
+ * place, a restarted daemon adopts the pins and their registrations, and
+ * --uninstall removes them (pins.c).
  */
 #define _GNU_SOURCE
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -32,44 +38,22 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/mount.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "enforcer.h"
+#include "daemon.h"
 #include "enforcer.skel.h"
 
-#define DEFAULT_SOCKET "/run/cloudtaser/enforcer.sock"
-#define LSM_LIST "/sys/kernel/security/lsm"
-
-enum tier { TIER_AUTO, TIER_LSM, TIER_FALLBACK };
-
-struct options {
-	const char *socket_path;
-	mode_t socket_mode;
-	bool detect;
-	enum tier tier;
-	bool verbose;
-};
-
-struct state {
-	struct options opt;
-	struct enforcer_bpf *skel;
-	struct ring_buffer *rb;
-	bool lsm;              /* the LSM tier runs */
-	char lsm_error[160];   /* why it does not, when it does not */
-	int listen_fd;
-	int signal_fd;
-	int epoll_fd;
-};
+#define CGROUP2_SUPER_MAGIC 0x63677270
 
 /* ---- output ------------------------------------------------------------ */
 
-static void log_msg(const char *level, const char *fmt, ...)
+void log_msg(const char *level, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
@@ -88,7 +72,7 @@ static void log_msg(const char *level, const char *fmt, ...)
 }
 
 /* Writes s as a JSON string (quotes included) into out. */
-static void json_string(char *out, size_t size, const char *s, size_t max)
+void json_string(char *out, size_t size, const char *s, size_t max)
 {
 	size_t o = 0;
 
@@ -111,7 +95,21 @@ static void json_string(char *out, size_t size, const char *s, size_t max)
 
 static const char *mode_name(const struct state *st)
 {
-	return st->opt.detect ? "detect" : "enforce";
+	return st->conf->flags & CT_CFG_ENFORCE ? "enforce" : "detect";
+}
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	(void)level;
+	return vfprintf(stderr, fmt, ap);
+}
+
+static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	(void)level;
+	(void)fmt;
+	(void)ap;
+	return 0;
 }
 
 static const char *action_name(unsigned int action)
@@ -120,7 +118,40 @@ static const char *action_name(unsigned int action)
 	case CT_ACTION_DENIED: return "denied";
 	case CT_ACTION_KILLED: return "killed";
 	case CT_ACTION_LOGGED: return "logged";
+	case CT_ACTION_NEUTRALIZED: return "neutralized";
 	default: return "none";
+	}
+}
+
+static const char *bpf_cmd_name(unsigned int cmd)
+{
+	switch (cmd) {
+	case BPF_PROG_LOAD: return "bpf_prog_load";
+	case BPF_OBJ_GET: return "bpf_obj_get";
+	case BPF_PROG_ATTACH: return "bpf_prog_attach";
+	case BPF_MAP_GET_FD_BY_ID: return "map_get_fd_by_id";
+	case BPF_LINK_GET_FD_BY_ID: return "link_get_fd_by_id";
+	case BPF_RAW_TRACEPOINT_OPEN: return "bpf_raw_tracepoint_open";
+	case BPF_LINK_CREATE: return "bpf_link_create";
+	case BPF_LINK_UPDATE: return "bpf_link_update";
+	default: return "bpf";
+	}
+}
+
+static const char *syscall_name(int nr)
+{
+	switch (nr) {
+	case SYS_unlink:
+	case SYS_unlinkat: return "unlink";
+	case SYS_rmdir: return "rmdir";
+	case SYS_rename:
+	case SYS_renameat:
+	case SYS_renameat2: return "rename";
+	case SYS_umount2: return "umount";
+	case SYS_io_uring_setup: return "setup";
+	case SYS_io_uring_enter: return "enter";
+	case SYS_io_uring_register: return "register";
+	default: return "other";
 	}
 }
 
@@ -128,18 +159,26 @@ static const char *action_name(unsigned int action)
 static void describe(const struct ct_event *e, char *out, size_t size)
 {
 	char name[CT_NAME_LEN + 1];
+	const char *sig = sigabbrev_np(e->detail) ?: "?";
 
 	memcpy(name, e->name, CT_NAME_LEN);
 	name[CT_NAME_LEN] = 0;
 	switch (e->what) {
 	case CT_WHAT_OPEN: snprintf(out, size, "open:%s", name); return;
 	case CT_WHAT_WRITE: snprintf(out, size, "write:%s", name); return;
-	case CT_WHAT_BPF:
-		snprintf(out, size, "bpf:%s_get_fd_by_id",
-			 e->detail == BPF_MAP_GET_FD_BY_ID	? "map"
-			 : e->detail == BPF_PROG_GET_FD_BY_ID ? "prog"
-							      : "link");
+	case CT_WHAT_BPF: snprintf(out, size, "bpf:%s", bpf_cmd_name(e->detail)); return;
+	case CT_WHAT_SIGNAL:
+		snprintf(out, size, "%s:SIG%s", name[0] ? name : "signal", sig);
 		return;
+	case CT_WHAT_SIGIO: snprintf(out, size, "fcntl:F_SETSIG:SIG%s", sig); return;
+	case CT_WHAT_TRACING: snprintf(out, size, "tracing:%s", bpf_cmd_name(e->detail)); return;
+	case CT_WHAT_PERF: snprintf(out, size, "tracing:perf_event_open"); return;
+	case CT_WHAT_TRACEFS: snprintf(out, size, "tracing:tracefs:%s", name); return;
+	case CT_WHAT_IO_URING:
+		snprintf(out, size, "io_uring:%s",
+			 e->syscall_nr < 0 ? "submit" : syscall_name(e->syscall_nr));
+		return;
+	case CT_WHAT_PIN: snprintf(out, size, "pin:%s", syscall_name(e->syscall_nr)); return;
 	case CT_WHAT_PTRACE: break;
 	default: snprintf(out, size, "other"); return;
 	}
@@ -153,7 +192,19 @@ static void describe(const struct ct_event *e, char *out, size_t size)
 	case SYS_openat2: snprintf(out, size, "ptrace_check:open"); return;
 	case SYS_readlink:
 	case SYS_readlinkat: snprintf(out, size, "ptrace_check:readlink"); return;
+	case SYS_perf_event_open: snprintf(out, size, "ptrace_check:perf_event_open"); return;
 	default: snprintf(out, size, "ptrace_check:syscall_%d", e->syscall_nr); return;
+	}
+}
+
+static const char *neutral_name(unsigned int n)
+{
+	switch (n) {
+	case CT_NEUTRAL_CONT: return "sigcont";
+	case CT_NEUTRAL_KILL: return "sigkill";
+	case CT_NEUTRAL_FAILED: return "failed";
+	case CT_NEUTRAL_UNAVAILABLE: return "unavailable";
+	default: return "none";
 	}
 }
 
@@ -177,10 +228,10 @@ static void resume_after_attach(unsigned int attacker, unsigned int target)
 
 static int handle_event(void *ctx, void *data, size_t size)
 {
+	const struct state *st = ctx;
 	const struct ct_event *e = data;
-	char comm[CT_COMM_LEN * 6 + 3], what[64];
+	char comm[CT_COMM_LEN * 6 + 3], what[80], more[96] = "";
 
-	(void)ctx;
 	if (size < sizeof(*e))
 		return 0;
 	json_string(comm, sizeof(comm), e->comm, CT_COMM_LEN);
@@ -194,165 +245,42 @@ static int handle_event(void *ctx, void *data, size_t size)
 		return 0;
 	}
 	describe(e, what, sizeof(what));
+	if (e->what == CT_WHAT_SIGNAL && (e->action == CT_ACTION_KILLED ||
+					   e->action == CT_ACTION_NEUTRALIZED))
+		snprintf(more, sizeof(more), ",\"signal\":%u,\"target_action\":\"%s\"", e->detail,
+			 neutral_name(e->extra));
+	else if (e->what == CT_WHAT_SIGNAL || e->what == CT_WHAT_SIGIO)
+		snprintf(more, sizeof(more), ",\"signal\":%u", e->detail);
+	else if (e->what == CT_WHAT_TRACING)
+		snprintf(more, sizeof(more), ",\"prog_type\":%u", e->extra);
+	else if (e->what == CT_WHAT_IO_URING && e->syscall_nr < 0)
+		snprintf(more, sizeof(more), ",\"opcode\":%u", e->detail);
 	printf("{\"event\":\"denial\",\"action\":\"%s\",\"accessor\":{\"pid\":%u,\"tid\":%u,"
-	       "\"comm\":%s},\"target\":%u,\"what\":\"%s\",\"syscall\":%d}\n",
+	       "\"comm\":%s},\"target\":%u,\"what\":\"%s\",\"syscall\":%d%s}\n",
 	       action_name(e->action), e->accessor_pid, e->accessor_tid, comm, e->target_pid, what,
-	       e->syscall_nr);
-	if (e->action == CT_ACTION_KILLED && e->syscall_nr == SYS_ptrace)
+	       e->syscall_nr, more);
+	/* without bpf_send_signal_task() the kernel side cannot undo the stop
+	 * PTRACE_ATTACH queued: do it from here */
+	if (e->action == CT_ACTION_KILLED && e->syscall_nr == SYS_ptrace &&
+	    e->what == CT_WHAT_PTRACE && !st->kfuncs)
 		resume_after_attach(e->accessor_pid, e->target_pid);
 	return 0;
 }
 
-/* ---- loading ----------------------------------------------------------- */
-
-static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	(void)level;
-	return vfprintf(stderr, fmt, ap);
-}
-
-static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	(void)level;
-	(void)fmt;
-	(void)ap;
-	return 0;
-}
-
-/* Whether `bpf` is an active LSM. Attaching an LSM program "succeeds" even
- * when it is not, and then enforces nothing. */
-static bool bpf_lsm_active(void)
-{
-	char buf[512];
-	FILE *f = fopen(LSM_LIST, "r");
-
-	if (!f && errno == ENOENT &&
-	    mount("securityfs", "/sys/kernel/security", "securityfs", 0, NULL) == 0)
-		f = fopen(LSM_LIST, "r");
-	if (!f)
-		return false;
-	if (!fgets(buf, sizeof(buf), f))
-		buf[0] = 0;
-	fclose(f);
-	for (char *save = NULL, *tok = strtok_r(buf, ",\n", &save); tok;
-	     tok = strtok_r(NULL, ",\n", &save))
-		if (strcmp(tok, "bpf") == 0)
-			return true;
-	return false;
-}
-
-/* Opens, configures, loads and attaches one tier. Returns 0 or -errno;
- * on failure nothing is left loaded. */
-static int load_tier(struct state *st, bool lsm)
-{
-	struct enforcer_bpf *skel;
-	int err;
-
-	skel = enforcer_bpf__open();
-	if (!skel)
-		return -errno;
-	skel->rodata->enforcer_tgid = getpid();
-	skel->rodata->enforce = !st->opt.detect;
-	bpf_program__set_autoload(skel->progs.ct_file_open, lsm);
-	bpf_program__set_autoload(skel->progs.ct_ptrace_check, lsm);
-	bpf_program__set_autoload(skel->progs.ct_bpf, lsm);
-	bpf_program__set_autoload(skel->progs.ct_sys_enter, !lsm);
-	bpf_program__set_autoload(skel->progs.ct_sys_exit, !lsm);
-	err = enforcer_bpf__load(skel);
-	if (err) {
-		err = -errno ?: err;
-		enforcer_bpf__destroy(skel);
-		return err;
-	}
-	err = enforcer_bpf__attach(skel);
-	if (err) {
-		err = -errno ?: err;
-		enforcer_bpf__destroy(skel);
-		return err;
-	}
-	st->skel = skel;
-	st->lsm = lsm;
-	return 0;
-}
-
-static int load_enforcer(struct state *st)
-{
-	int err;
-
-	if (st->opt.tier != TIER_FALLBACK) {
-		if (!bpf_lsm_active()) {
-			snprintf(st->lsm_error, sizeof(st->lsm_error),
-				 "bpf is not in " LSM_LIST " (boot with lsm=...,bpf)");
-		} else {
-			err = load_tier(st, true);
-			if (err == 0)
-				return 0;
-			snprintf(st->lsm_error, sizeof(st->lsm_error),
-				 "loading the LSM programs failed: %s", strerror(-err));
-		}
-		if (st->opt.tier == TIER_LSM) {
-			log_msg("error", "%s (--tier lsm)", st->lsm_error);
-			return -ENOTSUP;
-		}
-		log_msg("warn", "%s; using the tracepoint fallback (detect and kill)",
-			st->lsm_error);
-	}
-	err = load_tier(st, false);
-	if (err)
-		log_msg("error", "loading the tracepoint fallback failed: %s", strerror(-err));
-	return err;
-}
-
-static unsigned int object_id(int fd)
-{
-	struct bpf_prog_info info; /* id is the first field of every *_info */
-	__u32 len = sizeof(info);
-
-	memset(&info, 0, sizeof(info));
-	if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len))
-		return 0;
-	return info.id;
-}
-
-/* Tells the kernel side which BPF objects are ours, so that the lsm/bpf
- * hook (or the fallback) refuses fds for them to everyone else. */
-static void record_own_ids(struct state *st)
-{
-	struct ct_own_ids *ids = &st->skel->bss->own_ids;
-	struct bpf_link **links = (struct bpf_link **)&st->skel->links;
-	size_t nlinks = sizeof(st->skel->links) / sizeof(*links);
-	struct bpf_program *prog;
-	struct bpf_map *map;
-	int n;
-
-	n = 0;
-	bpf_object__for_each_map(map, st->skel->obj) {
-		/* .rodata is frozen (no syscall can write it) and bpftool reads
-		 * it to show a program's metadata: leave it open to all */
-		if (strstr(bpf_map__name(map), ".rodata"))
-			continue;
-		if (n < CT_MAX_OWN_IDS && bpf_map__fd(map) >= 0)
-			ids->map[n++] = object_id(bpf_map__fd(map));
-	}
-	n = 0;
-	bpf_object__for_each_program(prog, st->skel->obj)
-		if (n < CT_MAX_OWN_IDS && bpf_program__fd(prog) >= 0)
-			ids->prog[n++] = object_id(bpf_program__fd(prog));
-	n = 0;
-	for (size_t i = 0; i < nlinks && n < CT_MAX_OWN_IDS; i++)
-		if (links[i])
-			ids->link[n++] = object_id(bpf_link__fd(links[i]));
-}
-
 /* ---- registration ------------------------------------------------------ */
 
-static int protect_pid(struct state *st, unsigned int pid)
+/* Protects pid. Registered processes are counted (the kernel side refuses
+ * tracing and io_uring only while the count is not zero); the daemon's own
+ * entry is not. */
+static int protect_pid(struct state *st, unsigned int pid, unsigned int flags)
 {
-	struct ct_protected v = { .group = pid };
+	struct ct_protected v = { .group = pid, .flags = flags };
 
-	if (bpf_map__update_elem(st->skel->maps.protected, &pid, sizeof(pid), &v, sizeof(v),
-				 BPF_NOEXIST) == 0)
+	if (bpf_map_update_elem(st->protected_fd, &pid, &v, BPF_NOEXIST) == 0) {
+		if (!(flags & CT_PROT_ENFORCER))
+			__atomic_add_fetch(&st->conf->nprotected, 1, __ATOMIC_SEQ_CST);
 		return 0;
+	}
 	/* already protected (a member of a registered tree registers again):
 	 * keep its group so the tree can still inspect it */
 	return errno == EEXIST ? 0 : -errno;
@@ -360,7 +288,8 @@ static int protect_pid(struct state *st, unsigned int pid)
 
 static void unprotect_pid(struct state *st, unsigned int pid)
 {
-	bpf_map__delete_elem(st->skel->maps.protected, &pid, sizeof(pid), 0);
+	if (bpf_map_delete_elem(st->protected_fd, &pid) == 0)
+		__atomic_sub_fetch(&st->conf->nprotected, 1, __ATOMIC_SEQ_CST);
 }
 
 static void answer(int fd, const char *line)
@@ -394,7 +323,7 @@ static void register_client(struct state *st, int fd)
 		answer(fd, line);
 		return;
 	}
-	err = protect_pid(st, cred.pid);
+	err = protect_pid(st, cred.pid, 0);
 	pfd = (struct pollfd){ .fd = pidfd, .events = POLLIN };
 	if (err == 0 && poll(&pfd, 1, 0) == 1) {
 		unprotect_pid(st, cred.pid);
@@ -514,7 +443,7 @@ static int setup_loop(struct state *st)
 		log_msg("error", "signalfd/epoll setup failed: %s", strerror(errno));
 		return -errno;
 	}
-	st->rb = ring_buffer__new(bpf_map__fd(st->skel->maps.events), handle_event, st, NULL);
+	st->rb = ring_buffer__new(st->events_fd, handle_event, st, NULL);
 	if (!st->rb) {
 		log_msg("error", "ring_buffer__new failed: %s", strerror(errno));
 		return -errno;
@@ -527,6 +456,9 @@ static int setup_loop(struct state *st)
 		return -errno;
 	ev.data.fd = ring_buffer__epoll_fd(st->rb);
 	if (epoll_ctl(st->epoll_fd, EPOLL_CTL_ADD, ring_buffer__epoll_fd(st->rb), &ev))
+		return -errno;
+	ev.data.fd = st->inotify_fd;
+	if (epoll_ctl(st->epoll_fd, EPOLL_CTL_ADD, st->inotify_fd, &ev))
 		return -errno;
 	return 0;
 }
@@ -550,9 +482,13 @@ static int run_loop(struct state *st)
 				accept_clients(st);
 			} else if (evs[i].data.fd == st->signal_fd) {
 				if (read(st->signal_fd, &si, sizeof(si)) == sizeof(si))
-					log_msg("info", "signal %u: detaching and exiting", si.ssi_signo);
+					log_msg("info", "signal %u: exiting; protection stays pinned "
+						"in %s (--uninstall removes it)", si.ssi_signo,
+						st->opt.pin_dir);
 				ring_buffer__consume(st->rb);
 				return 0;
+			} else if (evs[i].data.fd == st->inotify_fd) {
+				repin(st);
 			} else {
 				ring_buffer__consume(st->rb);
 			}
@@ -564,8 +500,64 @@ static int run_loop(struct state *st)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: cloudtaser-enforcer [--mode enforce|detect] [--tier auto|lsm|fallback]\n"
-		   "                           [--socket-mode OCTAL] [--verbose] [SOCKET]\n"
-		   "SOCKET defaults to " DEFAULT_SOCKET ".\n");
+		   "                           [--socket-mode OCTAL] [--pin-dir DIR]\n"
+		   "                           [--allow KINDS:MATCH]... [--verbose] [SOCKET]\n"
+		   "       cloudtaser-enforcer --uninstall [--pin-dir DIR]\n"
+		   "SOCKET defaults to " DEFAULT_SOCKET ", DIR to " DEFAULT_PIN_DIR ".\n"
+		   "KINDS: tracing, io_uring or both (tracing,io_uring); MATCH: exe=PATH and/or\n"
+		   "cgroup=PATH (a cgroup v2 directory; its descendants match too), comma-separated.\n");
+}
+
+/* One --allow: "KINDS:exe=PATH,cgroup=PATH". The executable is matched by
+ * inode and device, the cgroup by its v2 id (or an ancestor's). */
+static int parse_allow(const char *spec, struct ct_allow *a)
+{
+	char buf[2 * PATH_MAX], *fields, *save = NULL;
+	struct statfs fs;
+	struct stat s;
+
+	*a = (struct ct_allow){ 0 };
+	snprintf(buf, sizeof(buf), "%s", spec);
+	fields = strchr(buf, ':');
+	if (!fields) {
+		log_msg("error", "--allow %s: expected KINDS:MATCH", spec);
+		return -1;
+	}
+	*fields++ = 0;
+	for (char *k = strtok_r(buf, ",+", &save); k; k = strtok_r(NULL, ",+", &save)) {
+		if (strcmp(k, "tracing") == 0) {
+			a->kinds |= CT_ALLOW_TRACING;
+		} else if (strcmp(k, "io_uring") == 0) {
+			a->kinds |= CT_ALLOW_IO_URING;
+		} else {
+			log_msg("error", "--allow %s: unknown kind %s (tracing, io_uring)", spec, k);
+			return -1;
+		}
+	}
+	for (char *f = strtok_r(fields, ",", &save); f; f = strtok_r(NULL, ",", &save)) {
+		if (strncmp(f, "exe=", 4) == 0) {
+			if (stat(f + 4, &s) || !S_ISREG(s.st_mode)) {
+				log_msg("error", "--allow %s: %s is no executable file", spec, f + 4);
+				return -1;
+			}
+			a->ino = s.st_ino;
+			a->dev = kernel_dev(s.st_dev);
+		} else if (strncmp(f, "cgroup=", 7) == 0) {
+			if (statfs(f + 7, &fs) || fs.f_type != CGROUP2_SUPER_MAGIC || stat(f + 7, &s)) {
+				log_msg("error", "--allow %s: %s is no cgroup v2 directory", spec, f + 7);
+				return -1;
+			}
+			a->cgroup = s.st_ino; /* a cgroup2 directory's inode is its id */
+		} else {
+			log_msg("error", "--allow %s: unknown match %s (exe=, cgroup=)", spec, f);
+			return -1;
+		}
+	}
+	if (!a->kinds || (!a->ino && !a->cgroup)) {
+		log_msg("error", "--allow %s: needs a kind and exe= and/or cgroup=", spec);
+		return -1;
+	}
+	return 0;
 }
 
 static int parse_args(int argc, char **argv, struct options *opt)
@@ -574,14 +566,19 @@ static int parse_args(int argc, char **argv, struct options *opt)
 		{ "mode", required_argument, NULL, 'm' },
 		{ "tier", required_argument, NULL, 't' },
 		{ "socket-mode", required_argument, NULL, 's' },
+		{ "pin-dir", required_argument, NULL, 'p' },
+		{ "allow", required_argument, NULL, 'a' },
+		{ "uninstall", no_argument, NULL, 'u' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	int c;
 
-	*opt = (struct options){ .socket_path = DEFAULT_SOCKET, .socket_mode = 0666 };
-	while ((c = getopt_long(argc, argv, "m:t:s:vh", longs, NULL)) != -1) {
+	*opt = (struct options){ .socket_path = DEFAULT_SOCKET,
+				 .socket_mode = 0666,
+				 .pin_dir = DEFAULT_PIN_DIR };
+	while ((c = getopt_long(argc, argv, "m:t:s:p:a:uvh", longs, NULL)) != -1) {
 		switch (c) {
 		case 'm':
 			if (strcmp(optarg, "enforce") && strcmp(optarg, "detect"))
@@ -599,6 +596,20 @@ static int parse_args(int argc, char **argv, struct options *opt)
 				return -1;
 			break;
 		case 's': opt->socket_mode = strtoul(optarg, NULL, 8) & 07777; break;
+		case 'p':
+			if (optarg[0] != '/' || strlen(optarg) >= PATH_MAX - CT_PIN_NAME)
+				return -1;
+			opt->pin_dir = optarg;
+			break;
+		case 'a':
+			if (opt->nallow >= CT_MAX_ALLOW) {
+				log_msg("error", "at most %d --allow entries", CT_MAX_ALLOW);
+				return -1;
+			}
+			if (parse_allow(optarg, &opt->allow[opt->nallow++]))
+				return -1;
+			break;
+		case 'u': opt->uninstall = true; break;
 		case 'v': opt->verbose = true; break;
 		case 'h': usage(stdout); exit(0);
 		default: return -1;
@@ -609,10 +620,43 @@ static int parse_args(int argc, char **argv, struct options *opt)
 	return optind == argc ? 0 : -1;
 }
 
+/* A fresh load that failed after pinning must not leave a half install. */
+static void unpin_partial(struct state *st)
+{
+	char path[PATH_MAX];
+
+	for (int i = 0; i < st->nobjs; i++) {
+		snprintf(path, sizeof(path), "%s/%s", st->opt.pin_dir, st->objs[i].name);
+		unlink(path);
+	}
+	rmdir(st->opt.pin_dir);
+}
+
+static void print_ready(const struct state *st)
+{
+	char reason[sizeof(st->lsm_error) * 6 + 3], sock[108 * 6 + 3], pins[PATH_MAX * 6 + 3];
+	char missing[sizeof(st->hooks_missing) * 6 + 3];
+
+	json_string(reason, sizeof(reason), st->lsm_error, sizeof(st->lsm_error));
+	json_string(sock, sizeof(sock), st->opt.socket_path, 108);
+	json_string(pins, sizeof(pins), st->opt.pin_dir, PATH_MAX);
+	json_string(missing, sizeof(missing), st->hooks_missing, sizeof(st->hooks_missing));
+	printf("{\"event\":\"ready\",\"pid\":%d,\"mode\":\"%s\",\"lsm\":%s,\"tier\":\"%s\","
+	       "\"socket\":%s,\"pin_dir\":%s,\"adopted\":%s,\"registrations\":%lld,"
+	       "\"kfuncs\":%s,\"hooks_missing\":%s%s%s}\n",
+	       getpid(), mode_name(st), st->lsm ? "true" : "false",
+	       st->lsm ? "lsm" : "tracepoint-kill", sock, pins, st->adopted ? "true" : "false",
+	       __atomic_load_n(&st->conf->nprotected, __ATOMIC_SEQ_CST),
+	       !st->lsm && st->kfuncs ? "true" : "false", missing,
+	       st->lsm || st->adopted ? "" : ",\"lsm_unavailable\":",
+	       st->lsm || st->adopted ? "" : reason);
+}
+
 int main(int argc, char **argv)
 {
-	struct state st = { .listen_fd = -1, .signal_fd = -1, .epoll_fd = -1 };
-	char reason[sizeof(st.lsm_error) * 6 + 3], sock[108 * 6 + 3];
+	struct state st = { .listen_fd = -1, .signal_fd = -1, .epoll_fd = -1,
+			    .inotify_fd = -1, .protected_fd = -1, .events_fd = -1,
+			    .conf_fd = -1 };
 	int err;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -625,38 +669,45 @@ int main(int argc, char **argv)
 		log_msg("error", "not in the initial pid namespace: run with hostPID");
 		return 1;
 	}
+	if (st.opt.uninstall)
+		return uninstall_pins(&st.opt) ? 1 : 0;
 
-	err = load_enforcer(&st);
+	if (pins_exist(st.opt.pin_dir)) {
+		err = adopt_pins(&st);
+	} else {
+		err = prepare_pin_dir(&st);
+		if (!err)
+			err = load_enforcer(&st);
+		if (!err)
+			err = pin_all(&st);
+	}
 	if (err)
 		goto cleanup;
-	record_own_ids(&st);
-	err = protect_pid(&st, getpid()); /* its fds and memory are the keys */
+	err = protect_pid(&st, getpid(), CT_PROT_ENFORCER); /* its fds are the keys */
 	if (err) {
 		log_msg("error", "protecting the enforcer itself failed: %s", strerror(-err));
 		goto cleanup;
 	}
 	err = open_socket(&st);
+	if (!err)
+		err = watch_pins(&st);
+	if (!err)
+		err = setup_loop(&st);
 	if (err)
 		goto cleanup;
-	err = setup_loop(&st);
-	if (err)
-		goto cleanup;
-
-	json_string(reason, sizeof(reason), st.lsm_error, sizeof(st.lsm_error));
-	json_string(sock, sizeof(sock), st.opt.socket_path, 108);
-	printf("{\"event\":\"ready\",\"pid\":%d,\"mode\":\"%s\",\"lsm\":%s,\"tier\":\"%s\","
-	       "\"socket\":%s%s%s}\n",
-	       getpid(), mode_name(&st), st.lsm ? "true" : "false",
-	       st.lsm ? "lsm" : "tracepoint-kill", sock,
-	       st.lsm ? "" : ",\"lsm_unavailable\":", st.lsm ? "" : reason);
+	print_ready(&st);
+	ring_buffer__consume(st.rb); /* what happened while no daemon ran */
 	err = run_loop(&st);
 
 cleanup:
+	if (err && st.skel && !st.adopted)
+		unpin_partial(&st);
 	if (st.listen_fd >= 0) {
 		close(st.listen_fd);
 		unlink(st.opt.socket_path);
 	}
 	ring_buffer__free(st.rb);
+	/* the links stay attached through their pins */
 	enforcer_bpf__destroy(st.skel);
 	if (st.epoll_fd >= 0)
 		close(st.epoll_fd);

@@ -11,6 +11,13 @@
  * WHAT: environ maps smaps pagemap stack syscall map_files mem
  *       coredump_filter ptrace process_vm_readv process_vm_writev pidfd_getfd
  *       fd_reopen (open /proc/PID/fd/FD and read it)
+ *       ptrace_seize (PTRACE_SEIZE + PTRACE_INTERRUPT, then PEEKDATA)
+ *       task_environ, task_fd_reopen (PID is a thread id: the same through
+ *       /proc/<tgid>/task/<tid>/)
+ *       bpf_pinned (PID is a directory: opens every pinned object in it
+ *       read-write and tries BPF_LINK_DETACH on each link)
+ *       bpf_progs (PID is a program name: exit 1 when one of that name is
+ *       loaded, 0 when none is)
  *       bpf_objects (PID ignored: asks a writable fd for every BPF map and
  *       link on the system by id; "EPERM" when any was refused)
  *       bpf_left (PID ignored: one JSON line per BPF map, link and program
@@ -19,7 +26,9 @@
  *       bpf_hold (PID ignored: creates a BPF map and holds its fd until
  *       killed: a real leftover, the control for bpf_left)
  * ADDR: address of the secret in the target (mem, ptrace, process_vm_*)
- * FD:   the target's fd to steal (pidfd_getfd) */
+ * FD:   the target's fd to steal (pidfd_getfd)
+ * Every PID may be a thread id: the kernel resolves it to the thread's
+ * process, and so must the enforcer. */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -34,27 +43,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define MARK "CT-SECRET-"
-
-static const char *what;
-static pid_t pid;
-static char buf[1 << 16];
-
-static int report_ok(long bytes)
-{
-	int saw = bytes > 0 && memmem(buf, bytes, MARK, strlen(MARK)) != NULL;
-
-	printf("{\"attack\":\"%s\",\"pid\":%d,\"result\":\"ok\",\"bytes\":%ld,\"saw_secret\":%s}\n",
-	       what, pid, bytes, saw ? "true" : "false");
-	return 0;
-}
-
-static int report_err(const char *step, int err)
-{
-	printf("{\"attack\":\"%s\",\"pid\":%d,\"result\":\"%s\",\"errno\":%d,\"step\":\"%s\"}\n",
-	       what, pid, strerrorname_np(err) ?: "unknown", err, step);
-	return 1;
-}
+#include "report.h"
 
 static int read_proc(const char *entry)
 {
@@ -140,6 +129,63 @@ static int ptrace_peek(unsigned long addr)
 	return report_ok(4 * sizeof(long));
 }
 
+/* SEIZE does not stop the target; INTERRUPT does, the way a debugger (or
+ * a syscall injector) takes control. */
+static int ptrace_seize(unsigned long addr)
+{
+	long word;
+	int status;
+
+	if (ptrace(PTRACE_SEIZE, pid, 0, 0))
+		return report_err("PTRACE_SEIZE", errno);
+	if (ptrace(PTRACE_INTERRUPT, pid, 0, 0))
+		return report_err("PTRACE_INTERRUPT", errno);
+	waitpid(pid, &status, __WALL);
+	for (int i = 0; i < 4; i++) {
+		errno = 0;
+		word = ptrace(PTRACE_PEEKDATA, pid, addr + i * sizeof(long), 0);
+		if (errno)
+			return report_err("PTRACE_PEEKDATA", errno);
+		memcpy(buf + i * sizeof(long), &word, sizeof(long));
+	}
+	ptrace(PTRACE_DETACH, pid, 0, 0);
+	return report_ok(4 * sizeof(long));
+}
+
+/* The thread group of a thread id, as /proc/<tid>/status says. */
+static int tgid_of(int tid)
+{
+	char path[64], line[128];
+	int tgid = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", tid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Tgid: %d", &tgid) == 1)
+			break;
+	fclose(f);
+	return tgid;
+}
+
+static int read_task(const char *entry)
+{
+	char path[96];
+	long n, total = 0;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/%s", tgid_of(pid), pid, entry);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return report_err("open", errno);
+	while (total < (long)sizeof(buf) && (n = pread(fd, buf + total, sizeof(buf) - total, total)) > 0)
+		total += n;
+	close(fd);
+	return report_ok(total);
+}
+
 static int vm_rw(unsigned long addr, int write)
 {
 	struct iovec local = { .iov_base = buf, .iov_len = 32 };
@@ -183,6 +229,8 @@ static int steal_fd(int target_fd)
 	long n;
 
 	pidfd = syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd < 0 && (errno == EINVAL || errno == ENOENT)) /* a thread id: a thread pidfd (6.9+) */
+		pidfd = syscall(SYS_pidfd_open, pid, O_EXCL /* PIDFD_THREAD */);
 	if (pidfd < 0)
 		return report_err("pidfd_open", errno);
 	fd = syscall(SYS_pidfd_getfd, pidfd, target_fd, 0);
@@ -365,6 +413,84 @@ static int bpf_hold(void)
 		pause();
 }
 
+/* Opens every object pinned in dir read-write; links it could open it
+ * tries to detach. "EPERM" when any open was refused. */
+static int bpf_pinned(const char *dir)
+{
+	int opened = 0, denied = 0, detached = 0, err = 0;
+	union bpf_attr attr;
+	struct dirent *d;
+	char path[512];
+	DIR *dh = opendir(dir);
+
+	if (!dh)
+		return report_err("opendir", errno);
+	while ((d = readdir(dh))) {
+		int fd;
+
+		if (d->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, d->d_name);
+		memset(&attr, 0, sizeof(attr));
+		attr.pathname = (__u64)(unsigned long)path;
+		fd = syscall(SYS_bpf, BPF_OBJ_GET, &attr, sizeof(attr));
+		if (fd < 0) {
+			denied++;
+			err = err ?: errno;
+			continue;
+		}
+		opened++;
+		if (strncmp(d->d_name, "link_", 5) == 0) {
+			memset(&attr, 0, sizeof(attr));
+			attr.link_detach.link_fd = fd;
+			if (syscall(SYS_bpf, BPF_LINK_DETACH, &attr, sizeof(attr)) == 0)
+				detached++;
+		}
+		close(fd);
+	}
+	closedir(dh);
+	printf("{\"attack\":\"bpf_pinned\",\"pid\":0,\"result\":\"%s\",\"opened\":%d,"
+	       "\"denied\":%d,\"detached\":%d}\n",
+	       err ? strerrorname_np(err) : "ok", opened, denied, detached);
+	return err ? 1 : 0;
+}
+
+static int bpf_progs(const char *name)
+{
+	union bpf_attr attr;
+	__u32 id = 0;
+
+	for (;;) {
+		struct bpf_prog_info info;
+		int fd;
+
+		memset(&attr, 0, sizeof(attr));
+		attr.start_id = id;
+		if (syscall(SYS_bpf, BPF_PROG_GET_NEXT_ID, &attr, sizeof(attr)))
+			break;
+		id = attr.next_id;
+		memset(&attr, 0, sizeof(attr));
+		attr.prog_id = id;
+		fd = syscall(SYS_bpf, BPF_PROG_GET_FD_BY_ID, &attr, sizeof(attr));
+		if (fd < 0)
+			continue;
+		memset(&info, 0, sizeof(info));
+		memset(&attr, 0, sizeof(attr));
+		attr.info.bpf_fd = fd;
+		attr.info.info_len = sizeof(info);
+		attr.info.info = (__u64)(unsigned long)&info;
+		if (syscall(SYS_bpf, BPF_OBJ_GET_INFO_BY_FD, &attr, sizeof(attr)) == 0 &&
+		    strncmp(info.name, name, sizeof(info.name)) == 0) {
+			printf("{\"attack\":\"bpf_progs\",\"pid\":0,\"result\":\"loaded\",\"id\":%u}\n", id);
+			close(fd);
+			return 1;
+		}
+		close(fd);
+	}
+	printf("{\"attack\":\"bpf_progs\",\"pid\":0,\"result\":\"none\"}\n");
+	return 0;
+}
+
 static int bpf_objects(void)
 {
 	int maps_opened = 0, maps_denied = 0, links_opened = 0, links_denied = 0, err = 0;
@@ -390,6 +516,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	what = argv[1];
+	if (strcmp(what, "bpf_pinned") == 0)
+		return bpf_pinned(argv[2]);
+	if (strcmp(what, "bpf_progs") == 0)
+		return bpf_progs(argv[2]);
 	pid = atoi(argv[2]);
 	addr = argc > 3 ? strtoul(argv[3], NULL, 0) : 0;
 	for (size_t i = 0; i < sizeof(proc_entries) / sizeof(*proc_entries); i++)
@@ -403,6 +533,16 @@ int main(int argc, char **argv)
 		return write_coredump_filter();
 	if (strcmp(what, "ptrace") == 0)
 		return ptrace_peek(addr);
+	if (strcmp(what, "ptrace_seize") == 0)
+		return ptrace_seize(addr);
+	if (strcmp(what, "task_environ") == 0)
+		return read_task("environ");
+	if (strcmp(what, "task_fd_reopen") == 0) {
+		char entry[32];
+
+		snprintf(entry, sizeof(entry), "fd/%d", argc > 4 ? atoi(argv[4]) : 0);
+		return read_task(entry);
+	}
 	if (strcmp(what, "process_vm_readv") == 0)
 		return vm_rw(addr, 0);
 	if (strcmp(what, "process_vm_writev") == 0)

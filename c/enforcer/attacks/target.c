@@ -1,26 +1,37 @@
 // SPDX-License-Identifier: Apache-2.0
 /* ct-target: a process holding a secret where attackers look for it: in
- * its environment (CT_SECRET), in a heap buffer, and in a memfd it keeps
- * open. Prints one JSON line with what an attacker needs, then waits.
- * SIGUSR1 makes it re-check that it can still read its own /proc entries
- * and memory (protection must not hurt the protected process).
+ * its environment (CT_SECRET), in a heap buffer, in a memfd it keeps open
+ * and in a memfd_secret region (out of the kernel's direct map, but mapped
+ * in its own page tables). Prints one JSON line with what an attacker
+ * needs, then waits. SIGUSR1 makes it re-check that it can still read its
+ * own /proc entries and memory (protection must not hurt the protected
+ * process). It never writes a core (RLIMIT_CORE 0): the tests judge
+ * core-dumping signals by how it died.
  *
- *   CT_SECRET=CT-SECRET-... ct-target [--fork]
+ *   CT_SECRET=CT-SECRET-... ct-target [--fork] [--thread]
  *
- * --fork: also fork a child that does the same (an inherited protection). */
+ * --fork:   also fork a child that does the same (an inherited protection).
+ * --thread: start a second thread and report its id ("tid"): attacks aimed
+ *           at a thread id must reach the same protection. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 static char *secret_buf;
 static int secret_fd = -1;
+static char *region; /* memfd_secret, NULL where the kernel lacks it */
+static pid_t thread_id;
 
 static int contains(const char *buf, size_t len, const char *needle)
 {
@@ -67,15 +78,45 @@ static const char *self_check(const char *secret)
 
 static void announce(const char *role, const char *secret)
 {
-	printf("{\"target\":\"%s\",\"pid\":%d,\"addr\":\"%p\",\"fd\":%d,\"self_check\":\"%s\"}\n",
-	       role, getpid(), (void *)secret_buf, secret_fd, self_check(secret));
+	printf("{\"target\":\"%s\",\"pid\":%d,\"tid\":%d,\"pgid\":%d,\"addr\":\"%p\","
+	       "\"region\":\"%p\",\"fd\":%d,\"self_check\":\"%s\"}\n",
+	       role, getpid(), thread_id ? thread_id : getpid(), getpgid(0), (void *)secret_buf,
+	       (void *)region, secret_fd, self_check(secret));
 	fflush(stdout);
+}
+
+/* The secret in a memfd_secret mapping; the fd is closed at once. */
+static void secret_region(const char *secret)
+{
+	int fd = syscall(SYS_memfd_secret, 0);
+	size_t len = sysconf(_SC_PAGESIZE);
+
+	if (fd < 0)
+		return; /* ENOSYS: no region, the JSON says (nil) */
+	if (ftruncate(fd, len) == 0)
+		region = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (region == MAP_FAILED)
+		region = NULL;
+	if (region)
+		memcpy(region, secret, strlen(secret) + 1);
+}
+
+static void *idle_thread(void *arg)
+{
+	(void)arg;
+	__atomic_store_n(&thread_id, (pid_t)syscall(SYS_gettid), __ATOMIC_SEQ_CST);
+	for (;;)
+		pause();
+	return NULL;
 }
 
 int main(int argc, char **argv)
 {
 	const char *secret = getenv("CT_SECRET");
 	const char *role = "parent";
+	struct rlimit nocore = { 0, 0 };
+	bool fork_child = false, thread = false;
 	sigset_t mask;
 	pid_t child = -1;
 	int sig;
@@ -84,7 +125,21 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ct-target: set CT_SECRET=CT-SECRET-...\n");
 		return 2;
 	}
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--fork") == 0)
+			fork_child = true;
+		else if (strcmp(argv[i], "--thread") == 0)
+			thread = true;
+	}
+	setrlimit(RLIMIT_CORE, &nocore);
+	/* a shell starts background jobs with SIGINT and SIGQUIT ignored: the
+	 * tests judge default dispositions */
+	for (int s = 1; s < 32; s++)
+		if (s != SIGKILL && s != SIGSTOP)
+			signal(s, SIG_DFL);
+	setpgid(0, 0); /* its own process group: a group signal reaches it alone */
 	secret_buf = strdup(secret);
+	secret_region(secret);
 	secret_fd = memfd_create("ct-secret", MFD_CLOEXEC);
 	if (!secret_buf || secret_fd < 0 || write(secret_fd, secret, strlen(secret)) < 0) {
 		perror("ct-target: setup");
@@ -95,7 +150,7 @@ int main(int argc, char **argv)
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
-	if (argc > 1 && strcmp(argv[1], "--fork") == 0) {
+	if (fork_child) {
 		child = fork();
 		if (child < 0) {
 			perror("ct-target: fork");
@@ -105,6 +160,16 @@ int main(int argc, char **argv)
 			role = "child";
 			child = -1;
 		}
+	}
+	if (thread) {
+		pthread_t t;
+
+		if (pthread_create(&t, NULL, idle_thread, NULL)) {
+			perror("ct-target: pthread_create");
+			return 1;
+		}
+		while (!__atomic_load_n(&thread_id, __ATOMIC_SEQ_CST))
+			usleep(1000);
 	}
 	announce(role, secret);
 	for (;;) {
