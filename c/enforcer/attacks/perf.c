@@ -12,6 +12,7 @@
 #include <linux/perf_event.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,7 @@ int main(int argc, char **argv)
 	size_t data_len = DATA_PAGES * page;
 	char *ring;
 	long seen = 0;
+	bool found = false;
 	int fd;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -57,7 +59,9 @@ int main(int argc, char **argv)
 	if (ring == MAP_FAILED)
 		return report_err("mmap", errno);
 	meta = (struct perf_event_mmap_page *)ring;
-	for (int round = 0; round < 20 && !seen; round++) {
+	/* every sample of up to 20 wake-ups; the first one that holds a secret
+	 * is kept, else the first one */
+	for (int round = 0; round < 20 && !found; round++) {
 		struct pollfd pfd = { .fd = fd, .events = POLLIN };
 		__u64 head, tail;
 
@@ -65,25 +69,22 @@ int main(int argc, char **argv)
 		poll(&pfd, 1, 150);
 		head = __atomic_load_n(&meta->data_head, __ATOMIC_ACQUIRE);
 		tail = meta->data_tail;
-		while (tail < head) {
+		while (tail < head && !found) {
 			struct perf_event_header h;
 			char *base = ring + page;
 			size_t off = tail % data_len;
 
 			memcpy(&h, base + off, sizeof(h)); /* headers never wrap (8-aligned) */
 			if (h.type == PERF_RECORD_SAMPLE && h.size > sizeof(h)) {
-				/* copy out the record (it may wrap) and keep it when it
-				 * holds a secret or is the first one seen */
 				static char rec[1 << 16];
 
-				for (size_t i = 0; i < h.size; i++)
+				for (size_t i = 0; i < h.size; i++) /* it may wrap */
 					rec[i] = base[(off + i) % data_len];
-				if (!seen || memmem(rec, h.size, MARK, strlen(MARK))) {
+				found = memmem(rec, h.size, MARK, strlen(MARK)) != NULL;
+				if (!seen || found) {
 					memcpy(buf, rec, h.size);
 					seen = h.size;
 				}
-				if (memmem(rec, h.size, MARK, strlen(MARK)))
-					break;
 			}
 			tail += h.size;
 		}

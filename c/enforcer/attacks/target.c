@@ -102,6 +102,19 @@ static void secret_region(const char *secret)
 		memcpy(region, secret, strlen(secret) + 1);
 }
 
+/* The kernel leaves a random gap (up to 8 KiB) between the environment
+ * strings at the top of the stack and the pointer arrays below them; a page
+ * in it may never be mapped, and a user-stack sample (ct-perf) stops at
+ * the first unmapped page. Reading one byte per page maps them (the zero
+ * page), so the sample's reach does not depend on that draw. */
+static void touch_stack_up_to(const char *top)
+{
+	volatile const char *p = (const char *)&p;
+
+	for (; p < top; p += 4096)
+		(void)*p;
+}
+
 static void *idle_thread(void *arg)
 {
 	(void)arg;
@@ -132,6 +145,7 @@ int main(int argc, char **argv)
 			thread = true;
 	}
 	setrlimit(RLIMIT_CORE, &nocore);
+	touch_stack_up_to(secret);
 	/* a shell starts background jobs with SIGINT and SIGQUIT ignored: the
 	 * tests judge default dispositions */
 	for (int s = 1; s < 32; s++)
