@@ -6,9 +6,12 @@
 #
 # Passes only on what the serial log shows: `bpf` in the guest's
 # /sys/kernel/security/lsm, the enforcer in the LSM tier, EPERM for every
-# attack on the protected process and its child, success of the same
-# attacks on the unprotected control. (qemu exits 0 even when the guest
-# panics, and an LSM list without bpf attaches "fine" and enforces nothing.)
+# attack on the protected process, its child and its second thread (reads,
+# io_uring, tracing BPF, perf, signals, the pins), success of the same
+# attacks on the unprotected control; protection that holds after a kill -9
+# of the daemon, a restarted daemon that adopts the pins, and nothing left
+# after --uninstall. (qemu exits 0 even when the guest panics, and an LSM
+# list without bpf attaches "fine" and enforces nothing.)
 #
 # Environment:
 #   CLOUDTASER_VM_CACHE   kernel cache (default /var/cache/cloudtaser-vm)
@@ -65,18 +68,13 @@ kernel_image() {
 build_initramfs() {
   local dir=$WORK/initramfs
   local b=$ROOT/build/enforcer
-  make -s -C c ../build/enforcer/cloudtaser-enforcer-static ../build/enforcer/ct-register-static \
-    ../build/enforcer/ct-target-static ../build/enforcer/ct-attack-static \
-    ../build/enforcer/ct-bench_open-static >&2
+  local bins="cloudtaser-enforcer ct-register ct-target ct-attack ct-uring ct-signal ct-perf ct-bpfread ct-bench_open"
+  make -s -C c $(for x in $bins; do echo "../build/enforcer/$x-static"; done) >&2
   rm -rf "$dir"
   mkdir -p "$dir"/{bin,dev,proc,sys,tmp,run}
   cp "$busybox_bin" "$dir/bin/busybox"
   ln -s busybox "$dir/bin/sh"
-  cp "$b/cloudtaser-enforcer-static" "$dir/bin/cloudtaser-enforcer"
-  cp "$b/ct-register-static" "$dir/bin/ct-register"
-  cp "$b/ct-target-static" "$dir/bin/ct-target"
-  cp "$b/ct-attack-static" "$dir/bin/ct-attack"
-  cp "$b/ct-bench_open-static" "$dir/bin/ct-bench_open"
+  for x in $bins; do cp "$b/$x-static" "$dir/bin/$x"; done
   cp scripts/vm/init.sh "$dir/init"
   chmod +x "$dir/init"
   (cd "$dir" && find . | cpio -o -H newc --quiet | gzip -1) >"$WORK/initramfs.gz"
@@ -110,41 +108,77 @@ check "bpf is an active LSM: $(lines CT-LSM-LIST: | cut -d" " -f2)" \
 check "the enforcer runs the LSM tier" \
   'lines CT-ENFORCER: | grep "\"event\":\"ready\"" | grep -q "\"lsm\":true,\"tier\":\"lsm\""'
 
-expected=16 # 14 ct-attack kinds + busybox cat + dd
+# How many lines each role must have: 15 ct-attack kinds + 3 io_uring +
+# busybox cat + dd; +2 tracing (tp_btf reader, perf) for the protected
+# parent; 6 aimed at a thread id.
+declare -A expected=([protected]=22 [protected-child]=20 [control]=20 [protected-thread]=6 [control-thread]=6)
 # Our hooks return -EPERM; procfs turns a refused ptrace check on the
-# /proc/<pid>/fd/N link into EACCES (proc_fd_access_allowed), so fd_reopen
-# counts as denied with EACCES too (the control shows it is our doing).
-denied_re='"result":"EPERM"|"attack":"fd_reopen".*"result":"EACCES"'
-for role in protected protected-child; do
+# /proc/<pid>/fd/N link into EACCES (proc_fd_access_allowed), so the fd
+# reopens count as denied with EACCES too (the control shows it is our doing).
+denied_re='"result":"EPERM"|"attack":"(task_)?fd_reopen".*"result":"EACCES"'
+for role in protected protected-child protected-thread; do
   n=$(lines "CT-ATTACK $role " | wc -l)
   denied=$(lines "CT-ATTACK $role " | grep -Ec "$denied_re" || true)
-  check "$role: $denied/$expected attacks got EPERM" "[[ $n -eq $expected && $denied -eq $expected ]]"
+  check "$role: $denied/${expected[$role]} attacks got EPERM" \
+    "[[ $n -eq ${expected[$role]} && $denied -eq ${expected[$role]} ]]"
   lines "CT-ATTACK $role " | grep -Ev "$denied_re" | sed 's/^/vm-lsm:      /' >&2 || true
 done
-n=$(lines "CT-ATTACK control " | wc -l)
-worked=$(lines "CT-ATTACK control " | grep -c '"result":"ok"' || true)
-check "control: $worked/$expected attacks succeeded" "[[ $n -eq $expected && $worked -eq $expected ]]"
-lines "CT-ATTACK control " | grep -v '"result":"ok"' | sed 's/^/vm-lsm:      /' >&2 || true
+for role in control control-thread; do
+  n=$(lines "CT-ATTACK $role " | wc -l)
+  worked=$(lines "CT-ATTACK $role " | grep -c '"result":"ok"' || true)
+  check "$role: $worked/${expected[$role]} attacks succeeded" \
+    "[[ $n -eq ${expected[$role]} && $worked -eq ${expected[$role]} ]]"
+  lines "CT-ATTACK $role " | grep -v '"result":"ok"' | sed 's/^/vm-lsm:      /' >&2 || true
+done
 leaked=$(lines "CT-ATTACK protected" | grep -c '"saw_secret":true' || true)
 check "no attack on a protected process saw the secret" "[[ $leaked -eq 0 ]]"
+check "control: a tp_btf program and a perf stack sample read the secret while nothing was protected" \
+  '[[ $(lines "CT-ATTACK control-unprotected " | grep -c "\"saw_secret\":true") -eq 2 ]]'
+check "while something is protected, tracing BPF is refused to every other process" \
+  'lines "CT-TRACING control-while-protected " | grep -q "\"result\":\"EPERM\",\"errno\":1,\"step\":\"bpf_prog_load\""'
+check "an allow-listed executable may still load it (and reads the unprotected control)" \
+  'lines "CT-TRACING control-allowed " | grep -q "\"saw_secret\":true"'
+nsig=$(lines "CT-SIGNAL protected " | wc -l)
+okstate=$(lines "CT-SIGNAL protected " | grep -c "state=S child=S$" || true)
+refused=$(lines "CT-SIGNAL protected " | grep -Ec '"result":"EPERM"|"attack":"sigio:' || true)
+check "stop and core signals to the protected process: $refused/$nsig refused, $okstate/$nsig left it running" \
+  "[[ $nsig -eq 10 && $refused -eq 10 && $okstate -eq 10 ]]"
+lines "CT-SIGNAL protected " | grep -v "state=S child=S$" | sed 's/^/vm-lsm:      /' >&2 || true
+check "control: the same stop signals stopped it (4/4)" \
+  '[[ $(lines "CT-SIGNAL control " | grep -c "state=T$") -eq 4 ]]'
+check "control: SIGQUIT killed it (exit 131)" 'lines CT-CONTROL-QUIT: | grep -q ": 131$"'
 check "the protected processes still read their own /proc and memory" \
   '[[ $(lines CT-SELFCHECK: | grep -c "\"self_check\":\"ok\"") -eq 2 ]]'
 check "the enforcer reported denials as JSON lines" \
   'lines CT-DENIAL: | grep -q "\"action\":\"denied\""'
-check "nobody else got a writable fd for its maps (>= 3) or its 5 links: $(lines CT-BPF: | cut -d" " -f2-)" \
-  'lines CT-BPF: | grep -Eq "\"maps_denied\":([3-9]|[1-9][0-9]),\"links_opened\":0,\"links_denied\":5}"'
+check "nobody else got a writable fd for its maps (>= 4) or any of its 13 links: $(lines CT-BPF: | cut -d" " -f2-)" \
+  'lines CT-BPF: | grep -Eq "\"maps_opened\":0,\"maps_denied\":([4-9]|[1-9][0-9]),\"links_opened\":0,\"links_denied\":13}"'
+check "the pinned maps cannot be opened read-write, the links not detached" \
+  'lines CT-PINS: | grep "bpf_pinned" | grep -q "\"result\":\"EPERM\",\"opened\":13,\"denied\":3,\"detached\":0"'
+for a in rm-pin mv-pins umount-bpffs; do
+  check "$a: EPERM" "lines CT-PINS: | grep \"\\\"$a\\\"\" | grep -q EPERM"
+done
+check "kill -9 of the daemon: $(lines CT-AFTER-KILL | grep -c EPERM)/5 attacks still got EPERM, 16 pins stayed" \
+  '[[ $(lines CT-AFTER-KILL | grep -c "\"result\":\"EPERM\"") -eq 5 ]] && lines CT-PINS-AFTER-KILL: | grep -q ": 16$"'
+check "a restarted daemon adopted the pins and both registrations" \
+  'lines CT-ADOPTED: | grep -q "\"adopted\":true,\"registrations\":2,"'
+check "it registers new processes and protects them" \
+  'lines CT-LATE: | grep -q "\"registered\":true" && lines CT-LATE-ATTACK | grep -q "\"result\":\"EPERM\""'
 check "exits released the protected parent and child" 'lines CT-RELEASED: | grep -q .'
+check "--uninstall removed the 16 pins and the daemon exited 0" \
+  'lines CT-UNINSTALL: | grep -q "\"uninstalled\",\"removed\":16" && lines CT-ENFORCER-EXIT: | grep -q ": 0$"'
 # The kernel frees an exited loader's objects after a grace period: the
 # guest polls (bounded) and reports what is still there and who holds it.
-check "after the enforcer exited, every BPF object was freed: $(lines CT-BPF-AFTER-SETTLED: | cut -d" " -f2-)" \
+check "after --uninstall, every BPF object was freed: $(lines CT-BPF-AFTER-SETTLED: | cut -d" " -f2-)" \
   'lines CT-BPF-AFTER-SETTLED: | grep -q . && ! lines CT-BPF-AFTER-LEFT: | grep -q .'
 lines CT-BPF-AFTER-LEFT: | sed 's/^/vm-lsm:      /' >&2 || true
-check "after the enforcer exited, no BPF object was left or refused" \
-  'lines CT-BPF-AFTER: | grep -q "\"result\":\"ok\",\"maps_opened\":0,\"maps_denied\":0,\"links_opened\":0,\"links_denied\":0}"'
+check "after --uninstall, no BPF object was left or refused, no pin" \
+  'lines CT-BPF-AFTER: | grep -q "\"result\":\"ok\",\"maps_opened\":0,\"maps_denied\":0,\"links_opened\":0,\"links_denied\":0}" && lines CT-PINS-AFTER-UNINSTALL: | grep -q ": 0$"'
+check "after --uninstall the formerly protected process is readable again" \
+  'lines CT-AFTER-UNINSTALL | grep -q "\"saw_secret\":true"'
 holder=$(lines CT-BPF-CONTROL-HOLDER: | awk '{print $2}')
 check "control: a map really held by a process (pid ${holder:-?}) is reported as left, with its holder" \
   '[[ -n $holder ]] && lines CT-BPF-CONTROL-LEFT: | grep "\"name\":\"ct_hold\"" | grep -q "\"held_by\":\[$holder\]"'
-check "the enforcer exited 0" 'lines CT-ENFORCER-EXIT: | grep -q ": 0$"'
 
 # open() cost under TCG: only the ratio means anything
 lines CT-BENCH | sed 's/^/vm-lsm: /' >&2 || true
