@@ -22,7 +22,10 @@
  *                              perf_event_open, io_uring_*, fcntl(F_SETSIG)
  *     tp_btf/sys_exit          what a successful open()/bpf() returned;
  *                              senders of refused signals
- *     tp_btf/signal_generate   stop and core-dumping signals (all routes)
+ *     tp_btf/signal_generate   stop and core-dumping signals (all routes):
+ *                              the sender is killed, the signal marked
+ *     tp_btf/signal_deliver    the target repairs a marked one (SIGCONT,
+ *                              or SIGKILL before a core dump starts)
  *     tp_btf/io_uring_submit_req  io_uring submissions (SQPOLL included)
  *
  *   Both tiers:
@@ -36,7 +39,7 @@
  * Everything kernel-internal is read with BPF_CORE_READ so that the object
  * built against a 6.18 vmlinux.h loads on 6.1 (no bpf_rdonly_cast, and
  * sched_process_exit has one argument there, two here: we read only one).
- * The fallback programs that need kfuncs of 6.13 come in two variants.
+ * The fallback program that needs kfuncs of 6.13 comes in two variants.
  * Syscall numbers and pt_regs fields are x86_64.
  */
 #include "vmlinux.h"
@@ -92,13 +95,11 @@ char LICENSE[] SEC("license") = "GPL";
 	(SIGBIT(3) | SIGBIT(4) | SIGBIT(5) | SIGBIT(6) | SIGBIT(7) | SIGBIT(8) |        \
 	 SIGBIT(11) | SIGBIT(24) | SIGBIT(25) | SIGBIT(31))
 
-/* kfuncs of 6.13 and later. The programs that call them come in two
+/* kfuncs of 6.13 and later. The program that calls them comes in two
  * variants (`_kf` and without); the loader loads the one the kernel can
- * run, so on older kernels these stay unresolved in programs never loaded. */
+ * run, so on older kernels these stay unresolved in a program never loaded. */
 extern struct task_struct *bpf_task_from_vpid(s32 vpid) __ksym __weak;
 extern void bpf_task_release(struct task_struct *p) __ksym __weak;
-extern int bpf_send_signal_task(struct task_struct *task, int sig, enum pid_type type,
-				u64 value) __ksym __weak;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -121,14 +122,23 @@ struct {
 } conf SEC(".maps");
 
 /* Threads that sent a refused signal, killed on their way out of the
- * syscall (the signal path runs with interrupts off, where only one
- * deferred signal per CPU can be queued: that one goes to the target). */
+ * syscall (signal_generate runs with interrupts off, where a signal can
+ * only be deferred). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 1024);
 	__type(key, __u32);
 	__type(value, __u32);
 } doomed SEC(".maps");
+
+/* Per protected tgid, the stop and core signals sent to it from outside
+ * (tracepoint tier): signal_deliver repairs them in the target. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, CT_MAX_PROTECTED);
+	__type(key, __u32);
+	__type(value, __u64);
+} foreign_signals SEC(".maps");
 
 static __always_inline __u32 current_tgid(void)
 {
@@ -995,94 +1005,100 @@ int BPF_PROG(ct_sys_exit, struct pt_regs *regs, long ret)
 	return 0;
 }
 
-/* What the tracepoint tier can do to a protected target of a signal it
- * could not refuse: a stop signal is flushed (or undone) by SIGCONT; a
- * core-dumping signal the target does not handle is beaten by SIGKILL, so
- * the process dies (as it would have) without writing a core. The signal
- * is queued under the target's siglock with interrupts off: the kernel
- * defers ours to right after it (irq_work). */
-static __always_inline __u32 neutralize(struct task_struct *task, int sig, bool kf)
-{
-	struct sighand_struct *sh;
-	unsigned long handler = 1;
-	long off;
-
-	if (!kf)
-		return CT_NEUTRAL_UNAVAILABLE;
-	if (STOP_SIGNALS & SIGBIT(sig))
-		return bpf_send_signal_task(task, SIGCONT, PIDTYPE_TGID, 0) ? CT_NEUTRAL_FAILED
-									    : CT_NEUTRAL_CONT;
-	sh = BPF_CORE_READ(task, sighand);
-	off = bpf_core_field_offset(struct sighand_struct, action) +
-	      (sig - 1) * bpf_core_type_size(struct k_sigaction) +
-	      bpf_core_field_offset(struct k_sigaction, sa) +
-	      bpf_core_field_offset(struct sigaction, sa_handler);
-	if (!sh || bpf_probe_read_kernel(&handler, sizeof(handler), (void *)sh + off))
-		return CT_NEUTRAL_FAILED;
-	if (handler != SIG_DFL)
-		return CT_NEUTRAL_NONE;
-	return bpf_send_signal_task(task, SIGKILL, PIDTYPE_TGID, 0) ? CT_NEUTRAL_FAILED
-								     : CT_NEUTRAL_KILL;
-}
-
 /* Every signal passes here, by whatever route (kill, tgkill, a process
- * group, pidfd_send_signal, sigqueue, ptrace's SIGSTOP, F_SETSIG). Only
- * signals sent from another thread group's syscall, or through F_SETSIG
- * (si_code POLL_*) from outside the target's group, are refused; the
- * kernel's own (a fault, a tty's ^Z) pass, as under LSM. */
-static __always_inline int signal_generate(int sig, struct kernel_siginfo *info,
-					   struct task_struct *task, int result, bool kf)
+ * group, pidfd_send_signal, sigqueue, ptrace's SIGSTOP, F_SETSIG), in the
+ * sender's context with the target's siglock held. A signal cannot be
+ * refused here: it is marked foreign for signal_deliver to repair in the
+ * target, and its sender is killed on its way out of the syscall. Foreign
+ * are signals sent from another thread group's syscall, and F_SETSIG ones
+ * (si_code POLL_*) from outside the target's group; the kernel's own (a
+ * fault, a tty's ^Z) pass, as under LSM. A member of the tree that passes
+ * on a foreign signal it took through a signalfd (the supervisor forwards
+ * SIGQUIT) passes the mark on with it. */
+SEC("tp_btf/signal_generate")
+int BPF_PROG(ct_signal_generate, int sig, struct kernel_siginfo *info, struct task_struct *task,
+	     int group, int result)
 {
+	__u32 target, me, tid, one = 1;
+	__u64 bit = SIGBIT(sig), *mine, *theirs, zero = 0;
 	struct ct_config *c;
-	__u32 target, tid, one = 1, neutral = CT_NEUTRAL_NONE;
 	bool from_syscall;
 	long nr;
-	int code = 0;
+	int code;
 
 	if (!denied_signal(sig) || result == TRACE_SIGNAL_IGNORED || !task)
 		return 0;
 	target = BPF_CORE_READ(task, tgid);
-	if (!guarded_from_current(target))
+	if (!bpf_map_lookup_elem(&protected, &target))
+		return 0;
+	c = cfg();
+	if (!c)
 		return 0;
 	nr = current_syscall();
 	from_syscall = signal_syscall(nr);
+	if (!guarded_from_current(target)) {
+		/* inside the tree: a forward of a foreign signal stays foreign */
+		me = current_tgid();
+		mine = bpf_map_lookup_elem(&foreign_signals, &me);
+		if (!from_syscall || !mine || !(*mine & bit) || !enforcing(c))
+			return 0;
+		__sync_fetch_and_and(mine, ~bit);
+		goto mark;
+	}
 	if (!from_syscall) {
 		if ((unsigned long)info <= 1) /* SEND_SIG_NOINFO, SEND_SIG_PRIV */
 			return 0;
 		code = BPF_CORE_READ(info, si_code);
 		if (code < POLL_IN || code > POLL_HUP)
 			return 0;
+	} else {
+		report(target, CT_WHAT_SIGNAL, enforcing(c) ? CT_ACTION_KILLED : CT_ACTION_LOGGED,
+		       nr, sig, CT_NEUTRAL_NONE, NULL);
+		if (enforcing(c)) {
+			tid = (__u32)bpf_get_current_pid_tgid();
+			bpf_map_update_elem(&doomed, &tid, &one, BPF_ANY);
+		}
 	}
-	c = cfg();
-	if (enforcing(c))
-		neutral = neutralize(task, sig, kf);
-	if (!from_syscall) {
-		report(target, CT_WHAT_SIGNAL,
-		       enforcing(c) ? CT_ACTION_NEUTRALIZED : CT_ACTION_LOGGED, nr, sig, neutral,
-		       "sigio");
+	if (!enforcing(c))
 		return 0;
+mark:
+	theirs = bpf_map_lookup_elem(&foreign_signals, &target);
+	if (!theirs) {
+		bpf_map_update_elem(&foreign_signals, &target, &zero, BPF_NOEXIST);
+		theirs = bpf_map_lookup_elem(&foreign_signals, &target);
 	}
-	report(target, CT_WHAT_SIGNAL, enforcing(c) ? CT_ACTION_KILLED : CT_ACTION_LOGGED, nr,
-	       sig, neutral, NULL);
-	if (enforcing(c)) {
-		tid = (__u32)bpf_get_current_pid_tgid();
-		bpf_map_update_elem(&doomed, &tid, &one, BPF_ANY);
-	}
+	if (theirs)
+		__sync_fetch_and_or(theirs, bit);
 	return 0;
 }
 
-SEC("tp_btf/signal_generate")
-int BPF_PROG(ct_signal_generate_kf, int sig, struct kernel_siginfo *info,
-	     struct task_struct *task, int group, int result)
+/* The target dequeued a signal to act on it; its siglock is held, with
+ * interrupts off, so a signal sent from here is deferred to the moment
+ * that lock drops: before the stop (do_signal_stop) or the core dump
+ * (vfs_coredump) it is about to start. A foreign stop gets a SIGCONT, which
+ * wakes it before it sleeps; a foreign core-dumping signal the process does
+ * not handle gets a SIGKILL, so coredump_wait() finds the group already
+ * exiting and writes no core: the process dies, as the signal would have
+ * made it, with its memory unread. */
+SEC("tp_btf/signal_deliver")
+int BPF_PROG(ct_signal_deliver, int sig, struct kernel_siginfo *info, struct k_sigaction *ka)
 {
-	return signal_generate(sig, info, task, result, true);
-}
+	__u32 me = current_tgid(), what = CT_NEUTRAL_NONE;
+	__u64 bit, *marks;
 
-SEC("tp_btf/signal_generate")
-int BPF_PROG(ct_signal_generate, int sig, struct kernel_siginfo *info, struct task_struct *task,
-	     int group, int result)
-{
-	return signal_generate(sig, info, task, result, false);
+	if (!denied_signal(sig))
+		return 0;
+	bit = SIGBIT(sig);
+	marks = bpf_map_lookup_elem(&foreign_signals, &me);
+	if (!marks || !(*marks & bit))
+		return 0;
+	__sync_fetch_and_and(marks, ~bit);
+	if (STOP_SIGNALS & bit)
+		what = bpf_send_signal(SIGCONT) ? CT_NEUTRAL_FAILED : CT_NEUTRAL_CONT;
+	else if ((unsigned long)BPF_CORE_READ(ka, sa.sa_handler) == SIG_DFL)
+		what = bpf_send_signal(SIGKILL) ? CT_NEUTRAL_FAILED : CT_NEUTRAL_KILL;
+	report(me, CT_WHAT_SIGNAL, CT_ACTION_NEUTRALIZED, -1, sig, what, NULL);
+	return 0;
 }
 
 /* Fires for each submission in the submitter's context: the caller of

@@ -203,7 +203,6 @@ static const char *neutral_name(unsigned int n)
 	case CT_NEUTRAL_CONT: return "sigcont";
 	case CT_NEUTRAL_KILL: return "sigkill";
 	case CT_NEUTRAL_FAILED: return "failed";
-	case CT_NEUTRAL_UNAVAILABLE: return "unavailable";
 	default: return "none";
 	}
 }
@@ -228,10 +227,10 @@ static void resume_after_attach(unsigned int attacker, unsigned int target)
 
 static int handle_event(void *ctx, void *data, size_t size)
 {
-	const struct state *st = ctx;
 	const struct ct_event *e = data;
 	char comm[CT_COMM_LEN * 6 + 3], what[80], more[96] = "";
 
+	(void)ctx;
 	if (size < sizeof(*e))
 		return 0;
 	json_string(comm, sizeof(comm), e->comm, CT_COMM_LEN);
@@ -245,8 +244,7 @@ static int handle_event(void *ctx, void *data, size_t size)
 		return 0;
 	}
 	describe(e, what, sizeof(what));
-	if (e->what == CT_WHAT_SIGNAL && (e->action == CT_ACTION_KILLED ||
-					   e->action == CT_ACTION_NEUTRALIZED))
+	if (e->what == CT_WHAT_SIGNAL && e->action == CT_ACTION_NEUTRALIZED)
 		snprintf(more, sizeof(more), ",\"signal\":%u,\"target_action\":\"%s\"", e->detail,
 			 neutral_name(e->extra));
 	else if (e->what == CT_WHAT_SIGNAL || e->what == CT_WHAT_SIGIO)
@@ -259,10 +257,10 @@ static int handle_event(void *ctx, void *data, size_t size)
 	       "\"comm\":%s},\"target\":%u,\"what\":\"%s\",\"syscall\":%d%s}\n",
 	       action_name(e->action), e->accessor_pid, e->accessor_tid, comm, e->target_pid, what,
 	       e->syscall_nr, more);
-	/* without bpf_send_signal_task() the kernel side cannot undo the stop
-	 * PTRACE_ATTACH queued: do it from here */
+	/* the stop PTRACE_ATTACH queued is undone in the target when it takes
+	 * it; one taken while the attacker still held it is undone here */
 	if (e->action == CT_ACTION_KILLED && e->syscall_nr == SYS_ptrace &&
-	    e->what == CT_WHAT_PTRACE && !st->kfuncs)
+	    e->what == CT_WHAT_PTRACE)
 		resume_after_attach(e->accessor_pid, e->target_pid);
 	return 0;
 }

@@ -44,17 +44,16 @@ enum ct_action {
 	CT_ACTION_KILLED = 2,      /* fallback: SIGKILL sent to the accessor */
 	CT_ACTION_LOGGED = 3,      /* detect mode: nothing done */
 	CT_ACTION_NONE = 4,        /* bookkeeping events */
-	CT_ACTION_NEUTRALIZED = 5, /* fallback: only the signal's target was acted on */
+	CT_ACTION_NEUTRALIZED = 5, /* fallback: a refused signal repaired in its target */
 };
 
-/* What the tracepoint tier did to the target of a signal it could not
- * refuse (the `extra` field of a CT_WHAT_SIGNAL event). */
+/* What the tracepoint tier did in the target of a signal it could not
+ * refuse (the `extra` field of a neutralized CT_WHAT_SIGNAL event). */
 enum ct_neutral {
-	CT_NEUTRAL_NONE = 0,        /* nothing needed (the target handles the signal) */
-	CT_NEUTRAL_CONT = 1,        /* SIGCONT: a stop signal is flushed or undone */
-	CT_NEUTRAL_KILL = 2,        /* SIGKILL: the target dies without a core */
-	CT_NEUTRAL_FAILED = 3,      /* bpf_send_signal_task() failed */
-	CT_NEUTRAL_UNAVAILABLE = 4, /* the kernel lacks bpf_send_signal_task() */
+	CT_NEUTRAL_NONE = 0,   /* nothing needed (the target handles the signal) */
+	CT_NEUTRAL_CONT = 1,   /* SIGCONT: the stop it was entering is undone */
+	CT_NEUTRAL_KILL = 2,   /* SIGKILL: it dies without writing a core */
+	CT_NEUTRAL_FAILED = 3, /* bpf_send_signal() failed */
 };
 
 /* ct_protected.flags */

@@ -92,13 +92,12 @@ static bool kernel_has(const char *prefix, const char *name, int kind)
 	return btf && btf__find_by_name_kind(btf, full, kind) >= 0;
 }
 
-/* The tracepoint tier resolves pid numbers in the caller's namespace and
- * neutralizes refused signals with kfuncs of 6.13. */
+/* The tracepoint tier resolves pid numbers in the caller's namespace with
+ * kfuncs of 6.13. */
 static bool kernel_has_kfuncs(void)
 {
 	return kernel_has("", "bpf_task_from_vpid", BTF_KIND_FUNC) &&
-	       kernel_has("", "bpf_task_release", BTF_KIND_FUNC) &&
-	       kernel_has("", "bpf_send_signal_task", BTF_KIND_FUNC);
+	       kernel_has("", "bpf_task_release", BTF_KIND_FUNC);
 }
 
 static bool has_suffix(const char *s, const char *suffix)
@@ -141,7 +140,7 @@ static void choose_programs(struct state *st, struct enforcer_bpf *skel, bool ls
 			want = !lsm;
 			if (has_suffix(name, "_kf"))
 				want = want && st->kfuncs;
-			else if (!strcmp(name, "ct_sys_enter") || !strcmp(name, "ct_signal_generate"))
+			else if (!strcmp(name, "ct_sys_enter"))
 				want = want && !st->kfuncs;
 			/* io_uring (or its tracepoint) may be compiled out */
 			if (want && !kernel_has("btf_trace_", sec + 7, BTF_KIND_TYPEDEF)) {
