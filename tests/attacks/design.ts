@@ -27,15 +27,15 @@ export function designSays(c: Cell): { verdict: Verdict; why: string } {
   }
   if (enforced && appSide && c.vector !== "coredump_filter") {
     if (c.vector.startsWith("core_")) {
-      // The enforcer guards /proc and ptrace, not signals or core_pattern.
       return c.mode === "interposer"
         ? {
           verdict: "blocked",
           why: "interposer app: secrets only in its secretmem (no-dump)",
         }
         : {
-          verdict: "expected",
-          why: "env app: its stack holds its environ; no hook on core dumps",
+          verdict: "blocked",
+          why: "core-dumping signals from outside the tree are refused " +
+            "(LSM) or the app is killed before it dumps (tracepoint tier)",
         };
     }
     return {

@@ -476,7 +476,18 @@ async function coreDump(
     : lim.items.some((i) => i.err)
     ? `prlimit(RLIMIT_CORE) ${lim.items[0].err}`
     : "RLIMIT_CORE raised";
-  killQuietly(pid, sig);
+  // From another process, as root would: the enforcer's tracepoint tier
+  // kills whoever sends a core-dumping signal to a protected process.
+  const sender = await new Deno.Command("kill", {
+    args: ["-s", sig.replace(/^SIG/, ""), String(pid)],
+    stdout: "null",
+    stderr: "null",
+  }).output();
+  const sent = sender.signal === "SIGKILL"
+    ? `${sig} sent, the sender killed`
+    : sender.success
+    ? `${sig} delivered`
+    : `${sig} refused`;
   const deadline = Date.now() + EXIT_TIMEOUT_MS;
   if (waitExit) await Promise.race([waitExit, sleep(EXIT_TIMEOUT_MS)]);
   while (!procGone(pid) && Date.now() < deadline) await sleep(20);
@@ -502,7 +513,7 @@ async function coreDump(
       result: "blocked",
       hits: 0,
       short: "no core written",
-      detail: `${limDetail}; ${sig} delivered; no core written`,
+      detail: `${limDetail}; ${sent}; no core written`,
     };
   }
   const path = `${dir}/${cores[0].name}`;

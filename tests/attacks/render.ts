@@ -200,10 +200,18 @@ export function renderSecurity(r: MatrixReport): string {
     );
   }
   if (recovered((c) => c.vector.startsWith("core_") && c.target === "app")) {
+    const withEnforcer = recovered((c) =>
+      c.vector.startsWith("core_") && c.target === "app" && c.enforcer
+    );
     p(
       "- **A core dump of the env-delivery app contains its secrets** (its " +
-        "stack), with or without the enforcer: the enforcer has no hook on " +
-        "signals, `core_pattern` or core writing, and the app is dumpable " +
+        "stack), " +
+        (withEnforcer
+          ? "with or without the enforcer"
+          : "without the enforcer (with it, a core-dumping signal from " +
+            "outside the tree is refused under LSM; on the tracepoint tier " +
+            "the app is killed before it can dump)") +
+        ": the app is dumpable " +
         "(`execve` resets the flag the wrapper set). Its `RLIMIT_CORE` of 0 " +
         "(inherited from the supervisor) stops a file core only for a root " +
         "without `CAP_SYS_RESOURCE`; a pipe `core_pattern` ignores it. This " +
@@ -228,12 +236,15 @@ export function renderSecurity(r: MatrixReport): string {
       "prevention.** Each attacker was killed on its way back from the " +
       "guarded syscall, before it could use what the call returned, and " +
       "the enforcer reported a denial. The call itself completed: a " +
-      "`PTRACE_ATTACH` had stopped the target (the daemon resumes it), a " +
-      "`pidfd_getfd` had installed the fd (a process sharing the attacker's " +
-      "fd table keeps it), and `io_uring` opens pass no syscall tracepoint " +
-      "at all (docs/enforcer.md lists these bypasses; the matrix does not " +
-      "try them yet). Where BPF LSM loads the same calls fail with `EPERM` " +
-      "(proven in the VM test, not in this table).",
+      "`PTRACE_ATTACH` had queued a stop to the target (a `SIGCONT` right " +
+      "after undoes it), a `pidfd_getfd` had installed the fd (a process " +
+      "sharing the attacker's fd table keeps it), a core-dumping signal " +
+      "was queued (the target is killed before it can dump). `io_uring` " +
+      "opens pass no syscall tracepoint, so io_uring is refused while " +
+      "anything is protected; docs/enforcer.md lists per vector what this " +
+      "tier cannot do, and tests/enforcer/ attacks each one. Where BPF LSM " +
+      "loads the same calls fail with `EPERM` (proven in the VM test, not " +
+      "in this table).",
   );
   p(
     "- **The closed product guards environ with a kprobe on `openat`**; " +
