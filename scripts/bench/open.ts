@@ -1,23 +1,31 @@
 /**
- * The enforcer's cost per open() of an ordinary file, and per trivial
- * syscall, with and without it running. Under the tracepoint fallback every
- * syscall on the node passes its sys_enter/sys_exit programs; under BPF LSM
- * only file_open (plus ptrace checks and bpf()) do. Root only.
+ * The enforcer's cost per open() of an ordinary file, per trivial syscall,
+ * per harmless bpf() call and per perf_event_open(), with and without it
+ * running. Under the tracepoint fallback every syscall on the node passes
+ * its sys_enter/sys_exit programs (bpf() and perf_event_open() get a closer
+ * look); under BPF LSM only file_open, bpf() and perf_event_open (plus
+ * ptrace checks) do. Root only; the enforcer's pins go to a private bpffs
+ * that is removed afterwards.
  *
  * Run: `deno run -A scripts/bench/open.ts` (after `make -C c`).
  *
  * @module
  */
+import { Enforcer } from "../../tests/enforcer/support.ts";
 
 const REPO = new URL("../../", import.meta.url).pathname;
 const BENCH = `${REPO}build/enforcer/ct-bench_open`;
-const ENFORCER = `${REPO}build/cloudtaser-enforcer`;
 const REGISTER = `${REPO}build/enforcer/ct-register`;
 
 /** Per-call costs in nanoseconds. */
 export interface OpenCost {
   openCloseNs: number;
   getppidNs: number;
+  /** bpf(BPF_PROG_GET_NEXT_ID) that finds nothing */
+  bpfNs: number;
+  /** perf_event_open()+close() of a software counter on itself; null where
+   * it is refused (a protected process while the enforcer runs) */
+  perfNs: number | null;
 }
 
 /** What benchOpen measured. */
@@ -39,7 +47,7 @@ const dec = new TextDecoder();
 async function once(n: number, socket?: string): Promise<OpenCost> {
   const file = "/etc/hostname";
   const [cmd, args] = socket
-    ? [REGISTER, [socket, "--", BENCH, file, String(n)]]
+    ? [REGISTER, [socket, "--", BENCH, file, String(n), "--no-perf"]]
     : [BENCH, [file, String(n)]];
   const out = await new Deno.Command(cmd, {
     args,
@@ -49,7 +57,12 @@ async function once(n: number, socket?: string): Promise<OpenCost> {
   if (!out.success) throw new Error(`${cmd} failed: ${dec.decode(out.stderr)}`);
   const line = dec.decode(out.stdout).trim().split("\n").pop()!;
   const r = JSON.parse(line);
-  return { openCloseNs: r.open_close_ns, getppidNs: r.getppid_ns };
+  return {
+    openCloseNs: r.open_close_ns,
+    getppidNs: r.getppid_ns,
+    bpfNs: r.bpf_ns,
+    perfNs: r.perf_ns,
+  };
 }
 
 /** Median of `runs` runs of `n` calls each. */
@@ -65,6 +78,8 @@ async function median(
   return {
     openCloseNs: mid(all.map((c) => c.openCloseNs)),
     getppidNs: mid(all.map((c) => c.getppidNs)),
+    bpfNs: mid(all.map((c) => c.bpfNs)),
+    perfNs: all[0].perfNs === null ? null : mid(all.map((c) => c.perfNs!)),
   };
 }
 
@@ -85,33 +100,14 @@ export async function benchOpen(
   const runs = opts.runs ?? 5;
   const n = opts.n ?? 200_000;
   const without = await median(runs, n);
-  const dir = Deno.makeTempDirSync({ prefix: "ct-bench-" });
-  const socket = `${dir}/enforcer.sock`;
-  const enforcer = new Deno.Command(ENFORCER, {
-    args: [socket],
-    stdout: "piped",
-    stderr: "null",
-    stdin: "null",
-  }).spawn();
+  const enforcer = await Enforcer.start();
   try {
-    const reader = enforcer.stdout.pipeThrough(new TextDecoderStream())
-      .getReader();
-    let buf = "";
-    while (!buf.includes("\n")) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error("the enforcer exited before it was ready");
-      buf += value;
-    }
-    const ready = JSON.parse(buf.split("\n")[0]);
-    // keep draining stdout so the enforcer never blocks on a full pipe
-    (async () => {
-      while (!(await reader.read()).done) { /* discard */ }
-    })();
+    // nothing is protected yet: what every process on the node pays
     const withEnforcer = await median(runs, n);
-    const protectedProcess = await median(runs, n, socket);
+    const protectedProcess = await median(runs, n, enforcer.socket);
     const overheadNs = withEnforcer.openCloseNs - without.openCloseNs;
     return {
-      tier: ready.tier,
+      tier: String(enforcer.ready.tier),
       without,
       withEnforcer,
       protectedProcess,
@@ -119,9 +115,7 @@ export async function benchOpen(
       overheadPct: Math.round((overheadNs / without.openCloseNs) * 1000) / 10,
     };
   } finally {
-    enforcer.kill("SIGTERM");
-    await enforcer.status;
-    Deno.removeSync(dir, { recursive: true });
+    await enforcer.stop();
   }
 }
 

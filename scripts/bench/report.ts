@@ -393,21 +393,28 @@ export function markdown(r: BenchResults): string {
     out.push(
       "## The enforcer's cost per open()",
       "",
-      `scripts/bench/open.ts, enforcer tier \`${o.tier}\`; ns per call.`,
+      `scripts/bench/open.ts, enforcer tier \`${o.tier}\`; ns per call ` +
+        "(bpf: a `BPF_PROG_GET_NEXT_ID` that finds nothing; perf: " +
+        "`perf_event_open` + `close` of a software counter, refused to a " +
+        "protected process).",
       "",
-      table(["process", "open + close", "getppid"], [
-        ["no enforcer", fmt(o.without.openCloseNs), fmt(o.without.getppidNs)],
+      table(
+        ["process", "open + close", "getppid", "bpf", "perf"],
         [
-          "enforcer running, unprotected process",
-          fmt(o.withEnforcer.openCloseNs),
-          fmt(o.withEnforcer.getppidNs),
-        ],
-        [
-          "enforcer running, protected process",
-          fmt(o.protectedProcess.openCloseNs),
-          fmt(o.protectedProcess.getppidNs),
-        ],
-      ]),
+          ["no enforcer", o.without],
+          ["enforcer running, unprotected process", o.withEnforcer],
+          ["enforcer running, protected process", o.protectedProcess],
+        ].map(([name, c]) => {
+          const x = c as OpenBench["without"];
+          return [
+            name as string,
+            fmt(x.openCloseNs),
+            fmt(x.getppidNs),
+            fmt(x.bpfNs),
+            x.perfNs === null ? "refused" : fmt(x.perfNs),
+          ];
+        }),
+      ),
       "",
       `Overhead for every process on the node: +${o.overheadNs} ns per ` +
         `open()+close() (+${o.overheadPct} %).`,
