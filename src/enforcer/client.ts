@@ -74,6 +74,10 @@ export async function registerWithEnforcer(
   } catch (err) {
     const why = timedOut
       ? `no answer within ${timeoutMs} ms`
+      : err instanceof Deno.errors.ConnectionRefused
+      // a socket file with no listener: the daemon stopped; its pinned
+      // programs may still protect earlier registrations, not this one
+      ? `no enforcer daemon answers (${err.message})`
       : err instanceof Error
       ? `${err.name}: ${err.message}`
       : String(err);
