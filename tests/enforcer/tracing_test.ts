@@ -35,6 +35,21 @@ const ignore = Deno.uid() !== 0 ||
     }
   })();
 
+/** Where this host mounts cgroup v2 (a hybrid hierarchy here). */
+const CGROUP2 = (() => {
+  for (const dir of ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"]) {
+    try {
+      Deno.statSync(`${dir}/cgroup.procs`);
+      if (
+        Deno.readTextFileSync("/proc/self/mounts").includes(` ${dir} cgroup2 `)
+      ) {
+        return dir;
+      }
+    } catch { /* not here */ }
+  }
+  return "/sys/fs/cgroup/unified";
+})();
+
 const bpfRead = (bin = BPFREAD): Attack =>
   program(bin, "tp_btf read", (t) => [
     String(t.pid),
@@ -103,8 +118,13 @@ Deno.test({
   ignore,
   async fn() {
     const allowedRead = copyExecutable(BPFREAD);
+    // a cgroup v2 of our own: processes in it (or below) are allowed
+    const cgroup = Deno.makeTempDirSync({
+      dir: CGROUP2,
+      prefix: "ct-allowed-",
+    });
     const e = await Enforcer.start({
-      allow: [`tracing:exe=${allowedRead}`],
+      allow: [`tracing:exe=${allowedRead}`, `tracing:cgroup=${cgroup}`],
     });
     let t: Target | undefined, c: Target | undefined;
     try {
@@ -124,6 +144,12 @@ Deno.test({
       // what it targets (here the unprotected control)
       const r = await attackWorks(bpfRead(allowedRead), c.parent);
       assert.match(r.stdout, /"saw_secret":true/);
+      // so is any process that runs in the allow-listed cgroup
+      const inCgroup = await run("sh", [
+        "-c",
+        `echo $$ > ${cgroup}/cgroup.procs && exec ${BPFREAD} ${c.parent.pid} ${c.parent.region}`,
+      ]);
+      assert.match(inCgroup.stdout, /"saw_secret":true/, inCgroup.stdout);
       // tracefs: opening its files for writing (uprobe_events, ...)
       const before = e.out.lines.length;
       const w = await openTracefsForWriting();
@@ -140,6 +166,15 @@ Deno.test({
       await c?.finish();
       await e.stop();
       Deno.removeSync(allowedRead.replace(/\/[^/]*$/, ""), { recursive: true });
+      // empty again once its process is reaped (rmdir: EBUSY until then)
+      for (let i = 0; i < 50; i++) {
+        try {
+          Deno.removeSync(cgroup);
+          break;
+        } catch {
+          await new Promise((res) => setTimeout(res, 100));
+        }
+      }
     }
   },
 });
