@@ -116,7 +116,17 @@ for (const delivery of ["interposer", "fd"] as const) {
         !env.some((e) => e.includes(secret)),
         "secret in the app's env",
       );
-      const appFds = fdTargets(app);
+      // The kernel shows the new exe a moment before it closes the
+      // close-on-exec fds: wait (bounded) for the set to settle.
+      const want = [0, 1, 2, fd].sort().join();
+      const appFds = await until(
+        `the app's fds become ${want}`,
+        () => {
+          const t = fdTargets(app);
+          return [...t.keys()].sort().join() === want ? t : undefined;
+        },
+        2000,
+      ).catch(() => fdTargets(app));
       assert.match(appFds.get(fd) ?? "", /secretmem/);
       assert.deepEqual([...appFds.keys()].sort(), [0, 1, 2, fd].sort());
       await supervisorDropsRegionFd(run.pid);
