@@ -29,6 +29,7 @@ Usage:
                                                every protection; prints the score table
   cloudtaser-wrapper score [--json]            the protection score on this node
   cloudtaser-wrapper install DIR               copy the wrapper into DIR (init container)
+  cloudtaser-wrapper webhook --help            the Kubernetes admission webhook
   cloudtaser-wrapper version
   cloudtaser-wrapper help                      this text
 
@@ -50,6 +51,7 @@ const SUBCOMMANDS = new Set([
   "install",
   "version",
   "help",
+  "webhook", // src/cli/webhook.ts, loaded only when used
 ]);
 
 /** Splits argv into the subcommand, its options and the words after `--`. */
@@ -85,7 +87,7 @@ export async function main(args: string[]): Promise<number> {
   let values, positionals;
   try {
     ({ values, positionals } = parseArgs({
-      args: opts,
+      args: sub === "webhook" ? [] : opts, // webhook parses its own
       options: {
         help: { type: "boolean", short: "h" },
         version: { type: "boolean", short: "V" },
@@ -135,6 +137,8 @@ export async function main(args: string[]): Promise<number> {
         );
         return 0;
       }
+      case "webhook":
+        return await (await import("./webhook.ts")).webhookCommand(opts);
       case "score":
         return await scoreCommand(env, values.json === true);
       case "check":
