@@ -16,6 +16,7 @@ APT_PACKAGES=(
   strace gdb musl-tools
   qemu-system-x86 busybox-static cpio
   podman runc
+  etcd-server # the Kubernetes tests' etcd; kube-apiserver: scripts/k8s/build.sh
 )
 
 log() { printf 'setup: %s\n' "$*" >&2; }

@@ -40,6 +40,13 @@ if have; then
   exit 0
 fi
 
+# The build needs about 6 GB while it runs (module and build caches).
+free_kb=$(df -Pk "${TMPDIR:-/tmp}" | awk 'NR == 2 { print $4 }')
+if ((free_kb < 8 * 1024 * 1024)); then
+  log "only $((free_kb / 1024)) MB free in ${TMPDIR:-/tmp}: the build needs about 6 GB (set TMPDIR)"
+  exit 1
+fi
+
 minor=${version#*.}
 staging="v0.${minor}"
 work=$(mktemp -d "${TMPDIR:-/tmp}/cloudtaser-k8s-build.XXXXXX")
@@ -83,7 +90,11 @@ import (
 )
 GO
 go mod tidy -e >/dev/null 2>&1 || true
-go get "k8s.io/kubernetes/cmd/kube-apiserver@v$version" "k8s.io/kubernetes/cmd/kubectl@v$version" >&2
+go get "k8s.io/kubernetes/cmd/kube-apiserver@v$version" \
+  "k8s.io/kubernetes/cmd/kubectl@v$version" >"$work/get.log" 2>&1 || {
+  cat "$work/get.log" >&2
+  exit 1
+}
 
 date=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 ldflags="-s -w"
@@ -92,7 +103,8 @@ for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
   ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=$date"
 done
 mkdir -p "$work/bin"
-go build -trimpath -ldflags "$ldflags" -o "$work/bin/" \
+# nice: the machine's other work (tests, other builds) keeps its share.
+nice -n 10 go build -trimpath -ldflags "$ldflags" -o "$work/bin/" \
   k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kubectl >&2
 "$work/bin/kube-apiserver" --version >&2
 mkdir -p "$out.tmp"

@@ -107,7 +107,7 @@ export async function webhookCommand(args: string[]): Promise<number> {
   for (const sig of ["SIGTERM", "SIGINT"] as const) {
     Deno.addSignalListener(sig, () => stop.abort());
   }
-  const server = await serveWebhook({
+  const server = serveWebhook({
     cert: await readPem("--tls-cert", values["tls-cert"]),
     key: await readPem("--tls-key", values["tls-key"]),
     hostname: values.address,

@@ -632,6 +632,17 @@ export class VaultClient {
       token: "check the token",
     };
     const said = responseErrors(res.body);
+    // The kubernetes method accepted the token (TokenReview) but the role
+    // does not list its service account or namespace.
+    if (method === "kubernetes" && /not authorized/.test(said)) {
+      hint.kubernetes =
+        `the kubernetes auth role "${
+          this.#config.string("VAULT_AUTH_ROLE")
+        }" (VAULT_AUTH_ROLE) does not bind this service account or its ` +
+        "namespace: add them to the role's bound_service_account_names / " +
+        "bound_service_account_namespaces, or run the pod as a service " +
+        "account the role binds (the token is VAULT_JWT_FILE)";
+    }
     return new VaultError(
       "auth",
       `${what} failed: HTTP ${res.status}${said ? ` (server: ${said})` : ""}; ${

@@ -108,11 +108,11 @@ export async function handle(
 }
 
 /**
- * Starts the server; resolves once it listens.
+ * Starts the server; it listens when this returns.
  *
  * @example
  * ```ts
- * const s = await serveWebhook({
+ * const s = serveWebhook({
  *   cert: await Deno.readTextFile("tls.crt"),
  *   key: await Deno.readTextFile("tls.key"),
  *   inject: { image: "cloudtaser-wrapper:0.1.0" },
@@ -120,32 +120,23 @@ export async function handle(
  * await s.finished;
  * ```
  */
-export function serveWebhook(
-  opts: WebhookServerOptions,
-): Promise<WebhookServer> {
-  return new Promise((resolve, reject) => {
-    try {
-      const server = Deno.serve({
-        cert: opts.cert,
-        key: opts.key,
-        hostname: opts.hostname ?? "0.0.0.0",
-        port: opts.port ?? 8443,
-        signal: opts.signal,
-        onListen: (addr) => {
-          resolve({
-            port: addr.port,
-            hostname: addr.hostname,
-            finished: server.finished,
-            shutdown: () => server.shutdown(),
-          });
-        },
-        onError: (e) => {
-          log("webhook").error("request failed", { error: String(e) });
-          return new Response("internal error\n", { status: 500 });
-        },
-      }, (req) => handle(req, opts.inject));
-    } catch (e) {
-      reject(e);
-    }
-  });
+export function serveWebhook(opts: WebhookServerOptions): WebhookServer {
+  const server = Deno.serve({
+    cert: opts.cert,
+    key: opts.key,
+    hostname: opts.hostname ?? "0.0.0.0",
+    port: opts.port ?? 8443,
+    signal: opts.signal,
+    onListen: () => {}, // the caller logs where it listens
+    onError: (e) => {
+      log("webhook").error("request failed", { error: String(e) });
+      return new Response("internal error\n", { status: 500 });
+    },
+  }, (req) => handle(req, opts.inject));
+  return {
+    port: server.addr.port,
+    hostname: server.addr.hostname,
+    finished: server.finished,
+    shutdown: () => server.shutdown(),
+  };
 }

@@ -57,7 +57,7 @@ export function checkPod(pod: Pod, opts: InjectOptions): string | null {
       problems.push(
         `container "${c.name}" does not run the wrapper: its command starts ` +
           `with ${JSON.stringify((c.command ?? []).slice(0, 2))}, not ` +
-          `["${NAMES.wrapper}", "--"]`,
+          JSON.stringify([NAMES.wrapper, "--"]),
       );
     } else if (c.command.length < 3) {
       problems.push(`container "${c.name}" has nothing after the wrapper's --`);

@@ -84,7 +84,7 @@ export interface KubeCluster {
   /** `api()` that throws unless the status is 2xx. */
   must(method: string, path: string, body?: unknown): Promise<KubeResult>;
   /** Creates a namespace with its `default` ServiceAccount (no controller does). */
-  namespace(name: string): Promise<void>;
+  namespace(name: string, labels?: Record<string, string>): Promise<void>;
   /** Creates a ServiceAccount (if missing). */
   serviceAccount(namespace: string, name: string): Promise<void>;
   /** A service-account token from the TokenRequest API. */
@@ -359,11 +359,14 @@ class Cluster implements KubeCluster {
     }
   }
 
-  async namespace(name: string): Promise<void> {
+  async namespace(
+    name: string,
+    labels: Record<string, string> = {},
+  ): Promise<void> {
     const r = await this.api("POST", "/api/v1/namespaces", {
       apiVersion: "v1",
       kind: "Namespace",
-      metadata: { name },
+      metadata: { name, labels },
     });
     if (r.status !== 201 && r.status !== 409) {
       throw new Error(
