@@ -9,9 +9,12 @@
  * | `secret`, `configMap` | read through the API server, written to a directory, bind-mounted read-only |
  * | `projected` (the service-account volume the API server adds) | a TokenRequest token bound to the pod, the cluster CA, the namespace |
  * | `hostPath` | bind-mounted |
- * | `command` / `args` | `--entrypoint` (JSON) / arguments; `$(VAR)` expanded as the kubelet does |
- * | `env` (`value`, `valueFrom.fieldRef` of name, namespace, serviceAccountName) | `--env` |
- * | `securityContext` runAsUser, readOnlyRootFilesystem, capabilities | `--user`, `--read-only`, `--cap-drop` / `--cap-add` |
+ * | `command` / `args` | the entrypoint / the words after the image; `$(VAR)` expanded as the kubelet does |
+ * | `env` (`value`, `valueFrom.fieldRef` of name, namespace, serviceAccountName) | the container's env |
+ * | `securityContext` runAsUser, readOnlyRootFilesystem, capabilities | user, read-only root, dropped / added capabilities |
+ *
+ * The engine runs each container (tests/support/podman.ts's
+ * `Podman.runToEnd` fits {@linkcode ContainerEngine}).
  *
  * Anything else in a container or volume that would change what runs is
  * refused with an error rather than ignored. App containers run one after
@@ -20,19 +23,41 @@
 import type { Container, Pod, Volume } from "../../src/webhook/pod.ts";
 import type { KubeCluster } from "./kube.ts";
 
-/** Runs podman with its arguments (the engine's global flags included). */
-export type Podman = (args: string[]) => Promise<Deno.CommandOutput>;
+/**
+ * One container to run to its end: the fields of tests/support/podman.ts's
+ * `RunOptions` that a pod spec sets (structurally the same, so its
+ * `Podman.runToEnd` is a {@linkcode ContainerEngine} as it stands).
+ */
+export interface ContainerSpec {
+  image: string;
+  /** `--entrypoint` (the container's `command`). */
+  entrypoint?: string[];
+  /** The words after the image (the container's `args`). */
+  command?: string[];
+  user?: string;
+  readOnly?: boolean;
+  capDrop?: string[];
+  capAdd?: string[];
+  env?: Record<string, string>;
+  mounts?: Array<{ source: string; target: string; readOnly?: boolean }>;
+  network?: "none" | "host";
+}
+
+/** Runs one container to its end. */
+export type ContainerEngine = (
+  spec: ContainerSpec,
+) => Promise<{ code: number; stdout: string; stderr: string }>;
 
 /** Options of {@linkcode runPod}. */
 export interface RunPodOptions {
   cluster: KubeCluster;
   /** The pod as the API server stores it (metadata.uid set). */
   pod: Pod;
-  podman: Podman;
+  engine: ContainerEngine;
   /** Pod image name -> local image; names not listed are used as they are. */
   images?: Record<string, string>;
-  /** Extra `podman run` flags for every container. @default ["--network=host"] */
-  runFlags?: string[];
+  /** @default "host" (the tests' OpenBao listens on the host's loopback) */
+  network?: "none" | "host";
 }
 
 /** One container's run. */
@@ -49,8 +74,6 @@ export interface PodRun {
   containers: ContainerRun[];
 }
 
-const dec = new TextDecoder();
-
 /** Why the pod cannot be run faithfully. */
 export class PodRunnerError extends Error {
   constructor(message: string) {
@@ -63,7 +86,9 @@ async function sh(cmd: string, args: string[]): Promise<void> {
   const out = await new Deno.Command(cmd, { args, stderr: "piped" }).output();
   if (!out.success) {
     throw new PodRunnerError(
-      `${cmd} ${args.join(" ")}: ${dec.decode(out.stderr).trim()}`,
+      `${cmd} ${args.join(" ")}: ${
+        new TextDecoder().decode(out.stderr).trim()
+      }`,
     );
   }
 }
@@ -243,19 +268,14 @@ class Runner {
     return env;
   }
 
-  #args(c: Container): string[] {
+  #spec(c: Container): ContainerSpec {
     for (const k of Object.keys(c)) {
       if (!HANDLED_CONTAINER.has(k)) {
         throw new PodRunnerError(`container "${c.name}": ${k} is not run here`);
       }
     }
     const env = this.#env(c);
-    const flags = [
-      "run",
-      "--rm",
-      `--name=ct-${this.#o.pod.metadata!.uid}-${c.name}`,
-      ...(this.#o.runFlags ?? ["--network=host"]),
-    ];
+    const mounts: ContainerSpec["mounts"] = [];
     for (const m of c.volumeMounts ?? []) {
       const host = this.#volumes.get(m.name);
       if (host === undefined) {
@@ -266,34 +286,34 @@ class Runner {
       if (m.subPath) {
         throw new PodRunnerError(`container "${c.name}": subPath`);
       }
-      flags.push(`--volume=${host}:${m.mountPath}${m.readOnly ? ":ro" : ""}`);
+      mounts.push({
+        source: host,
+        target: m.mountPath,
+        readOnly: m.readOnly === true,
+      });
     }
-    for (const [k, v] of env) flags.push(`--env=${k}=${v}`);
     const sc = {
       ...(this.#o.pod.spec?.securityContext as Record<string, unknown> ?? {}),
       ...(c.securityContext as Record<string, unknown> ?? {}),
     };
-    if (sc.runAsUser !== undefined) flags.push(`--user=${sc.runAsUser}`);
-    if (sc.readOnlyRootFilesystem === true) flags.push("--read-only");
     const caps = sc.capabilities as { drop?: string[]; add?: string[] } ?? {};
-    for (const d of caps.drop ?? []) flags.push(`--cap-drop=${d}`);
-    for (const a of caps.add ?? []) flags.push(`--cap-add=${a}`);
     const expand = (l: string[]) => l.map((s) => expandRefs(s, env));
-    if (c.command?.length) {
-      flags.push(`--entrypoint=${JSON.stringify(expand(c.command))}`);
-    }
-    const image = this.#o.images?.[c.image!] ?? c.image!;
-    return [...flags, image, ...expand(c.args ?? [])];
+    return {
+      image: this.#o.images?.[c.image!] ?? c.image!,
+      ...(c.command?.length ? { entrypoint: expand(c.command) } : {}),
+      ...(c.args?.length ? { command: expand(c.args) } : {}),
+      ...(sc.runAsUser !== undefined ? { user: String(sc.runAsUser) } : {}),
+      readOnly: sc.readOnlyRootFilesystem === true,
+      capDrop: caps.drop ?? [],
+      capAdd: caps.add ?? [],
+      env: Object.fromEntries(env),
+      mounts,
+      network: this.#o.network ?? "host",
+    };
   }
 
   async run(c: Container): Promise<ContainerRun> {
-    const out = await this.#o.podman(this.#args(c));
-    return {
-      name: c.name,
-      code: out.code,
-      stdout: dec.decode(out.stdout),
-      stderr: dec.decode(out.stderr),
-    };
+    return { name: c.name, ...(await this.#o.engine(this.#spec(c))) };
   }
 
   async cleanup(): Promise<void> {
