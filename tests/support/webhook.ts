@@ -23,7 +23,8 @@ export interface WebhookProcess {
   stop(): Promise<number>;
 }
 
-function freePort(): number {
+/** A loopback port free right now. */
+export function freePort(): number {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (l.addr as Deno.NetAddr).port;
   l.close();
@@ -116,14 +117,12 @@ export async function startWebhook(
 }
 
 /**
- * The webhook configurations of `<certDir>/webhook.yaml` (caBundle filled
- * by make-certs.sh), each pointed at `https://127.0.0.1:<port>` instead of
- * the in-cluster Service.
+ * The objects of `<certDir>/webhook.yaml` (examples/webhook/webhook.yaml with
+ * the caBundle filled by make-certs.sh), as kubectl parses them.
  */
-export async function webhookConfigurations(
+export async function manifestObjects(
   k: KubeCluster,
   certDir: string,
-  port: number,
   // deno-lint-ignore no-explicit-any
 ): Promise<any[]> {
   const out = await k.kubectl([
@@ -139,8 +138,20 @@ export async function webhookConfigurations(
       `kubectl could not read ${MANIFEST}: ${dec.decode(out.stderr)}`,
     );
   }
+  return jsonStream(dec.decode(out.stdout));
+}
+
+/**
+ * The webhook configurations of the manifest, each pointed at
+ * `https://127.0.0.1:<port>` instead of the in-cluster Service.
+ */
+export async function webhookConfigurations(
+  k: KubeCluster,
+  certDir: string,
+  port: number,
   // deno-lint-ignore no-explicit-any
-  const items: any[] = jsonStream(dec.decode(out.stdout)).filter((o) =>
+): Promise<any[]> {
+  const items = (await manifestObjects(k, certDir)).filter((o) =>
     o.kind === "MutatingWebhookConfiguration" ||
     o.kind === "ValidatingWebhookConfiguration"
   );
@@ -191,7 +202,7 @@ export function configurationPath(kind: string, name = ""): string {
 /** Registers the shipped configurations for a loopback webhook. */
 export async function registerWebhook(
   k: KubeCluster,
-  hook: WebhookProcess,
+  hook: { certDir: string; port: number },
 ): Promise<void> {
   for (const cfg of await webhookConfigurations(k, hook.certDir, hook.port)) {
     await k.must("POST", configurationPath(cfg.kind), cfg);
