@@ -12,8 +12,9 @@
  * | service-account tokens | an EC P-256 key pair made with openssl; TokenRequest and TokenReview work |
  * | authorization | RBAC |
  *
- * Measured here: etcd healthy in under 1 s, `/readyz` about 2-3 s later,
- * about 270 MB for the apiserver.
+ * Measured here: about 3.8 s from the call to `/readyz` answering 200
+ * (certificates, etcd, apiserver), 1.1 s to stop; kube-apiserver 282 MB RSS,
+ * etcd 46 MB.
  */
 import { generateCerts } from "../../scripts/openbao/certs.ts";
 
