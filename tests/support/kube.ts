@@ -209,8 +209,50 @@ async function waitFor(
   }
 }
 
-async function startEtcd(
+/**
+ * Starts a daemon on ports picked with freePort(); another process can take
+ * one between the pick and the bind, so a start that fails with "address
+ * already in use" is tried again on new ports (each try logs to its own file).
+ */
+async function onFreePorts<T>(
+  name: string,
   dir: string,
+  start: (log: string) => Promise<T>,
+): Promise<T> {
+  for (let attempt = 1;; attempt++) {
+    const log = `${dir}/${name}${attempt > 1 ? `-${attempt}` : ""}.log`;
+    try {
+      return await start(log);
+    } catch (e) {
+      if (attempt >= 3 || !/address already in use/.test(tail(log, 200))) {
+        throw e;
+      }
+    }
+  }
+}
+
+/** Waits for `daemon` to be ready; stops it when it is not. */
+async function ready(
+  daemon: Daemon,
+  what: string,
+  ms: number,
+  probe: () => Promise<boolean>,
+): Promise<void> {
+  try {
+    await waitFor(what, daemon, ms, probe);
+  } catch (e) {
+    await daemon.stop();
+    throw e;
+  }
+}
+
+function startEtcd(dir: string): Promise<{ daemon: Daemon; url: string }> {
+  return onFreePorts("etcd", dir, (log) => startEtcdOn(dir, log));
+}
+
+async function startEtcdOn(
+  dir: string,
+  log: string,
 ): Promise<{ daemon: Daemon; url: string }> {
   const client = freePort();
   const peer = freePort();
@@ -227,10 +269,10 @@ async function startEtcd(
       `--initial-cluster=cloudtaser-test=http://127.0.0.1:${peer}`,
       "--log-level=warn",
     ],
-    `${dir}/etcd.log`,
+    log,
     dir,
   );
-  await waitFor("etcd", daemon, 20000, async () => {
+  await ready(daemon, "etcd", 20000, async () => {
     const r = await fetch(`${url}/health`, {
       signal: AbortSignal.timeout(2000),
     });
@@ -488,44 +530,49 @@ export async function startKubeCluster(): Promise<KubeCluster> {
     );
     const started = await startEtcd(dir);
     etcd = started.daemon;
-    const port = freePort();
-    const server = `https://127.0.0.1:${port}`;
-    apiserver = new Daemon(
-      binaries.apiserver,
-      [
-        `--etcd-servers=${started.url}`,
-        "--bind-address=127.0.0.1",
-        "--advertise-address=127.0.0.1",
-        `--secure-port=${port}`,
-        // With a loopback advertise address the endpoint reconciler refuses
-        // to start; nothing here needs the kubernetes Service's endpoints.
-        "--endpoint-reconciler-type=none",
-        `--tls-cert-file=${certs.serverCert}`,
-        `--tls-private-key-file=${certs.serverKey}`,
-        `--token-auth-file=${dir}/pki/tokens.csv`,
-        "--authorization-mode=RBAC",
-        "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-        `--service-account-key-file=${saPub}`,
-        `--service-account-signing-key-file=${saKey}`,
-        "--service-cluster-ip-range=10.96.0.0/16",
-        "--profiling=false",
-        "--v=1",
-      ],
-      `${dir}/apiserver.log`,
-      dir,
-    );
     const probe = Deno.createHttpClient({
       caCerts: [await Deno.readTextFile(certs.caCert)],
     });
+    let server = "";
     try {
-      await waitFor("kube-apiserver", apiserver, 60000, async () => {
-        const r = await fetch(`${server}/readyz`, {
-          client: probe,
-          headers: { Authorization: `Bearer ${adminToken}` },
-          signal: AbortSignal.timeout(5000),
+      apiserver = await onFreePorts("apiserver", dir, async (log) => {
+        const port = freePort();
+        server = `https://127.0.0.1:${port}`;
+        const daemon = new Daemon(
+          binaries.apiserver,
+          [
+            `--etcd-servers=${started.url}`,
+            "--bind-address=127.0.0.1",
+            "--advertise-address=127.0.0.1",
+            `--secure-port=${port}`,
+            // With a loopback advertise address the endpoint reconciler
+            // refuses to start; nothing here needs the kubernetes Service's
+            // endpoints.
+            "--endpoint-reconciler-type=none",
+            `--tls-cert-file=${certs.serverCert}`,
+            `--tls-private-key-file=${certs.serverKey}`,
+            `--token-auth-file=${dir}/pki/tokens.csv`,
+            "--authorization-mode=RBAC",
+            "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+            `--service-account-key-file=${saPub}`,
+            `--service-account-signing-key-file=${saKey}`,
+            "--service-cluster-ip-range=10.96.0.0/16",
+            "--profiling=false",
+            "--v=1",
+          ],
+          log,
+          dir,
+        );
+        await ready(daemon, "kube-apiserver", 60000, async () => {
+          const r = await fetch(`${server}/readyz`, {
+            client: probe,
+            headers: { Authorization: `Bearer ${adminToken}` },
+            signal: AbortSignal.timeout(5000),
+          });
+          await r.body?.cancel();
+          return r.status === 200;
         });
-        await r.body?.cancel();
-        return r.status === 200;
+        return daemon;
       });
     } finally {
       probe.close();
