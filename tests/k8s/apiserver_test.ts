@@ -141,6 +141,42 @@ Deno.test("an opted-in pod is stored mutated, and the stored pod mutated again i
   assert.equal(again.outcome, "unchanged");
 });
 
+Deno.test("examples/webhook/app-pod.yaml, created with kubectl, comes back wrapped with its annotations as variables", async () => {
+  const { k } = await ready();
+  await k.serviceAccount("team-a", "app");
+  const out = await k.kubectl([
+    "create",
+    "--dry-run=server",
+    "-o",
+    "json",
+    "-f",
+    new URL("../../examples/webhook/app-pod.yaml", import.meta.url).pathname,
+  ]);
+  const dec = new TextDecoder();
+  assert.ok(out.success, dec.decode(out.stderr));
+  const pod: Pod = JSON.parse(dec.decode(out.stdout));
+  const c = pod.spec!.containers![0];
+  assert.deepEqual(c.command, [WRAPPER, "--", "/app/server"]);
+  assert.deepEqual(c.args, ["--port", "8080"]);
+  const env = Object.fromEntries(c.env!.map((e) => [e.name, e.value]));
+  assert.deepEqual(env, {
+    VAULT_ADDR: "https://openbao.openbao.svc:8200",
+    VAULT_AUTH_ROLE: "app",
+    CLOUDTASER_SECRET_PATHS: "secret/data/team-a/db,secret/data/team-a/api",
+    CLOUDTASER_ENV_MAP: "username=DB_USER,password=DB_PASSWORD;key=API_KEY",
+    CLOUDTASER_REQUIRE_MEMFD_SECRET: "true",
+    VAULT_CACERT: "/var/run/secrets/cloudtaser/vault-tls/ca.crt",
+    VAULT_CLIENT_CERT: "/var/run/secrets/cloudtaser/vault-tls/tls.crt",
+    VAULT_CLIENT_KEY: "/var/run/secrets/cloudtaser/vault-tls/tls.key",
+  });
+  assert.deepEqual(
+    pod.spec!.volumes!.map((v) => v.name).filter((n) =>
+      n.startsWith("cloudtaser")
+    ),
+    ["cloudtaser", "cloudtaser-vault-tls"],
+  );
+});
+
 Deno.test("pods that did not opt in, pods in other namespaces and in kube-system are stored as sent", async () => {
   const { k } = await ready();
   for (
