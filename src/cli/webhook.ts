@@ -15,6 +15,7 @@ import { type Setting, SETTINGS } from "../config/table.ts";
 import { log } from "../log.ts";
 import { serveWebhook } from "../webhook/serve.ts";
 import { CommandLineError } from "./command_line.ts";
+import { watchStopSignals } from "./stop_signals.ts";
 
 export const WEBHOOK_USAGE = `Usage:
   cloudtaser-wrapper webhook --tls-cert FILE --tls-key FILE --image IMAGE
@@ -63,7 +64,7 @@ async function readPem(flag: string, path: string | undefined) {
   }
 }
 
-/** Runs the server until SIGTERM or SIGINT; returns the exit code. */
+/** Runs the server until SIGTERM, SIGINT or SIGQUIT; returns the exit code. */
 export async function webhookCommand(args: string[]): Promise<number> {
   let parsed;
   try {
@@ -103,10 +104,9 @@ export async function webhookCommand(args: string[]): Promise<number> {
     }
     throw e;
   }
-  const stop = new AbortController();
-  for (const sig of ["SIGTERM", "SIGINT"] as const) {
-    Deno.addSignalListener(sig, () => stop.abort());
-  }
+  // src/boot.ts has put signal recorders in place of the runtime's
+  // handlers: SIGTERM, SIGINT and SIGQUIT are seen by polling them.
+  const stop = watchStopSignals();
   const server = serveWebhook({
     cert: await readPem("--tls-cert", values["tls-cert"]),
     key: await readPem("--tls-key", values["tls-key"]),
@@ -125,7 +125,11 @@ export async function webhookCommand(args: string[]): Promise<number> {
     image: values.image,
     defaults: Object.keys(defaults),
   });
-  await server.finished;
-  log("webhook").info("stopped");
+  try {
+    await server.finished;
+  } finally {
+    stop.close();
+  }
+  log("webhook").info("stopped", { reason: String(stop.signal.reason) });
   return 0;
 }

@@ -19,7 +19,7 @@ export interface WebhookProcess {
   certDir: string;
   /** Everything the process printed so far. */
   output(): string;
-  /** SIGTERM; resolves with the exit code. Idempotent. */
+  /** SIGTERM (SIGKILL 10 s later); resolves with the exit code. Idempotent. */
   stop(): Promise<number>;
 }
 
@@ -54,8 +54,14 @@ export async function startWebhook(
   args: string[] = [],
   port = freePort(),
 ): Promise<WebhookProcess> {
-  const child = new Deno.Command(Deno.execPath(), {
+  // setpriv --pdeathsig: the webhook dies with this process even when it is
+  // killed without running stop().
+  const child = new Deno.Command("/usr/bin/setpriv", {
     args: [
+      "--pdeathsig",
+      "SIGKILL",
+      "--",
+      Deno.execPath(),
       "run",
       "-A",
       "--config",
@@ -88,7 +94,15 @@ export async function startWebhook(
       try {
         child.kill("SIGTERM");
       } catch { /* exited already */ }
+      // A webhook that ignores SIGTERM fails the test (its exit code), it
+      // does not hang it.
+      const timer = setTimeout(() => {
+        try {
+          child.kill("SIGKILL");
+        } catch { /* exited meanwhile */ }
+      }, 10000);
       const s = await child.status;
+      clearTimeout(timer);
       await pumps;
       client.close();
       return s.code;
