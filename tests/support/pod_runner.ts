@@ -11,7 +11,7 @@
  * | `hostPath` | bind-mounted |
  * | `command` / `args` | the entrypoint / the words after the image; `$(VAR)` expanded as the kubelet does |
  * | `env` (`value`, `valueFrom.fieldRef` of name, namespace, serviceAccountName) | the container's env |
- * | `securityContext` runAsUser, readOnlyRootFilesystem, capabilities | user, read-only root, dropped / added capabilities |
+ * | `securityContext` runAsUser/Group, runAsNonRoot, readOnlyRootFilesystem, capabilities, allowPrivilegeEscalation, seccompProfile RuntimeDefault | user, read-only root, dropped / added capabilities, no-new-privileges, the runtime's default seccomp profile |
  *
  * The engine runs each container (tests/support/podman.ts's
  * `Podman.runToEnd` fits {@linkcode ContainerEngine}).
@@ -38,6 +38,7 @@ export interface ContainerSpec {
   readOnly?: boolean;
   capDrop?: string[];
   capAdd?: string[];
+  noNewPrivileges?: boolean;
   env?: Record<string, string>;
   mounts?: Array<{ source: string; target: string; readOnly?: boolean }>;
   network?: "none" | "host";
@@ -118,6 +119,16 @@ const HANDLED_CONTAINER = new Set([
   "livenessProbe",
   "readinessProbe",
   "startupProbe",
+]);
+
+/** securityContext fields run here (seccompProfile: RuntimeDefault only). */
+const SECURITY_CONTEXT = new Set([
+  "runAsUser",
+  "runAsGroup",
+  "runAsNonRoot",
+  "readOnlyRootFilesystem",
+  "capabilities",
+  "allowPrivilegeEscalation",
 ]);
 
 class Runner {
@@ -292,24 +303,50 @@ class Runner {
         readOnly: m.readOnly === true,
       });
     }
-    const sc = {
-      ...(this.#o.pod.spec?.securityContext as Record<string, unknown> ?? {}),
-      ...(c.securityContext as Record<string, unknown> ?? {}),
-    };
+    const sc = this.#securityContext(c);
     const caps = sc.capabilities as { drop?: string[]; add?: string[] } ?? {};
+    const user = sc.runAsUser === undefined
+      ? undefined
+      : `${sc.runAsUser}${
+        sc.runAsGroup !== undefined ? `:${sc.runAsGroup}` : ""
+      }`;
     const expand = (l: string[]) => l.map((s) => expandRefs(s, env));
     return {
       image: this.#o.images?.[c.image!] ?? c.image!,
       ...(c.command?.length ? { entrypoint: expand(c.command) } : {}),
       ...(c.args?.length ? { command: expand(c.args) } : {}),
-      ...(sc.runAsUser !== undefined ? { user: String(sc.runAsUser) } : {}),
+      ...(user !== undefined ? { user } : {}),
       readOnly: sc.readOnlyRootFilesystem === true,
       capDrop: caps.drop ?? [],
       capAdd: caps.add ?? [],
+      noNewPrivileges: sc.allowPrivilegeEscalation === false,
       env: Object.fromEntries(env),
       mounts,
       network: this.#o.network ?? "host",
     };
+  }
+
+  /** The pod's securityContext under the container's; refuses what it cannot run. */
+  #securityContext(c: Container): Record<string, unknown> {
+    const sc: Record<string, unknown> = {
+      ...(this.#o.pod.spec?.securityContext as Record<string, unknown> ?? {}),
+      ...(c.securityContext as Record<string, unknown> ?? {}),
+    };
+    for (const [k, v] of Object.entries(sc)) {
+      const runtimeDefault = k === "seccompProfile" &&
+        (v as { type?: string }).type === "RuntimeDefault";
+      if (!runtimeDefault && !SECURITY_CONTEXT.has(k)) {
+        throw new PodRunnerError(
+          `container "${c.name}": securityContext.${k} is not run here`,
+        );
+      }
+    }
+    if (sc.runAsNonRoot === true && (sc.runAsUser ?? 0) === 0) {
+      throw new PodRunnerError(
+        `container "${c.name}": runAsNonRoot without a non-zero runAsUser`,
+      );
+    }
+    return sc;
   }
 
   async run(c: Container): Promise<ContainerRun> {
