@@ -21,7 +21,8 @@ const symbols = {
   ct_madvise: { parameters: ["u64", "u64", "i32"], result: "i32" },
   ct_get_dumpable: { parameters: [], result: "i32" },
   ct_set_dumpable: { parameters: ["i32"], result: "i32" },
-  ct_set_core_limit_zero: { parameters: [], result: "i32" },
+  ct_get_core_limit: { parameters: ["buffer"], result: "i32" },
+  ct_set_core_limit: { parameters: ["u64", "u64"], result: "i32" },
   ct_explicit_bzero: { parameters: ["u64", "u64"], result: "i32" },
   ct_copy_in: { parameters: ["u64", "buffer", "u64"], result: "i32" },
   ct_memeq: { parameters: ["u64", "buffer", "u64"], result: "i32" },
@@ -135,9 +136,22 @@ export function setDumpable(on: boolean): void {
   check("prctl(PR_SET_DUMPABLE)", sym().ct_set_dumpable(on ? 1 : 0));
 }
 
-/** `setrlimit(RLIMIT_CORE, {0, 0})`. */
-export function setCoreLimitZero(): void {
-  check("setrlimit(RLIMIT_CORE)", sym().ct_set_core_limit_zero());
+/** `RLIM_INFINITY`. */
+export const RLIM_INFINITY = 0xffff_ffff_ffff_ffffn;
+
+/** `getrlimit(RLIMIT_CORE)`, in bytes ({@link RLIM_INFINITY}: unlimited). */
+export function coreLimit(): { soft: bigint; hard: bigint } {
+  const out = new BigUint64Array(2);
+  check(
+    "getrlimit(RLIMIT_CORE)",
+    sym().ct_get_core_limit(new Uint8Array(out.buffer)),
+  );
+  return { soft: out[0], hard: out[1] };
+}
+
+/** `setrlimit(RLIMIT_CORE, {soft, hard})`. */
+export function setCoreLimit(soft: bigint, hard: bigint): void {
+  check("setrlimit(RLIMIT_CORE)", sym().ct_set_core_limit(soft, hard));
 }
 
 /** `explicit_bzero(3)` over native memory. */

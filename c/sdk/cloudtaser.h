@@ -23,7 +23,8 @@
  *     12       4    records length in bytes
  *     16       4    record count
  *     20       4    data size (the fd's size, a page multiple)
- *     24       8    reserved, zero
+ *     24       4    flags (CLOUDTASER_FLAG_*: the wrapper's policy)
+ *     28       4    reserved, zero
  *     32      16    canary copy (the same 16 bytes end the data)
  *     48     ...    records: KEY=VALUE\0 KEY=VALUE\0 ...
  *
@@ -55,7 +56,12 @@
 #define CLOUDTASER_OFF_RECORDS_LENGTH 12u
 #define CLOUDTASER_OFF_RECORD_COUNT 16u
 #define CLOUDTASER_OFF_DATA_SIZE 20u
+#define CLOUDTASER_OFF_FLAGS 24u
 #define CLOUDTASER_OFF_CANARY 32u
+/* Flag bits (src/protect/region_format.ts FLAGS). A region from an older
+ * wrapper has 0 here: the strict default of each. */
+#define CLOUDTASER_FLAG_CHILD_ENV_FALLBACK 0x1u /* non-glibc children get env */
+#define CLOUDTASER_FLAG_APP_CORE_DUMPS 0x2u     /* keep the app's RLIMIT_CORE */
 #define CLOUDTASER_MAX_SIZE 0xffff0000u
 
 #ifndef EMEDIUMTYPE
@@ -69,6 +75,7 @@ typedef struct cloudtaser_secrets {
   const char *records; /* the first record */
   size_t records_len;  /* bytes of records */
   uint32_t count;      /* number of records */
+  uint32_t flags;      /* CLOUDTASER_FLAG_* bits of the header */
   void *map;           /* the reservation: guard page, data, guard page */
   size_t map_len;
 } cloudtaser_secrets;
@@ -92,7 +99,7 @@ static inline uint32_t cloudtaser__le32(const char *p) {
 
 /*
  * Validates a region in memory (pure: no system calls). Fills s->records,
- * records_len, count. Returns 0, -EMEDIUMTYPE (no magic) or -EBADMSG.
+ * records_len, count, flags. Returns 0, -EMEDIUMTYPE (no magic) or -EBADMSG.
  */
 static inline int cloudtaser_parse(const char *data, size_t size,
                                    cloudtaser_secrets *s) {
@@ -103,6 +110,7 @@ static inline int cloudtaser_parse(const char *data, size_t size,
   uint32_t rlen = cloudtaser__le32(data + CLOUDTASER_OFF_RECORDS_LENGTH);
   uint32_t count = cloudtaser__le32(data + CLOUDTASER_OFF_RECORD_COUNT);
   uint32_t dsize = cloudtaser__le32(data + CLOUDTASER_OFF_DATA_SIZE);
+  uint32_t flags = cloudtaser__le32(data + CLOUDTASER_OFF_FLAGS);
   size_t limit = size - CLOUDTASER_CANARY_SIZE; /* records end before this */
   if (dsize != size || roff < CLOUDTASER_HEADER_SIZE || roff > limit ||
       rlen > limit - roff)
@@ -127,6 +135,7 @@ static inline int cloudtaser_parse(const char *data, size_t size,
   s->records = data + roff;
   s->records_len = rlen;
   s->count = count;
+  s->flags = flags;
   return 0;
 }
 

@@ -82,8 +82,17 @@ EXPORT int ct_set_dumpable(int on) {
   return RET(prctl(PR_SET_DUMPABLE, on ? 1 : 0, 0, 0, 0));
 }
 
-EXPORT int ct_set_core_limit_zero(void) {
-  struct rlimit rl = {0, 0};
+// RLIMIT_CORE: out[0] soft, out[1] hard (RLIM_INFINITY is ~0).
+EXPORT int ct_get_core_limit(uint64_t *out) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_CORE, &rl) < 0) return -errno;
+  out[0] = rl.rlim_cur;
+  out[1] = rl.rlim_max;
+  return 0;
+}
+
+EXPORT int ct_set_core_limit(uint64_t soft, uint64_t hard) {
+  struct rlimit rl = {soft, hard};
   return RET(setrlimit(RLIMIT_CORE, &rl));
 }
 

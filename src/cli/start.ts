@@ -9,6 +9,7 @@ import { type Config, parseConfig } from "../config/parse.ts";
 import {
   chooseDelivery,
   inspectTarget,
+  regionFlags,
   type RequestedDelivery,
 } from "../delivery/mod.ts";
 import { registerWithEnforcer } from "../enforcer/client.ts";
@@ -156,11 +157,16 @@ export async function prepare(
  * the strict modes demand, logging what fell short.
  */
 export function protectedRegion(config: Config): SecretRegion {
-  hardenProcess();
+  const appCoreDumps = config.bool("CLOUDTASER_APP_CORE_DUMPS");
+  hardenProcess({ appCoreDumps });
   const region = SecretRegion.create({
     requireMemfdSecret: config.bool("CLOUDTASER_REQUIRE_MEMFD_SECRET"),
     requireMlock: config.bool("CLOUDTASER_REQUIRE_MLOCK"),
   });
+  region.setFlags(regionFlags({
+    childEnvFallback: config.bool("CLOUDTASER_CHILD_ENV_FALLBACK"),
+    appCoreDumps,
+  }));
   for (const w of region.warnings) log("protect").warn(w);
   log("protect").debug("region fd open for {us} us", {
     us: Math.round(region.fdOpenNs / 1000),

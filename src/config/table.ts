@@ -181,6 +181,19 @@ export const SETTINGS = [
     meaning: "how the app receives secrets",
   },
   {
+    name: "CLOUDTASER_CHILD_ENV_FALLBACK",
+    kind: bool,
+    default: "false",
+    meaning:
+      "non-glibc programs the app starts get secrets in envp, not an exec error",
+  },
+  {
+    name: "CLOUDTASER_APP_CORE_DUMPS",
+    kind: bool,
+    default: "false",
+    meaning: "keep the app's RLIMIT_CORE (else 1/1: no core file or pipe core)",
+  },
+  {
     name: "CLOUDTASER_MIN_SCORE",
     kind: { type: "int", min: 0, max: 200 },
     default: "0",

@@ -15,6 +15,7 @@ import {
   MAGIC,
   OFF_CANARY,
   OFF_DATA_SIZE,
+  OFF_FLAGS,
   OFF_RECORD_COUNT,
   OFF_RECORDS_LENGTH,
   OFF_RECORDS_OFFSET,
@@ -95,6 +96,7 @@ export class SecretRegion {
   #keys = new Map<string, { offset: number; length: number }>();
   #canary = crypto.getRandomValues(new Uint8Array(CANARY_SIZE));
   #writing = false; // one reservation at a time: growth would move it
+  #flags = 0;
 
   private constructor(opts: Required<RegionOptions>) {
     this.#opts = opts;
@@ -127,6 +129,24 @@ export class SecretRegion {
   get count(): number {
     return this.#count;
   }
+  /** The header's flag bits ({@link FLAGS} in region_format.ts). */
+  get flags(): number {
+    return this.#flags;
+  }
+
+  /**
+   * Sets the header's flag bits: the wrapper's policy for the supervisor and
+   * the interposer (region_format.ts `FLAGS`); the hand-over copies them with
+   * the rest of the region.
+   */
+  setFlags(flags: number): void {
+    if (!Number.isInteger(flags) || flags < 0 || flags > 0xffff_ffff) {
+      throw new RangeError(`region flags ${flags} are not a 32-bit value`);
+    }
+    this.#flags = flags;
+    this.#writeHeader();
+  }
+
   /** Record keys in insertion order (keys are not secret). */
   keys(): string[] {
     return [...this.#keys.keys()];
@@ -345,6 +365,7 @@ export class SecretRegion {
     dv.setUint32(OFF_RECORDS_LENGTH, this.#used - HEADER_SIZE, true);
     dv.setUint32(OFF_RECORD_COUNT, this.#count, true);
     dv.setUint32(OFF_DATA_SIZE, m.size, true);
+    dv.setUint32(OFF_FLAGS, this.#flags, true);
     m.view.set(this.#canary, OFF_CANARY);
   }
 }

@@ -19,7 +19,8 @@
  * | 12 | 4 | records length in bytes |
  * | 16 | 4 | record count |
  * | 20 | 4 | data size (the fd's size, a page multiple) |
- * | 24 | 8 | reserved, zero |
+ * | 24 | 4 | flags: the wrapper's policy for the readers (below) |
+ * | 28 | 4 | reserved, zero |
  * | 32 | 16 | canary copy |
  *
  * The canary's second copy ends the data pages, against the trailing guard
@@ -33,4 +34,23 @@ export const OFF_RECORDS_OFFSET = 8;
 export const OFF_RECORDS_LENGTH = 12;
 export const OFF_RECORD_COUNT = 16;
 export const OFF_DATA_SIZE = 20;
+export const OFF_FLAGS = 24;
 export const OFF_CANARY = 32;
+
+/**
+ * Flag bits at {@link OFF_FLAGS}. Readers that predate them read a zero
+ * reserved field, which is the strict default for each.
+ */
+export const FLAGS = {
+  /**
+   * `CLOUDTASER_CHILD_ENV_FALLBACK`: a program the app starts that cannot
+   * load the interposer (static, musl, Go, set-id) gets its secrets in its
+   * environment; without the bit that exec fails with EPERM.
+   */
+  CHILD_ENV_FALLBACK: 1 << 0,
+  /**
+   * `CLOUDTASER_APP_CORE_DUMPS`: the supervisor leaves the app the
+   * `RLIMIT_CORE` it inherited; without the bit the app gets 1/1.
+   */
+  APP_CORE_DUMPS: 1 << 1,
+} as const;

@@ -22,6 +22,12 @@ export interface Facts {
   guardAfter: Vma | null;
   canaryIntact: boolean;
   dumpable: boolean;
+  /**
+   * `RLIMIT_CORE` of this process after hardening, in bytes: the supervisor
+   * and the app inherit it (the supervisor re-applies it and logs the app's
+   * /proc/<app>/limits). `null` when not measured.
+   */
+  appCoreLimit: { soft: bigint; hard: bigint } | null;
   /** The Vault token lives only in protected memory. */
   tokenProtected: boolean;
   /** The login token was revoked before the app started. */
@@ -114,6 +120,7 @@ export function measureFacts(c: CallerFacts): Facts {
     ...regionVmas(c.region),
     canaryIntact: c.region ? c.region.canaryIntact() : false,
     dumpable: native.getDumpable(),
+    appCoreLimit: native.coreLimit(),
     tokenProtected: c.tokenProtected,
     tokenRevoked: c.tokenRevoked,
     environClean: c.environClean,

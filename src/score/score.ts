@@ -37,6 +37,25 @@ function isGuard(v: Facts["guardBefore"]): boolean {
   return v !== null && v.perms.startsWith("---");
 }
 
+function limitText(n: bigint): string {
+  return n === 0xffff_ffff_ffff_ffffn ? "unlimited" : String(n);
+}
+
+// 1/1: no file core fits, the kernel aborts pipe cores at exactly 1, and the
+// hard limit cannot be raised without CAP_SYS_RESOURCE.
+function appCoreRow(l: Facts["appCoreLimit"]): Check {
+  const ok = l !== null && l.soft === 1n && l.hard === 1n;
+  const now = l ? `${limitText(l.soft)}/${limitText(l.hard)}` : "unmeasured";
+  return row(
+    "app_core_limit",
+    5,
+    ok,
+    ok
+      ? "app RLIMIT_CORE 1/1: a crash writes no core (file or pipe)"
+      : `app RLIMIT_CORE ${now}: a crash can dump the app's memory`,
+  );
+}
+
 /** Scores the facts. */
 export function scoreFacts(f: Facts): Score {
   const flags = f.region?.flags ?? new Set<string>();
@@ -146,6 +165,7 @@ export function scoreFacts(f: Facts): Score {
       f.canaryIntact,
       f.canaryIntact ? "canary intact" : "canary broken or absent",
     ),
+    appCoreRow(f.appCoreLimit),
   ];
   if (f.skipVerify) {
     checks.push({

@@ -23,6 +23,7 @@ const best: Facts = {
   guardAfter: vma(0x4000, 0x5000, "---p", ""),
   canaryIntact: true,
   dumpable: false,
+  appCoreLimit: { soft: 1n, hard: 1n },
   tokenProtected: true,
   tokenRevoked: true,
   environClean: true,
@@ -33,7 +34,7 @@ const best: Facts = {
   skipVerify: false,
 };
 
-Deno.test("every check of DESIGN.md's table and token_revoked, 130 points when all hold", () => {
+Deno.test("every check of DESIGN.md's table, token_revoked and app_core_limit, 135 points when all hold", () => {
   const s = scoreFacts(best);
   assert.deepEqual(
     s.checks.map((c) => [c.name, c.max]),
@@ -53,10 +54,11 @@ Deno.test("every check of DESIGN.md's table and token_revoked, 130 points when a
       ["confidential_vm", 10],
       ["guard_pages", 5],
       ["buffer_canary", 5],
+      ["app_core_limit", 5],
     ],
   );
-  assert.equal(s.total, 130);
-  assert.equal(s.max, 130);
+  assert.equal(s.total, 135);
+  assert.equal(s.max, 135);
   assert.deepEqual(missing(s), []);
 });
 
@@ -105,11 +107,19 @@ Deno.test("each fact removed costs exactly its check", () => {
     [{ guardAfter: vma(0x4000, 0x5000, "rw-p", "") }, "guard_pages", 5],
     [{ guardBefore: null }, "guard_pages", 5],
     [{ canaryIntact: false }, "buffer_canary", 5],
+    [{ appCoreLimit: { soft: 0n, hard: 0n } }, "app_core_limit", 5],
+    [{ appCoreLimit: { soft: 0n, hard: 1n } }, "app_core_limit", 5],
+    [
+      { appCoreLimit: { soft: 0n, hard: 0xffff_ffff_ffff_ffffn } },
+      "app_core_limit",
+      5,
+    ],
+    [{ appCoreLimit: null }, "app_core_limit", 5],
   ];
   for (const [change, name, lost] of cases) {
     const s = scoreFacts({ ...best, ...change });
     assert.deepEqual(missing(s), [name], Object.keys(change).join());
-    assert.equal(s.total, 130 - lost, name);
+    assert.equal(s.total, 135 - lost, name);
   }
   const none = scoreFacts({ ...best, enforcer: { connected: false } });
   assert.deepEqual(missing(none), [
@@ -121,7 +131,7 @@ Deno.test("each fact removed costs exactly its check", () => {
 
 Deno.test("VAULT_SKIP_VERIFY costs 10 points and shows as its own row", () => {
   const s = scoreFacts({ ...best, skipVerify: true });
-  assert.equal(s.total, 120);
+  assert.equal(s.total, 125);
   assert.match(formatScore(s), /MISS tls_verification\s+-10\/0/);
-  assert.match(formatScore(s), /protection score: 120\/130$/);
+  assert.match(formatScore(s), /protection score: 125\/135$/);
 });

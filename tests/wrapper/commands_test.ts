@@ -33,7 +33,7 @@ Deno.test("check on a good configuration prints the score table and exits 0", as
     /vault: logged in \(cert\), 1 path\(s\), 1 secret\(s\) readable: DB_PASSWORD/,
   );
   assert.match(r.stdout, /ok\s+memfd_secret\s+15\/15/);
-  assert.match(r.stdout, /protection score: \d+\/130/);
+  assert.match(r.stdout, /protection score: \d+\/135/);
 });
 
 Deno.test("check with vault: references alone, and mixed with CLOUDTASER_SECRET_PATHS", async () => {
