@@ -8,17 +8,19 @@
 MUSL_GCC := $(shell command -v musl-gcc 2>/dev/null)
 MUSL_LIB ?= /usr/lib/$(shell $(CC) -dumpmachine | sed 's/-gnu$$/-musl/')
 SUPERVISOR := $(OUT)/cloudtaser-supervisor
+SUPERVISOR_SRC := supervisor/supervisor.c supervisor/region.c supervisor/log.c
 
 ifneq ($(and $(MUSL_GCC),$(wildcard $(MUSL_LIB)/rcrt1.o)),)
 SUPERVISOR_LINK = $(MUSL_GCC) $(CFLAGS) -Os -fPIE -nostartfiles \
   $(MUSL_LIB)/rcrt1.o $(MUSL_LIB)/crti.o $(shell $(CC) -print-file-name=crtbeginS.o) \
-  $< $(shell $(CC) -print-file-name=crtendS.o) $(MUSL_LIB)/crtn.o \
+  $(SUPERVISOR_SRC) $(shell $(CC) -print-file-name=crtendS.o) $(MUSL_LIB)/crtn.o \
   -Wl,-static,-pie,--no-dynamic-linker,-z,text $(LDFLAGS)
 else
-SUPERVISOR_LINK = $(CC) $(CFLAGS) -Os $(LDFLAGS) $<
+SUPERVISOR_LINK = $(CC) $(CFLAGS) -Os $(LDFLAGS) $(SUPERVISOR_SRC)
 endif
 
-$(SUPERVISOR): supervisor/supervisor.c supervisor/build.mk | $(OUT)
+$(SUPERVISOR): $(SUPERVISOR_SRC) $(wildcard supervisor/*.h) sdk/cloudtaser.h \
+               supervisor/build.mk | $(OUT)
 	$(SUPERVISOR_LINK) -o $@
 
 # The app the supervisor tests run (records signals, sleeps).

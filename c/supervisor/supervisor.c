@@ -16,16 +16,24 @@
 //     supervisor bytes -> sealed memfd     |    2 dumpable 0, RLIMIT_CORE 0
 //     execveat(memfd, AT_EMPTY_PATH) ======+==> 3 signalfd (mask kept)
 //       argv: --region-fd N --signal-fd M       4 subreaper unless PID 1
-//             --delivery D -- CMD ARGS          5 mmap region N, check magic
-//       envp: the child's non-secret env        6 child envp (+ records: env)
-//                                               7 fork; the app gets N only in
+//             --delivery D -- CMD ARGS          5 map region N read-only
+//       envp: the child's non-secret env          between guard pages; check
+//                                                 header, canary, records;
+//                                                 measure it (smaps), fail
+//                                                 closed when short (region.c)
+//                                               6 the app's RLIMIT_CORE (1/1
+//                                                 unless the header allows
+//                                                 cores)
+//                                               7 child envp (+ records: env)
+//                                               8 fork; the app gets N only in
 //                                                 interposer/fd delivery
-//                                               8 close N (a mapping cannot be
-//                                                 stolen with pidfd_getfd)
-//                                               9 forward what the pipe holds
-//                                              10 forward signals, reap zombies
-//                                              11 canary check, wipe, munmap
-//                                              12 exit with the app's status
+//                                               9 close N (a mapping cannot be
+//                                                 stolen with pidfd_getfd);
+//                                                 log what stays resident
+//                                              10 forward what the pipe holds
+//                                              11 forward signals, reap zombies
+//                                              12 canary check, wipe, munmap
+//                                              13 exit with the app's status
 //
 // Phases: until the app's exec succeeds, every failure stops the start
 // (non-zero exit and a message naming the call); once the app runs, the
@@ -36,39 +44,22 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
-#include <sys/stat.h>
-#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
-#include <time.h>
 #include <unistd.h>
 
-#define PROGRAM "cloudtaser-supervisor"
+#include "log.h"
+#include "region.h"
 
-// The region layout (src/protect/region_format.ts).
-#define REGION_MAGIC "CTREGN01"
-#define HEADER_SIZE 48
-#define CANARY_SIZE 16
-#define OFF_RECORDS_OFFSET 8
-#define OFF_RECORDS_LENGTH 12
-#define OFF_RECORD_COUNT 16
-#define OFF_DATA_SIZE 20
-#define OFF_CANARY 32
-
-#ifndef SECRETMEM_MAGIC
-#define SECRETMEM_MAGIC 0x5345434d
-#endif
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
@@ -93,11 +84,6 @@ struct options {
   char **cmd;
 };
 
-struct region {
-  unsigned char *data;
-  size_t size;
-};
-
 // What the app's process reports through the exec-error pipe.
 enum child_step { STEP_SETPGID, STEP_TCSETPGRP, STEP_SIGNALS, STEP_FDS, STEP_EXEC };
 struct child_error {
@@ -111,37 +97,6 @@ static const int forwarded[] = {SIGTERM, SIGINT,  SIGHUP,   SIGQUIT,
 
 // ---------------------------------------------------------------- messages
 
-static bool log_json;
-
-static const char *errname(int e) {
-  switch (e) {
-  case EPERM: return "EPERM";
-  case ENOENT: return "ENOENT";
-  case ESRCH: return "ESRCH";
-  case EINTR: return "EINTR";
-  case EIO: return "EIO";
-  case ENXIO: return "ENXIO";
-  case E2BIG: return "E2BIG";
-  case ENOEXEC: return "ENOEXEC";
-  case EBADF: return "EBADF";
-  case ECHILD: return "ECHILD";
-  case EAGAIN: return "EAGAIN";
-  case ENOMEM: return "ENOMEM";
-  case EACCES: return "EACCES";
-  case EFAULT: return "EFAULT";
-  case ENOTDIR: return "ENOTDIR";
-  case EISDIR: return "EISDIR";
-  case EINVAL: return "EINVAL";
-  case EMFILE: return "EMFILE";
-  case ENOTTY: return "ENOTTY";
-  case ETXTBSY: return "ETXTBSY";
-  case ENAMETOOLONG: return "ENAMETOOLONG";
-  case ENOSYS: return "ENOSYS";
-  case ELOOP: return "ELOOP";
-  default: return "errno";
-  }
-}
-
 static const char *signame(int sig) {
   switch (sig) {
   case SIGTERM: return "SIGTERM";
@@ -154,76 +109,6 @@ static const char *signame(int sig) {
   case SIGCONT: return "SIGCONT";
   default: return "signal";
   }
-}
-
-// Appends `s` to buf as the inside of a JSON string.
-static size_t json_escape(char *buf, size_t at, size_t cap, const char *s) {
-  for (; *s && at + 7 < cap; s++) {
-    unsigned char c = (unsigned char)*s;
-    if (c == '"' || c == '\\') {
-      buf[at++] = '\\';
-      buf[at++] = (char)c;
-    } else if (c < 0x20) {
-      at += (size_t)snprintf(buf + at, cap - at, "\\u%04x", c);
-    } else {
-      buf[at++] = (char)c;
-    }
-  }
-  return at;
-}
-
-// One line on stderr: JSON when stderr is not a TTY, text when it is (the
-// wrapper's own format, src/log.ts). Messages name calls and commands, never
-// an environment value.
-__attribute__((format(printf, 2, 3))) static void say(const char *level,
-                                                      const char *fmt, ...) {
-  char msg[1024], line[2560];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
-  size_t n;
-  if (log_json) {
-    char when[32] = "";
-    struct timespec ts = {0, 0};
-    struct tm tm;
-    if (clock_gettime(CLOCK_REALTIME, &ts) == 0 && gmtime_r(&ts.tv_sec, &tm))
-      strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
-    n = (size_t)snprintf(line, sizeof line,
-                         "{\"time\":\"%s.%03ldZ\",\"level\":\"%s\",\"program\":"
-                         "\"" PROGRAM "\",\"pid\":%d,\"message\":\"",
-                         when, ts.tv_nsec / 1000000, level, (int)getpid());
-    n = json_escape(line, n, sizeof line - 3, msg);
-    line[n++] = '"';
-    line[n++] = '}';
-  } else {
-    char upper[16];
-    size_t i = 0;
-    for (; level[i] && i < sizeof upper - 1; i++)
-      upper[i] = (char)(level[i] >= 'a' ? level[i] - 32 : level[i]);
-    upper[i] = 0;
-    n = (size_t)snprintf(line, sizeof line - 1, PROGRAM "[%d] %s %s",
-                         (int)getpid(), upper, msg);
-    if (n > sizeof line - 2) n = sizeof line - 2;
-  }
-  line[n++] = '\n';
-  for (size_t off = 0; off < n;) {
-    ssize_t w = write(STDERR_FILENO, line + off, n - off);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return; // stderr gone: nothing better to do
-    off += (size_t)w;
-  }
-}
-
-// Reports a failed call (errno is still the call's) and returns -1.
-static int fail(const char *call) {
-  say("error", "%s failed: %s", call, errname(errno));
-  return -1;
-}
-
-// The same once the app runs: a warning, and the supervisor carries on.
-static void warn_failed(const char *call) {
-  say("warning", "%s failed: %s", call, errname(errno));
 }
 
 // ------------------------------------------------------------- 1 arguments
@@ -285,13 +170,12 @@ static int parse_args(int argc, char **argv, struct options *o) {
 
 // execve resets the dumpable flag, so the wrapper's PR_SET_DUMPABLE(0) is
 // gone. The name: exec from a memfd would leave "memfd:cloudtase" in ps.
+// The core limit waits for the region's flags (limit_app_cores).
 static int harden(void) {
   if (prctl(PR_SET_NAME, "ct-supervisor", 0, 0, 0) < 0)
     return fail("prctl(PR_SET_NAME)");
   if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
     return fail("prctl(PR_SET_DUMPABLE)");
-  struct rlimit none = {0, 0};
-  if (setrlimit(RLIMIT_CORE, &none) < 0) return fail("setrlimit(RLIMIT_CORE)");
   return 0;
 }
 
@@ -326,78 +210,73 @@ static int become_subreaper(void) {
   return 0;
 }
 
-// ---------------------------------------------------------------- 5 region
+// ---------------------------------------------------------- 6 core limit
 
-static uint32_t header_u32(const struct region *r, size_t off) {
-  uint32_t v;
-  memcpy(&v, r->data + off, sizeof v); // little-endian host (x86_64, arm64)
-  return v;
-}
-
-// memfd_secret mappings are locked by the kernel (mlock says ENOMEM); the
-// memfd fallback's lock died with the wrapper's mapping and is taken again.
-static void lock_region(int fd, const struct region *r) {
-  struct statfs fs;
-  if (fstatfs(fd, &fs) < 0) {
-    warn_failed("fstatfs(region)");
-  } else if (fs.f_type != SECRETMEM_MAGIC && mlock(r->data, r->size) < 0) {
-    say("warning", "mlock(region) failed: %s: the secret region can be "
-                   "swapped to disk", errname(errno));
+// The app inherits this process's RLIMIT_CORE. Unless the region's flags
+// allow cores (CLOUDTASER_APP_CORE_DUMPS), it is 1 byte, soft and hard: too
+// small for any file core, and the value at which the kernel aborts a core
+// for a pipe core_pattern (a crash collector such as systemd-coredump), which
+// otherwise ignores the limit. The hard limit cannot be raised again without
+// CAP_SYS_RESOURCE. This process itself is not dumpable either way.
+static void limit_app_cores(uint32_t flags) {
+  if (flags & CLOUDTASER_FLAG_APP_CORE_DUMPS) return;
+  struct rlimit now;
+  if (getrlimit(RLIMIT_CORE, &now) < 0) {
+    warn_failed("getrlimit(RLIMIT_CORE)");
+    return;
+  }
+  struct rlimit one = {1, 1};
+  if (now.rlim_max == 0) {
+    // Cannot be raised: 0 stops file cores but not pipe ones.
+    say("warning", "RLIMIT_CORE hard limit is 0 and cannot be raised to 1: "
+                   "a pipe core_pattern still gets a core of the app");
+  } else if (setrlimit(RLIMIT_CORE, &one) < 0) {
+    warn_failed("setrlimit(RLIMIT_CORE, 1)");
   }
 }
 
-static int map_region(int fd, struct region *r) {
-  struct stat st;
-  if (fstat(fd, &st) < 0) return fail("fstat(region)");
-  if (st.st_size < HEADER_SIZE + CANARY_SIZE || st.st_size > UINT32_MAX) {
-    say("error", "region fd %d is not a secret region (size %lld)", fd,
-        (long long)st.st_size);
-    return -1;
-  }
-  struct region m = {.size = (size_t)st.st_size};
-  m.data = mmap(NULL, m.size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  if (m.data == MAP_FAILED) return fail("mmap(region)");
-  uint32_t off = header_u32(&m, OFF_RECORDS_OFFSET);
-  uint32_t len = header_u32(&m, OFF_RECORDS_LENGTH);
-  if (memcmp(m.data, REGION_MAGIC, 8) != 0 ||
-      header_u32(&m, OFF_DATA_SIZE) != m.size || off < HEADER_SIZE ||
-      (uint64_t)off + len > m.size - CANARY_SIZE) {
-    // Not ours to wipe: unmap it untouched.
-    say("error", "region fd %d has no valid " REGION_MAGIC " header", fd);
-    if (munmap(m.data, m.size) < 0) fail("munmap(region)");
-    return -1;
-  }
-  *r = m; // from here on, wipe_region() owns it
-  if (madvise(m.data, m.size, MADV_DONTDUMP) < 0)
-    return fail("madvise(MADV_DONTDUMP)");
-  lock_region(fd, r);
-  return 0;
+// The app's RLIMIT_CORE as /proc/<app>/limits shows it ("1", "unlimited").
+static bool app_core_limit(pid_t app, char soft[24], char hard[24]) {
+  char path[64], line[256];
+  snprintf(path, sizeof path, "/proc/%d/limits", (int)app);
+  FILE *f = fopen(path, "re");
+  bool found = false;
+  while (f && !found && fgets(line, sizeof line, f))
+    found = sscanf(line, "Max core file size %23s %23s", soft, hard) == 2;
+  if (f) fclose(f);
+  return found;
 }
 
-// --------------------------------------------------------- 6 the child's env
+// One line with what stays resident, measured: the region's mapping and the
+// app's core limit. "checks" uses the protection score's names.
+static void report_resident(const struct resident *m, pid_t app) {
+  char soft[24] = "unknown", hard[24] = "unknown", fields[1024];
+  bool read = app_core_limit(app, soft, hard);
+  bool no_core = read && strcmp(soft, "1") == 0 && strcmp(hard, "1") == 0;
+  size_t n = region_fields(m, fields, 0, sizeof fields);
+  bool guards = strncmp(m->before, "---", 3) == 0 &&
+                strncmp(m->after, "---", 3) == 0;
+  snprintf(fields + n, sizeof fields - n,
+           ",\"app\":{\"pid\":%d,\"core_soft\":\"%s\",\"core_hard\":\"%s\"},"
+           "\"checks\":{\"memfd_secret\":%s,\"mlock\":%s,"
+           "\"core_dump_exclusion\":%s,\"guard_pages\":%s,"
+           "\"buffer_canary\":%s,\"read_only\":%s,\"app_core_limit\":%s}",
+           (int)app, soft, hard,
+           strncmp(m->path, "/secretmem", 10) == 0 ? "true" : "false",
+           m->locked ? "true" : "false", m->dontdump ? "true" : "false",
+           guards ? "true" : "false", m->canary ? "true" : "false",
+           strncmp(m->perms, "r--", 3) == 0 ? "true" : "false",
+           no_core ? "true" : "false");
+  say_with("info", fields, "resident: region %s %s between %s and %s; app "
+                           "RLIMIT_CORE %s/%s",
+           m->path, m->perms, m->before, m->after, soft, hard);
+}
+
+// --------------------------------------------------------- 7 the child's env
 
 static size_t key_length(const char *entry) {
   const char *eq = strchr(entry, '=');
   return eq ? (size_t)(eq - entry) : strlen(entry);
-}
-
-// Points `recs` at each KEY=VALUE record in place: nothing is copied out of
-// the region; execve copies the strings into the app's stack.
-static int list_records(const struct region *r, char **recs, size_t count) {
-  char *p = (char *)r->data + header_u32(r, OFF_RECORDS_OFFSET);
-  char *end = p + header_u32(r, OFF_RECORDS_LENGTH);
-  size_t i = 0;
-  while (p < end && i < count) {
-    char *nul = memchr(p, 0, (size_t)(end - p));
-    if (!nul || !strchr(p, '=') || *p == '=') break;
-    recs[i++] = p;
-    p = nul + 1;
-  }
-  if (i != count || p != end) {
-    say("error", "the secret region's records are malformed (record %zu)", i);
-    return -1;
-  }
-  return 0;
 }
 
 // Fails closed unless interposer/fd delivery names the region fd for the app.
@@ -414,16 +293,21 @@ static int check_secret_fd(const struct options *o, char *const *env,
 }
 
 // envp = this process's environ (the wrapper's buildChildEnv output, secret
-// free) plus, in env delivery, every record; a record wins over an entry of
-// the same name. The records are checked in every delivery.
+// free) plus, in env delivery, every record (validated by region_map),
+// pointed at in place: nothing is copied out of the region; execve copies
+// the strings into the app's stack. A record wins over an entry of the same
+// name.
 static int build_child_env(const struct options *o, const struct region *r,
                            char ***out) {
-  size_t n_env = 0, n_rec = header_u32(r, OFF_RECORD_COUNT), n = 0;
+  size_t n_env = 0, n_rec = 0, n = 0;
   while (environ[n_env]) n_env++;
+  if (o->delivery == DELIVERY_ENV) n_rec = r->parsed.count;
   char **env = calloc(n_env + n_rec + 1, sizeof *env);
   if (!env) return fail("calloc(child env)");
-  if (list_records(r, env + n_env, n_rec) < 0) goto fail;
-  if (o->delivery != DELIVERY_ENV) n_rec = 0;
+  size_t cur = 0;
+  cloudtaser_record rec;
+  for (size_t j = 0; j < n_rec && cloudtaser_next(&r->parsed, &cur, &rec); j++)
+    env[n_env + j] = (char *)rec.key; // "KEY=VALUE", NUL-terminated
   for (size_t i = 0; i < n_env; i++) {
     size_t k = key_length(environ[i]);
     bool shadowed = false;
@@ -434,15 +318,15 @@ static int build_child_env(const struct options *o, const struct region *r,
   }
   memmove(env + n, env + n_env, n_rec * sizeof *env);
   env[n + n_rec] = NULL;
-  if (check_secret_fd(o, env, n) < 0) goto fail;
+  if (check_secret_fd(o, env, n) < 0) {
+    free(env);
+    return -1;
+  }
   *out = env;
   return 0;
-fail:
-  free(env);
-  return -1;
 }
 
-// ----------------------------------------------------------------- 7 spawn
+// ----------------------------------------------------------------- 8 spawn
 
 static void child_fail(int pipe_fd, enum child_step step) {
   struct child_error e = {step, errno};
@@ -556,7 +440,7 @@ static pid_t spawn(const struct options *o, char **env, bool take_tty,
   return -1;
 }
 
-// --------------------------------------------- 8-10 forward, reap, wait
+// -------------------------------------------- 10-11 forward, reap, wait
 
 static void forward(pid_t child, int sig) {
   if (kill(child, sig) == 0) return;
@@ -636,25 +520,7 @@ static int supervise(int sfd, pid_t child) {
   }
 }
 
-// ----------------------------------------------------------------- 11 wipe
-
-static bool canary_intact(const struct region *r) {
-  const volatile unsigned char *a = r->data + OFF_CANARY;
-  const volatile unsigned char *b = r->data + r->size - CANARY_SIZE;
-  unsigned char d = 0;
-  for (size_t i = 0; i < CANARY_SIZE; i++) d |= (unsigned char)(a[i] ^ b[i]);
-  return d == 0;
-}
-
-static void wipe_region(struct region *r) {
-  if (!r->data) return;
-  if (!canary_intact(r))
-    say("error", "the secret region's canary is broken: something wrote past "
-                 "the records");
-  explicit_bzero(r->data, r->size);
-  if (munmap(r->data, r->size) < 0) warn_failed("munmap(region)");
-  r->data = NULL;
-}
+// ------------------------------------------------------------ 12-13 exit
 
 static int exit_code(int ws) {
   if (WIFEXITED(ws)) return WEXITSTATUS(ws);
@@ -664,9 +530,20 @@ static int exit_code(int ws) {
 
 // ------------------------------------------------------------------- main
 
+// Step 5: the region, mapped, validated and measured; fails closed.
+static int resident_region(int fd, struct region *r, struct resident *m) {
+  if (region_map(fd, r) < 0) return -1;
+  if (region_measure(r, m) < 0 || region_require(m) < 0) {
+    region_wipe(r);
+    return -1;
+  }
+  return 0;
+}
+
 int main(int argc, char **argv) {
   struct options o;
   struct region r = {0};
+  struct resident m;
   char **env = NULL;
   int status = EXIT_START_FAILED;
   log_json = !isatty(STDERR_FILENO);
@@ -674,9 +551,12 @@ int main(int argc, char **argv) {
   if (parse_args(argc, argv, &o) < 0 || harden() < 0)
     return EXIT_START_FAILED;
   int sfd = open_signalfd();
-  if (sfd < 0 || become_subreaper() < 0 || map_region(o.region_fd, &r) < 0 ||
-      build_child_env(&o, &r, &env) < 0) {
-    wipe_region(&r);
+  if (sfd < 0 || become_subreaper() < 0 ||
+      resident_region(o.region_fd, &r, &m) < 0)
+    return EXIT_START_FAILED;
+  limit_app_cores(r.parsed.flags);
+  if (build_child_env(&o, &r, &env) < 0) {
+    region_wipe(&r);
     return EXIT_START_FAILED;
   }
   // Hand the terminal to the app only when it is ours to give (foreground).
@@ -685,12 +565,13 @@ int main(int argc, char **argv) {
   pid_t child = spawn(&o, env, take_tty, &status);
   free(env); // pointers only: the strings are the region and our environ
   if (child < 0) {
-    wipe_region(&r);
+    region_wipe(&r);
     return status;
   }
+  report_resident(&m, child);
   forward_early_signals(o.signal_fd, child);
   status = exit_code(supervise(sfd, child));
-  wipe_region(&r);
+  region_wipe(&r);
   // Take the terminal back for whoever started us (SIGTTOU is blocked).
   if (take_tty && tcsetpgrp(STDIN_FILENO, getpgrp()) < 0 && errno != ENOTTY)
     warn_failed("tcsetpgrp");

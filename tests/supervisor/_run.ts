@@ -27,6 +27,8 @@ export interface RunOptions {
   stdin?: "piped" | "null";
   /** Command words put before `deno run` (e.g. unshare). */
   prefix?: string[];
+  /** The region header's flags (region_format.ts FLAGS). */
+  flags?: number;
 }
 
 /** A unique secret value for one test. */
@@ -93,6 +95,7 @@ export class Run {
     if (opts.sleepMs) args.push("--sleep-ms", String(opts.sleepMs));
     if (opts.corruptCanary) args.push("--corrupt-canary");
     if (opts.badRegion) args.push("--bad-region");
+    if (opts.flags !== undefined) args.push("--flags", String(opts.flags));
     args.push("--", ...argv);
     const cmd = [...(opts.prefix ?? []), Deno.execPath(), ...args];
     this.child = new Deno.Command(cmd[0], {

@@ -250,21 +250,67 @@ Deno.test("a missing command exits 127, a non-executable file 126, each with a m
   }
 });
 
-Deno.test("the canary report is absent normally and present when the canary was broken", async () => {
-  const ok = await runToEnd(["/bin/true"], { secrets: { K: marker("c") } });
-  assert.equal(ok.status.code, 0);
-  assert.ok(!/canary/.test(ok.stderr), ok.stderr);
-  const bad = await runToEnd(["/bin/true"], {
-    secrets: { K: marker("c") },
-    corruptCanary: true,
-  });
-  assert.equal(bad.status.code, 0, "the app's status still wins");
-  const line = jsonLines(bad.stderr).find((l) =>
-    /canary/.test(String(l.message))
-  );
-  assert.ok(line, bad.stderr);
-  assert.equal(line.level, "error");
-  assert.match(String(line.message), /the secret region's canary is broken/);
+Deno.test("a broken canary stops the start: 125, a message naming the canary, no app", async () => {
+  const dir = Deno.makeTempDirSync();
+  const witness = `${dir}/app-ran`;
+  try {
+    const ok = await runToEnd(["/usr/bin/touch", witness], {
+      secrets: { K: marker("c") },
+    });
+    assert.equal(ok.status.code, 0, ok.stderr);
+    Deno.removeSync(witness); // the control: the same start runs the app
+    const bad = await runToEnd(["/usr/bin/touch", witness], {
+      secrets: { K: marker("c") },
+      corruptCanary: true,
+    });
+    assert.equal(bad.status.code, 125, bad.stderr);
+    const lines = jsonLines(bad.stderr);
+    assert.equal(lines.length, 1, bad.stderr);
+    assert.equal(lines[0].level, "error");
+    assert.match(
+      String(lines[0].message),
+      /^the secret region's canary is broken .*the app is not started$/,
+    );
+    assert.throws(() => Deno.statSync(witness), Deno.errors.NotFound);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+// An fd-delivery app that maps the region writable and flips its last byte:
+// a write the read-only resident mapping cannot stop, found at the wipe.
+const CORRUPT = `
+import mmap, os, sys
+fd = int(os.environ["CLOUDTASER_SECRET_FD"])
+size = os.fstat(fd).st_size
+m = mmap.mmap(fd, size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+os.close(fd)
+if sys.argv[1] == "flip":
+    m[size - 1] ^= 0xFF
+m.close()
+`;
+
+function realPython(): string {
+  const out = new Deno.Command("python3", {
+    args: ["-c", "import sys; print(sys.executable)"],
+  }).outputSync();
+  return dec.decode(out.stdout).trim();
+}
+
+Deno.test("a canary broken while the app runs is reported at the wipe; an untouched one is not", async () => {
+  const py = realPython();
+  for (const how of ["keep", "flip"]) {
+    const r = await runToEnd([py, "-c", CORRUPT, how], {
+      delivery: "fd",
+      secrets: { K: marker("w") },
+    });
+    assert.equal(r.status.code, 0, `the app's status wins: ${r.stderr}`);
+    const broken = jsonLines(r.stderr).filter((l) =>
+      /canary is broken/.test(String(l.message))
+    );
+    assert.equal(broken.length, how === "flip" ? 1 : 0, r.stderr);
+    if (how === "flip") assert.equal(broken[0].level, "error");
+  }
 });
 
 Deno.test("on a terminal the app gets its own foreground process group and the text log format", async () => {
