@@ -34,6 +34,10 @@
 // in POSIX and in glibc 2.36 (which reallocates `environ`). The previous
 // index is kept alive for one generation to make that race benign in practice.
 //
+// Programs the app starts keep interposer delivery: exec.c and spawn.c
+// interpose the exec family, posix_spawn, system and popen, and hand a
+// glibc-dynamic child a region of its own instead of secrets in its envp.
+//
 // Never logs a value. Warns once on stderr when CLOUDTASER_SECRET_FD is
 // missing or unusable; the app then runs as if the library were not loaded.
 #define _GNU_SOURCE
@@ -50,9 +54,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "../sdk/cloudtaser.h"
-
-#define EXPORT __attribute__((visibility("default")))
+#include "interposer.h"
 
 extern char **environ;
 
@@ -82,7 +84,7 @@ static inline unsigned prefix_bit(unsigned char c0, unsigned char c1) {
 static struct index *_Atomic g_index;
 static struct index *g_retired; // kept one generation (see the top)
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
-static cloudtaser_secrets g_region;
+cloudtaser_secrets ct_region;
 
 static inline uint64_t load64(const char *p) {
   uint64_t v;
@@ -333,10 +335,59 @@ EXPORT int clearenv(void) {
 
 // For the benchmark and tests: 1 when a region was mapped, 0 otherwise.
 EXPORT int cloudtaser_interposer_active(void) {
-  return g_region.map != NULL;
+  return ct_region.map != NULL;
 }
 
 // --- start-up ----------------------------------------------------------------
+
+static char g_self[4096];
+
+const char *ct_self_path(void) { return g_self[0] ? g_self : NULL; }
+
+// Appends s as the inside of a JSON string (paths may hold quotes).
+static size_t json_escape(char *buf, size_t at, size_t cap, const char *s) {
+  for (; *s && at + 7 < cap; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (c == '"' || c == '\\') {
+      buf[at++] = '\\';
+      buf[at++] = (char)c;
+    } else if (c < 0x20) {
+      at += (size_t)snprintf(buf + at, cap - at, "\\u%04x", c);
+    } else {
+      buf[at++] = (char)c;
+    }
+  }
+  return at;
+}
+
+// No allocation: it runs in vfork children, whose memory is the parent's.
+void ct_log(const char *level, const char *msg) {
+  char buf[1536];
+  int n;
+  size_t len;
+  if (isatty(STDERR_FILENO)) {
+    n = snprintf(buf, sizeof buf, "cloudtaser-interposer[%d]: %s\n",
+                 (int)getpid(), msg);
+    if (n < 0) return;
+    len = (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1;
+  } else {
+    n = snprintf(buf, sizeof buf,
+                 "{\"level\":\"%s\",\"program\":\"cloudtaser-interposer\","
+                 "\"pid\":%d,\"msg\":\"",
+                 level, (int)getpid());
+    if (n < 0) return;
+    len = json_escape(buf, (size_t)n, sizeof buf - 3, msg);
+    buf[len++] = '"';
+    buf[len++] = '}';
+    buf[len++] = '\n';
+  }
+  for (size_t off = 0; off < len;) {
+    ssize_t w = write(STDERR_FILENO, buf + off, len - off);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return;
+    off += (size_t)w;
+  }
+}
 
 // One line on stderr, once per process, JSON unless stderr is a terminal.
 // Messages are constants and numbers, never a value.
@@ -529,12 +580,18 @@ static void after_fork_child(void) {
 __attribute__((constructor)) static void cloudtaser_interposer_init(void) {
   int saved = errno;
   resolve_real();
+  ct_exec_init();
+  ct_spawn_init();
+  Dl_info self;
+  if (dladdr((void *)cloudtaser_interposer_init, &self) && self.dli_fname &&
+      strlen(self.dli_fname) < sizeof g_self)
+    strcpy(g_self, self.dli_fname);
   pthread_atfork(NULL, NULL, after_fork_child);
 
   const char *str = scan(environ, CLOUDTASER_FD_ENV);
   int fd = str ? cloudtaser_parse_fd(str) : -ENOENT;
   int rc = fd;
-  if (fd >= 0) rc = cloudtaser_map_fd(&g_region, fd);
+  if (fd >= 0) rc = cloudtaser_map_fd(&ct_region, fd);
   if (rc == 0 || rc == -EBADMSG) close(fd); // ours: never leave it open
 
   if (str == NULL) {
@@ -558,14 +615,14 @@ __attribute__((constructor)) static void cloudtaser_interposer_init(void) {
   }
 
   if (rc == 0) {
-    int c = copy_region(&g_region);
+    int c = copy_region(&ct_region);
     if (c < 0) // keep the read-only mapping: still correct, less compatible
       warn_once("cannot copy the secret region into a writable mapping; "
                 "programs that write into environment strings will fault",
                 -c);
   }
   if (rc == 0 || rc == -EBADMSG) {
-    if (rebuild_environ(rc == 0 ? &g_region : NULL) < 0) {
+    if (rebuild_environ(rc == 0 ? &ct_region : NULL) < 0) {
       // Out of memory before main: the app cannot get its secrets.
       warn_once("out of memory while rebuilding environ; no secrets were "
                 "delivered",

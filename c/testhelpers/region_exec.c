@@ -2,7 +2,9 @@
 // until tests can use the wrapper itself.
 //
 // usage: region_exec [--mode interposer|fd|env] [--preload LIB] [--memfd]
-//                    [--corrupt magic|canary|count|unterminated] -- CMD [ARGS...]
+//                    [--corrupt magic|canary|count|unterminated]
+//                    [--flags N (the header's CLOUDTASER_FLAG_* bits)]
+//                    -- CMD [ARGS...]
 //
 // Reads KEY=VALUE lines from stdin up to an empty line or EOF (byte by byte,
 // so the rest of stdin stays for CMD). Then, by mode:
@@ -25,12 +27,14 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "../sdk/cloudtaser.h"
+
 #ifndef SYS_memfd_secret
 #define SYS_memfd_secret 447
 #endif
 
-#define HEADER 48u
-#define CANARY 16u
+#define HEADER CLOUDTASER_HEADER_SIZE
+#define CANARY CLOUDTASER_CANARY_SIZE
 #define MAX_STDIN (1u << 24)
 
 static void die(const char *what) {
@@ -70,7 +74,7 @@ static void put32(unsigned char *p, uint32_t v) {
 
 // Writes the lines as records into a new region; returns its fd.
 static int make_region(const char *in, size_t len, int use_memfd,
-                       const char *corrupt) {
+                       const char *corrupt, uint32_t flags) {
   long page = sysconf(_SC_PAGESIZE);
   size_t size = ((HEADER + len + 1 + CANARY) + (size_t)page - 1) /
                 (size_t)page * (size_t)page;
@@ -97,17 +101,19 @@ static int make_region(const char *in, size_t len, int use_memfd,
   unsigned char canary[CANARY];
   if (getrandom(canary, sizeof canary, 0) != (ssize_t)sizeof canary)
     die("getrandom");
-  memcpy(m, "CTREGN01", 8);
-  put32(m + 8, HEADER);
-  put32(m + 12, (uint32_t)(w - HEADER));
-  put32(m + 16, count);
-  put32(m + 20, (uint32_t)size);
-  memcpy(m + 32, canary, CANARY);
+  memcpy(m, CLOUDTASER_MAGIC, 8);
+  put32(m + CLOUDTASER_OFF_RECORDS_OFFSET, HEADER);
+  put32(m + CLOUDTASER_OFF_RECORDS_LENGTH, (uint32_t)(w - HEADER));
+  put32(m + CLOUDTASER_OFF_RECORD_COUNT, count);
+  put32(m + CLOUDTASER_OFF_DATA_SIZE, (uint32_t)size);
+  put32(m + CLOUDTASER_OFF_FLAGS, flags);
+  memcpy(m + CLOUDTASER_OFF_CANARY, canary, CANARY);
   memcpy(m + size - CANARY, canary, CANARY);
   if (corrupt != NULL) {
     if (strcmp(corrupt, "magic") == 0) m[0] ^= 0x20;
     else if (strcmp(corrupt, "canary") == 0) m[size - 1] ^= 0xff;
-    else if (strcmp(corrupt, "count") == 0) put32(m + 16, count + 1);
+    else if (strcmp(corrupt, "count") == 0)
+      put32(m + CLOUDTASER_OFF_RECORD_COUNT, count + 1);
     else if (strcmp(corrupt, "unterminated") == 0 && w > HEADER) m[w - 1] = 'x';
     else {
       fprintf(stderr, "region_exec: unknown --corrupt %s\n", corrupt);
@@ -137,6 +143,7 @@ static void put_env(char *in, size_t len) {
 int main(int argc, char **argv) {
   const char *mode = "interposer", *preload = NULL, *corrupt = NULL;
   int use_memfd = 0, i = 1;
+  uint32_t flags = 0;
   for (; i < argc; i++) {
     if (strcmp(argv[i], "--") == 0) {
       i++;
@@ -147,6 +154,8 @@ int main(int argc, char **argv) {
       preload = argv[++i];
     } else if (strcmp(argv[i], "--corrupt") == 0 && i + 1 < argc) {
       corrupt = argv[++i];
+    } else if (strcmp(argv[i], "--flags") == 0 && i + 1 < argc) {
+      flags = (uint32_t)strtoul(argv[++i], NULL, 0);
     } else if (strcmp(argv[i], "--memfd") == 0) {
       use_memfd = 1;
     } else {
@@ -155,7 +164,7 @@ int main(int argc, char **argv) {
   }
   if (i >= argc) {
     fprintf(stderr, "usage: %s [--mode interposer|fd|env] [--preload LIB] "
-                    "[--memfd] [--corrupt WHAT] -- CMD [ARGS...]\n",
+                    "[--memfd] [--corrupt WHAT] [--flags N] -- CMD [ARGS...]\n",
             argv[0]);
     return 2;
   }
@@ -164,7 +173,7 @@ int main(int argc, char **argv) {
   if (strcmp(mode, "env") == 0) {
     put_env(in, len);
   } else if (strcmp(mode, "interposer") == 0 || strcmp(mode, "fd") == 0) {
-    int fd = make_region(in, len, use_memfd, corrupt);
+    int fd = make_region(in, len, use_memfd, corrupt, flags);
     char num[16];
     snprintf(num, sizeof num, "%d", fd);
     if (setenv("CLOUDTASER_SECRET_FD", num, 1) < 0) die("setenv");

@@ -99,6 +99,50 @@ Deno.test("chooseDelivery: interposer only for glibc-dynamic, env with a warning
     go: true,
   });
   assert.match(go.warning!, /Go program/);
+  // A script run through env that ends in a glibc program: the interposer
+  // follows the execs (exec_test.ts), so it keeps interposer delivery.
+  const viaEnv = chooseDelivery("auto", {
+    command: "app.py",
+    chain: ["/app/app.py", "/usr/bin/env", "/usr/bin/python3"],
+    libc: "glibc",
+    viaEnv: true,
+    go: false,
+  });
+  assert.deepEqual(viaEnv, { delivery: "interposer" });
+});
+
+Deno.test("auto: a #!/usr/bin/env script ending in a glibc program gets interposer delivery, and the chain reads its secrets", async () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    Deno.copyFileSync(PROBE, `${dir}/ct-probe`);
+    Deno.writeTextFileSync(
+      `${dir}/entry`,
+      `#!/usr/bin/env ct-probe\n`,
+      { mode: 0o755 },
+    );
+    Deno.chmodSync(`${dir}/ct-probe`, 0o755);
+    const path = `${dir}:/usr/bin:/bin`;
+    const t = inspectTarget("entry", path);
+    assert.equal(t.viaEnv, true);
+    assert.equal(t.libc, "glibc");
+    assert.deepEqual(chooseDelivery("auto", t), { delivery: "interposer" });
+    // The kernel runs `env ct-probe ENTRY ARGS`; the probe treats the
+    // script's path as an unknown op, so run the chain as env would.
+    const secrets = makeSecrets("viaenv");
+    const [k, v] = Object.entries(secrets)[0];
+    const r = await run({
+      mode: "interposer",
+      secrets,
+      cmd: ["/usr/bin/env", "ct-probe", "get", k, "where", k],
+      env: { PATH: path },
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(r.stdout.includes(probeLine("get", k, v)));
+    assert.ok(r.stdout.includes(`where ${k} secretmem`));
+    assertNoLeak(secrets);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
 });
 
 for (
