@@ -351,9 +351,12 @@ export interface DeliveryChoice {
  * Chooses the delivery for `CLOUDTASER_DELIVERY`. `env` and `fd` are taken as
  * asked. `interposer` and `auto` give the interposer only where it works: a
  * glibc-dynamic ELF of this architecture, not a Go program (Go copies its
- * environment from the initial stack and never calls getenv), not a script
- * run through `env` (env would exec the app with the secrets in its
- * environment). Anywhere else they fall back to `env` with a warning.
+ * environment from the initial stack and never calls getenv). A script run
+ * through `env` (`#!/usr/bin/env NAME`, pyenv-style shims) qualifies when
+ * NAME does: the interposer hands each program a glibc program execs a
+ * region of its own (docs/interposer.md), so env, the shell and the final
+ * program each keep interposer delivery. Anywhere else they fall back to
+ * `env` with a warning.
  *
  * @example
  * ```ts
@@ -381,9 +384,6 @@ export function chooseDelivery(
   } else if (t.go) {
     why = `${name} is a Go program, which reads its environment from the ` +
       `initial stack rather than through getenv`;
-  } else if (t.viaEnv) {
-    why = `${t.command} runs ${name} through env, which would exec it with ` +
-      `the secrets in its environment (exec ${name} directly instead)`;
   }
   if (why === undefined) return { delivery: "interposer" };
   return {
