@@ -20,6 +20,9 @@
 //                    memory-backed ones (secretmem, memfd, deleted)
 //   coredump_filter  write 0x1ff to /proc/PID/coredump_filter
 //   prlimit_core     raise PID's RLIMIT_CORE to unlimited
+//   prlimit_soft0    lower PID's soft RLIMIT_CORE to 0 (hard kept): allowed
+//                    without CAP_SYS_RESOURCE, and at 0 a pipe core_pattern
+//                    dumps (the kernel aborts pipe cores only at 1)
 // ADDR is 0 when the target has no region.
 //
 // Output: {"step":"..."} before each guarded call (under the enforcer's
@@ -513,6 +516,21 @@ static int do_prlimit_core(void) {
   return finish();
 }
 
+static int do_prlimit_soft0(void) {
+  struct rlimit now;
+  step("prlimit RLIMIT_CORE soft 0");
+  if (prlimit(pid, RLIMIT_CORE, NULL, &now) < 0) {
+    item_err("prlimit (read)", errno);
+  } else {
+    struct rlimit soft0 = {0, now.rlim_max};
+    if (prlimit(pid, RLIMIT_CORE, &soft0, NULL) < 0)
+      item_err("prlimit", errno);
+    else
+      item("\"what\":\"RLIMIT_CORE soft 0\",\"bytes\":0,\"hits\":0");
+  }
+  return finish();
+}
+
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   if (argc < 3) {
@@ -534,6 +552,7 @@ int main(int argc, char **argv) {
   if (strcmp(vector, "map_files") == 0) return do_map_files();
   if (strcmp(vector, "coredump_filter") == 0) return do_coredump_filter();
   if (strcmp(vector, "prlimit_core") == 0) return do_prlimit_core();
+  if (strcmp(vector, "prlimit_soft0") == 0) return do_prlimit_soft0();
   fprintf(stderr, "ct-rootattack: unknown vector %s\n", vector);
   return 2;
 }

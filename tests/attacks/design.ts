@@ -13,8 +13,10 @@ export type Verdict = "blocked" | "expected" | "open";
 
 /** What the design says for one cell, and why. */
 export function designSays(c: Cell): { verdict: Verdict; why: string } {
+  const issue11 = afterIssue11(c);
+  if (issue11) return issue11;
   const enforced = c.enforcer;
-  const appSide = c.target === "app" || c.target === "grandchild";
+  const appSide = c.target !== "wrapper";
   if (c.target === "wrapper") {
     if (c.vector === "coredump_filter") {
       return { verdict: "open", why: "a write reveals nothing by itself" };
@@ -47,12 +49,18 @@ export function designSays(c: Cell): { verdict: Verdict; why: string } {
   if (c.vector === "coredump_filter") {
     return { verdict: "open", why: "a write reveals nothing by itself" };
   }
-  if (c.target === "grandchild") {
-    return {
-      verdict: "expected",
-      why: "a program the app execs gets the secrets in its envp " +
-        "(docs/interposer.md)",
-    };
+  if (c.target !== "app") {
+    return c.mode === "env"
+      ? {
+        verdict: "expected",
+        why: "env delivery: a program the app starts gets the secrets in " +
+          "its envp",
+      }
+      : {
+        verdict: "blocked",
+        why: "interposer delivery follows the app's execs: a glibc program " +
+          "gets a region of its own, a static one is refused (EPERM)",
+      };
   }
   if (c.mode === "env") {
     if (c.vector === "getfd" || c.vector === "reopen") {
@@ -72,6 +80,76 @@ export function designSays(c: Cell): { verdict: Verdict; why: string } {
     why: "interposer delivery: the secrets are only in the app's own " +
       "memfd_secret mapping, its fd closed, its environ secret-free",
   };
+}
+
+/**
+ * The vectors and targets issue 11 added: the programs the app starts, the
+ * resident mapping, and cores that RLIMIT_CORE 1/1 does or does not stop.
+ * Undefined for the others.
+ */
+function afterIssue11(
+  c: Cell,
+): { verdict: Verdict; why: string } | undefined {
+  const descendant = c.target !== "wrapper" && c.target !== "app";
+  if (c.vector === "layout") {
+    return c.target === "wrapper"
+      ? {
+        verdict: "blocked",
+        why: "the supervisor maps the region read-only between PROT_NONE " +
+          "pages and refuses to start the app otherwise",
+      }
+      : {
+        verdict: "open",
+        why: "the interposer's copy is writable (bash writes into " +
+          "environment strings); guard pages on both sides",
+      };
+  }
+  if (c.vector === "core_own") {
+    return {
+      verdict: "blocked",
+      why: "the app starts with RLIMIT_CORE 1/1: no file core, and the " +
+        "kernel aborts a pipe core at 1",
+    };
+  }
+  if (c.vector === "core_lowered" || c.vector === "core_socket") {
+    if (c.target === "wrapper") {
+      return { verdict: "blocked", why: "the supervisor is not dumpable" };
+    }
+    if (c.enforcer) {
+      return {
+        verdict: "blocked",
+        why: "core-dumping signals from outside the tree are refused " +
+          "(LSM) or the app is killed before it dumps (tracepoint tier)",
+      };
+    }
+    return c.mode === "interposer"
+      ? {
+        verdict: "blocked",
+        why: "interposer delivery: secrets only in secretmem, never dumped",
+      }
+      : {
+        verdict: "expected",
+        why: c.vector === "core_socket"
+          ? "a socket core_pattern ignores RLIMIT_CORE; the env app's " +
+            "stack holds its environ"
+          : "root without CAP_SYS_RESOURCE may still lower the soft limit " +
+            "to 0, where a pipe core_pattern dumps the env app's stack",
+      };
+  }
+  if (descendant && c.enforcer) {
+    return {
+      verdict: "blocked",
+      why: "the enforcer guards the app's descendants (registration " +
+        "follows fork)",
+    };
+  }
+  if (descendant && c.mode === "interposer" && c.vector === "mem") {
+    return {
+      verdict: "blocked",
+      why: "the grandchild's region is memfd_secret: /proc/<pid>/mem EIO",
+    };
+  }
+  return undefined;
 }
 
 /** The closed product's claim for a vector, quoted briefly. */
@@ -114,5 +192,12 @@ export function claimFor(vector: VectorId, target: Target): string {
     case "core_escalated":
       return '"Root can override PR_SET_DUMPABLE ... via ' +
         '/proc/PID/coredump_filter or by loading a kernel module"';
+    case "core_lowered":
+    case "core_socket":
+    case "core_own":
+      return '"Core dump analysis: Yes (secret pages excluded from dump)"';
+    case "layout":
+      return "no claim (the protection score counts guard_pages and " +
+        "buffer_canary)";
   }
 }

@@ -26,12 +26,19 @@ import { type OpenBao, startOpenBao } from "../../scripts/openbao/server.ts";
 const REPO = new URL("../../", import.meta.url).pathname;
 export const ROOTATTACK = `${REPO}build/attacks/ct-rootattack`;
 export const APP = `${REPO}build/attacks/ct-app`;
+/** A static build of ct-app: a grandchild that cannot load the interposer. */
+export const APP_STATIC = `${REPO}build/attacks/ct-app-static`;
 
 const dec = new TextDecoder();
 const enc = new TextEncoder();
 
 export type Mode = "env" | "interposer";
-export type Target = "wrapper" | "app" | "grandchild";
+export type Target =
+  | "wrapper"
+  | "app"
+  | "grandchild"
+  | "sh_grandchild"
+  | "static_grandchild";
 /** `blocked`: no marker came out; `recovered`: markers came out; `allowed`:
  * a step that reveals nothing by itself succeeded (a coredump_filter write);
  * `n/a`: the vector does not apply (no region in that process). */
@@ -91,6 +98,77 @@ export const ROWS = [
     target: "app",
     label: "core dump, escalated (SIGSEGV)",
   },
+  // Programs the app starts (issue 11, item 4): exec'd directly, through
+  // /bin/sh -c (popen), and a static one that cannot load the interposer.
+  {
+    id: "mem",
+    target: "grandchild",
+    label: "read /proc/<pid>/mem at the region",
+  },
+  { id: "environ", target: "sh_grandchild", label: "read /proc/<pid>/environ" },
+  { id: "scan", target: "sh_grandchild", label: "scan every readable mapping" },
+  {
+    id: "environ",
+    target: "static_grandchild",
+    label: "read /proc/<pid>/environ",
+  },
+  {
+    id: "scan",
+    target: "static_grandchild",
+    label: "scan every readable mapping",
+  },
+  // The resident mapping (item 5), as /proc/<pid>/maps shows it.
+  {
+    id: "layout",
+    target: "wrapper",
+    label: "region mapping: read-only, PROT_NONE on both sides",
+  },
+  {
+    id: "layout",
+    target: "app",
+    label: "region mapping: read-only, PROT_NONE on both sides",
+  },
+  // Cores that RLIMIT_CORE 1/1 does not stop (item 6), and one it does.
+  {
+    id: "core_lowered",
+    target: "wrapper",
+    label: "core dump to a pipe, soft RLIMIT_CORE lowered to 0 (SIGABRT)",
+  },
+  {
+    id: "core_lowered",
+    target: "app",
+    label: "core dump to a pipe, soft RLIMIT_CORE lowered to 0 (SIGABRT)",
+  },
+  {
+    id: "core_lowered",
+    target: "grandchild",
+    label: "core dump to a pipe, soft RLIMIT_CORE lowered to 0 (SIGABRT)",
+  },
+  {
+    id: "core_lowered",
+    target: "sh_grandchild",
+    label: "core dump to a pipe, soft RLIMIT_CORE lowered to 0 (SIGABRT)",
+  },
+  {
+    id: "core_socket",
+    target: "wrapper",
+    label: "core dump to a socket core_pattern (SIGABRT)",
+  },
+  {
+    id: "core_socket",
+    target: "app",
+    label: "core dump to a socket core_pattern (SIGABRT)",
+  },
+  {
+    id: "core_socket",
+    target: "grandchild",
+    label: "core dump to a socket core_pattern (SIGABRT)",
+  },
+  {
+    id: "core_own",
+    target: "app",
+    label: "the app's own crash, core to a pipe (abort)",
+  },
 ] as const satisfies readonly { id: string; target: Target; label: string }[];
 
 export type VectorId = (typeof ROWS)[number]["id"];
@@ -132,13 +210,27 @@ export interface MatrixOptions {
   columns?: Column[];
 }
 
+/** Permissions of a region's VMA and of the VMAs right before and after. */
+interface Layout {
+  perms: string;
+  before: string;
+  after: string;
+}
+
 /** What ct-app reports once it runs. */
 interface AppInfo {
   app: number;
   wrapper: number;
   grandchild: number;
+  sh_grandchild: number;
+  static_grandchild: number;
+  static_error: string | null;
   app_region: string | null;
   wrapper_region: string | null;
+  grandchild_region: string | null;
+  sh_grandchild_region: string | null;
+  wrapper_layout: Layout | null;
+  app_layout: Layout | null;
   app_stack: string;
   app_fds: number[];
   wrapper_fds: number[];
@@ -194,7 +286,15 @@ class Instance {
     env: Record<string, string>,
   ): Promise<Instance> {
     const proc = new Deno.Command(Deno.execPath(), {
-      args: wrapperArgs(["--", APP, "--grandchild", ...SECRET_KEYS]),
+      args: wrapperArgs([
+        "--",
+        APP,
+        "--grandchild",
+        "--sh-grandchild",
+        "--static-grandchild",
+        APP_STATIC,
+        ...SECRET_KEYS,
+      ]),
       env,
       clearEnv: true,
       stdin: "null",
@@ -227,9 +327,17 @@ class Instance {
     }
   }
 
-  /** Kills what is left of the tree (grandchild, app, wrapper). */
+  /** Kills what is left of the tree (grandchildren, app, wrapper). */
   async stop(): Promise<void> {
-    for (const pid of [this.info?.grandchild, this.info?.app]) {
+    const i = this.info;
+    for (
+      const pid of [
+        i?.grandchild,
+        i?.sh_grandchild,
+        i?.static_grandchild,
+        i?.app,
+      ]
+    ) {
       if (pid) killQuietly(pid, "SIGKILL");
     }
     try {
@@ -403,12 +511,20 @@ function describeItem(i: Record<string, unknown>): string {
 const CORE_PATTERN = "/proc/sys/kernel/core_pattern";
 const SUID_DUMPABLE = "/proc/sys/fs/suid_dumpable";
 
+/** How core_pattern sends cores. */
+type CoreKind = "file" | "pipe" | "socket";
+
 /** Where cores go, and how core_pattern is pointed there. */
 interface CoreDir {
   dir: string;
   /** `file`: `DIR/core.%P` (RLIMIT_CORE applies); `pipe`: a helper that
-   * writes `DIR/core.%P` (the kernel ignores RLIMIT_CORE for pipes). */
-  use(kind: "file" | "pipe"): void;
+   * writes `DIR/core.%P` (the kernel ignores RLIMIT_CORE for pipes, except
+   * that it aborts at exactly 1); `socket`: `@DIR/core.sock`, a listener
+   * here storing `DIR/core.<pid>` (Linux 6.16+; RLIMIT_CORE ignored).
+   * Throws when the kernel refuses the pattern. */
+  use(kind: CoreKind): void;
+  /** The socket listener stores the next core it receives as `pid`'s. */
+  expect(pid: number): void;
 }
 
 /** Runs `fn` with a fresh 0700 temp dir for cores; core_pattern and
@@ -426,18 +542,46 @@ async function withCoreDir<T>(fn: (c: CoreDir) => Promise<T>): Promise<T> {
       `mv "${dir}/core.$1.tmp" "${dir}/core.$1"\n`,
   );
   Deno.chmodSync(helper, 0o700);
+  let listener: Deno.UnixListener | undefined;
+  let serving: Promise<void> | undefined;
+  let expected = 0;
+  const serve = async (l: Deno.UnixListener) => {
+    for await (const conn of l) {
+      const pid = expected;
+      Deno.writeTextFileSync(`${dir}/started.${pid}`, "");
+      const tmp = `${dir}/core.${pid}.tmp`;
+      const f = await Deno.open(tmp, { write: true, create: true });
+      await conn.readable.pipeTo(f.writable).catch(() => {});
+      Deno.renameSync(tmp, `${dir}/core.${pid}`);
+    }
+  };
   try {
     return await fn({
       dir,
-      use: (kind) =>
+      use: (kind) => {
+        if (kind === "socket" && !listener) {
+          listener = Deno.listen({
+            transport: "unix",
+            path: `${dir}/core.sock`,
+          });
+          serving = serve(listener).catch(() => {});
+        }
         Deno.writeTextFileSync(
           CORE_PATTERN,
-          kind === "file" ? `${dir}/core.%P` : `|${helper} %P`,
-        ),
+          kind === "file"
+            ? `${dir}/core.%P`
+            : kind === "pipe"
+            ? `|${helper} %P`
+            : `@${dir}/core.sock`,
+        );
+      },
+      expect: (pid) => expected = pid,
     });
   } finally {
     Deno.writeTextFileSync(CORE_PATTERN, pattern);
     Deno.writeTextFileSync(SUID_DUMPABLE, suid);
+    listener?.close();
+    await serving;
     Deno.removeSync(dir, { recursive: true });
   }
 }
@@ -461,21 +605,34 @@ function countMarkers(bytes: Uint8Array, markers: string[]): number {
   return hits;
 }
 
-/** Raises RLIMIT_CORE, sends `sig`, waits for the death, scans the core. */
+/** What the attacker does to RLIMIT_CORE first. */
+type CorePre = "prlimit_core" | "prlimit_soft0" | "none";
+
+/** Changes RLIMIT_CORE as `pre` says, sends `sig`, waits for the death,
+ * scans the core. */
 async function coreDump(
   pid: number,
   sig: Deno.Signal,
-  dir: string,
+  cores: CoreDir,
   markers: string[],
   enforcer: Enforcer | undefined,
   waitExit: Promise<unknown> | undefined,
+  pre: CorePre = "prlimit_core",
 ): Promise<Judged> {
-  const lim = await runAttack("prlimit_core", pid, markers, enforcer);
-  const limDetail = lim.killed
-    ? "prlimit killed"
-    : lim.items.some((i) => i.err)
-    ? `prlimit(RLIMIT_CORE) ${lim.items[0].err}`
-    : "RLIMIT_CORE raised";
+  const dir = cores.dir;
+  let limDetail = "RLIMIT_CORE left as it was";
+  if (pre !== "none") {
+    const lim = await runAttack(pre, pid, markers, enforcer);
+    const done = pre === "prlimit_core"
+      ? "RLIMIT_CORE raised"
+      : "soft RLIMIT_CORE lowered to 0";
+    limDetail = lim.killed
+      ? "prlimit killed"
+      : lim.items.some((i) => i.err)
+      ? `prlimit(RLIMIT_CORE) ${lim.items.find((i) => i.err)?.err}`
+      : done;
+  }
+  cores.expect(pid);
   // From another process, as root would: the enforcer's tracepoint tier
   // kills whoever sends a core-dumping signal to a protected process.
   const sender = await new Deno.Command("kill", {
@@ -505,10 +662,10 @@ async function coreDump(
       await sleep(20);
     }
   }
-  const cores = [...Deno.readDirSync(dir)].filter((e) =>
+  const found = [...Deno.readDirSync(dir)].filter((e) =>
     e.name === `core.${pid}`
   );
-  if (cores.length === 0) {
+  if (found.length === 0) {
     return {
       result: "blocked",
       hits: 0,
@@ -516,7 +673,7 @@ async function coreDump(
       detail: `${limDetail}; ${sent}; no core written`,
     };
   }
-  const path = `${dir}/${cores[0].name}`;
+  const path = `${dir}/${found[0].name}`;
   const bytes = Deno.readFileSync(path);
   const hits = countMarkers(bytes, markers);
   Deno.removeSync(path);
@@ -574,10 +731,19 @@ async function readVectors(ctx: Ctx): Promise<void> {
     const i = inst.info;
     ctx.appKeys[ctx.col.mode] = i.keys.map((k) => `${k.key}: ${k.where}`)
       .join(", ");
-    const targets = {
+    const targets: Record<
+      Target,
+      { pid: number; region: string | null; fds: number[] }
+    > = {
       wrapper: { pid: i.wrapper, region: i.wrapper_region, fds: i.wrapper_fds },
       app: { pid: i.app, region: i.app_region, fds: i.app_fds },
-      grandchild: { pid: i.grandchild, region: null, fds: [] },
+      grandchild: { pid: i.grandchild, region: i.grandchild_region, fds: [] },
+      sh_grandchild: {
+        pid: i.sh_grandchild,
+        region: i.sh_grandchild_region,
+        fds: [],
+      },
+      static_grandchild: { pid: i.static_grandchild, region: null, fds: [] },
     };
     if (i.wrapper !== inst.pid) {
       throw new Error(
@@ -586,6 +752,23 @@ async function readVectors(ctx: Ctx): Promise<void> {
     }
     const attack = async (vector: VectorId, target: Target) => {
       const t = targets[target];
+      if (vector === "layout") {
+        return record(ctx, vector, target, judgeLayout(i, target));
+      }
+      if (!t.pid) {
+        // The program was never started: its exec was refused.
+        const err = target === "static_grandchild" ? i.static_error : null;
+        return record(ctx, vector, target, {
+          result: err ? "blocked" : "n/a",
+          hits: 0,
+          short: err ? `exec refused (${err})` : "not started",
+          detail: err
+            ? `the app's exec of a static program failed with ${err}: ` +
+              "it cannot load the interposer and would get its secrets in " +
+              "its environment"
+            : "the app did not start this program",
+        });
+      }
       if (vector === "mem" && !t.region) {
         return record(ctx, vector, target, {
           result: "n/a",
@@ -620,20 +803,112 @@ async function readVectors(ctx: Ctx): Promise<void> {
   }
 }
 
-/** One instance per core-dump row: the wrapper first (the app survives it,
- * orphaned), then the app. */
+/** The region's mapping as ct-app read it from /proc/<pid>/maps: a stray
+ * write faults when it is read-only between PROT_NONE pages. */
+function judgeLayout(i: AppInfo, target: Target): Judged {
+  const l = target === "wrapper" ? i.wrapper_layout : i.app_layout;
+  if (!l) {
+    return {
+      result: "n/a",
+      hits: 0,
+      short: "no region",
+      detail: "no /secretmem mapping in this process",
+    };
+  }
+  const text = `${l.perms} between ${l.before || "no VMA"} and ${
+    l.after || "no VMA"
+  }`;
+  const guarded = l.before.startsWith("---") && l.after.startsWith("---");
+  const readOnly = l.perms.startsWith("r--");
+  return {
+    result: guarded && readOnly ? "blocked" : "allowed",
+    hits: 0,
+    short: text,
+    detail: `/proc/<pid>/maps: the /secretmem VMA is ${text}` +
+      (readOnly ? "" : "; writable: a stray write lands in it") +
+      (guarded ? "" : "; no guard page on one side"),
+  };
+}
+
+/** One core-dump row: how the core leaves, what the attacker does first,
+ * the signal, and who gets it, in order (the wrapper first: the app
+ * survives it, orphaned). */
+interface CorePlan {
+  vector: VectorId;
+  sig: Deno.Signal;
+  kind: CoreKind;
+  pre: CorePre;
+  targets: Target[];
+}
+
+const CORE_PLANS: CorePlan[] = [
+  {
+    vector: "core_segv",
+    sig: "SIGSEGV",
+    kind: "file",
+    pre: "prlimit_core",
+    targets: ["wrapper", "app"],
+  },
+  {
+    vector: "core_pipe",
+    sig: "SIGABRT",
+    kind: "pipe",
+    pre: "prlimit_core",
+    targets: ["wrapper", "app"],
+  },
+  {
+    vector: "core_escalated",
+    sig: "SIGSEGV",
+    kind: "pipe",
+    pre: "prlimit_core",
+    targets: ["wrapper", "app"],
+  },
+  {
+    vector: "core_lowered",
+    sig: "SIGABRT",
+    kind: "pipe",
+    pre: "prlimit_soft0",
+    targets: ["wrapper", "app", "grandchild", "sh_grandchild"],
+  },
+  {
+    vector: "core_socket",
+    sig: "SIGABRT",
+    kind: "socket",
+    pre: "none",
+    targets: ["wrapper", "app", "grandchild"],
+  },
+  // ct-app answers SIGUSR2 with abort(): a crash of its own.
+  {
+    vector: "core_own",
+    sig: "SIGUSR2",
+    kind: "pipe",
+    pre: "none",
+    targets: ["app"],
+  },
+];
+
+/** One instance per core-dump row. */
 async function coreVectors(ctx: Ctx, cores: CoreDir): Promise<void> {
-  const plans: [VectorId, Deno.Signal, "file" | "pipe"][] = [
-    ["core_segv", "SIGSEGV", "file"],
-    ["core_pipe", "SIGABRT", "pipe"],
-    ["core_escalated", "SIGSEGV", "pipe"],
-  ];
-  for (const [vector, sig, kind] of plans) {
+  for (const { vector, sig, kind, pre, targets } of CORE_PLANS) {
     const inst = await Instance.start(wrapperEnv(ctx));
     try {
-      cores.use(kind);
+      try {
+        cores.use(kind);
+      } catch (e) {
+        for (const target of targets) {
+          record(ctx, vector, target, {
+            result: "n/a",
+            hits: 0,
+            short: "core_pattern refused",
+            detail: `the kernel refused a ${kind} core_pattern: ${
+              (e as Error).message
+            }`,
+          });
+        }
+        continue;
+      }
       const i = inst.info;
-      let prefix = kind === "pipe" ? "core_pattern a pipe; " : "";
+      let prefix = kind === "file" ? "" : `core_pattern a ${kind}; `;
       if (vector === "core_escalated") {
         const notes = [];
         for (
@@ -655,15 +930,31 @@ async function coreVectors(ctx: Ctx, cores: CoreDir): Promise<void> {
         Deno.writeTextFileSync(SUID_DUMPABLE, "2");
         prefix += `suid_dumpable=2, ${notes.join(", ")}; `;
       }
-      for (const target of ["wrapper", "app"] as const) {
-        const pid = target === "wrapper" ? i.wrapper : i.app;
+      const pids: Partial<Record<Target, number>> = {
+        wrapper: i.wrapper,
+        app: i.app,
+        grandchild: i.grandchild,
+        sh_grandchild: i.sh_grandchild,
+      };
+      for (const target of targets) {
+        const pid = pids[target];
+        if (!pid) {
+          record(ctx, vector, target, {
+            result: "n/a",
+            hits: 0,
+            short: "not started",
+            detail: "the app did not start this program",
+          });
+          continue;
+        }
         const r = await coreDump(
           pid,
           sig,
-          cores.dir,
+          cores,
           ctx.markers,
           ctx.enforcer,
           target === "wrapper" ? inst.status : undefined,
+          pre,
         );
         record(ctx, vector, target, { ...r, detail: prefix + r.detail });
       }

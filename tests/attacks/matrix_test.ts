@@ -14,6 +14,7 @@ import {
   type Cell,
   type MatrixReport,
   ROOTATTACK,
+  ROWS,
   runMatrix,
 } from "./matrix.ts";
 import { failures } from "./render.ts";
@@ -54,7 +55,7 @@ Deno.test({
   async fn() {
     const pattern = Deno.readTextFileSync("/proc/sys/kernel/core_pattern");
     report = await runMatrix();
-    assert.equal(report.cells.length, 26 * 4);
+    assert.equal(report.cells.length, ROWS.length * 4);
     assert.equal(
       Deno.readTextFileSync("/proc/sys/kernel/core_pattern"),
       pattern,
@@ -181,11 +182,55 @@ Deno.test({
     for (
       const c of cells((c) =>
         c.enforcer && c.target !== "wrapper" && c.result !== "n/a" &&
-        !c.vector.startsWith("core_")
+        !c.vector.startsWith("core_") && c.vector !== "layout"
       )
     ) {
       assert.equal(c.result, "blocked", label(c));
       assert.match(c.detail, /killed \(SIGKILL\)|EPERM|EACCES/, label(c));
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "interposer delivery: programs the app starts (exec, sh -c) hold no secret in environ, stack, region or core; a static one is refused with EPERM",
+  ignore,
+  fn() {
+    for (
+      const c of cells((c) =>
+        c.mode === "interposer" && !c.enforcer &&
+        ["grandchild", "sh_grandchild", "static_grandchild"].includes(c.target)
+      )
+    ) {
+      assert.equal(c.result, "blocked", label(c));
+      if (c.target === "static_grandchild") {
+        assert.match(c.short, /^exec refused \(EPERM\)$/, label(c));
+      }
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "the resident region is read-only between PROT_NONE pages (/proc/<supervisor>/maps)",
+  ignore,
+  fn() {
+    for (
+      const c of cells((c) => c.vector === "layout" && c.target === "wrapper")
+    ) {
+      assert.equal(c.result, "blocked", label(c));
+      assert.match(c.short, /^r--s between ---p and ---p$/, label(c));
+    }
+  },
+});
+
+Deno.test({
+  name: "the app's own crash writes no core under a pipe core_pattern",
+  ignore,
+  fn() {
+    for (const c of cells((c) => c.vector === "core_own")) {
+      assert.equal(c.result, "blocked", label(c));
+      assert.match(c.detail, /no core written/, label(c));
     }
   },
 });
@@ -200,6 +245,19 @@ Deno.test({
       const c of cells((c) =>
         !c.enforcer && c.mode === "env" && c.target === "app" &&
         ["environ", "scan", "vm_readv", "ptrace"].includes(c.vector)
+      )
+    ) {
+      assert.equal(c.result, "recovered", label(c));
+    }
+    // The same for what the new rows look at: env delivery's programs, and
+    // cores that RLIMIT_CORE 1/1 does not stop.
+    for (
+      const c of cells((c) =>
+        !c.enforcer && c.mode === "env" &&
+        ((c.vector === "environ" && c.target !== "wrapper") ||
+          (c.vector === "core_lowered" && c.target !== "wrapper") ||
+          (c.vector === "core_socket" && c.target === "app" &&
+            c.result !== "n/a"))
       )
     ) {
       assert.equal(c.result, "recovered", label(c));

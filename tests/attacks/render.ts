@@ -18,6 +18,8 @@ const TARGET_NAME = {
   wrapper: "wrapper",
   app: "app",
   grandchild: "grandchild",
+  sh_grandchild: "grandchild via sh -c",
+  static_grandchild: "static grandchild",
 } as const;
 
 function find(r: MatrixReport, row: (typeof ROWS)[number], col: Column) {
@@ -79,7 +81,9 @@ export function renderSecurity(r: MatrixReport): string {
   p();
   p(
     "- The wrapper is `deno run src/main.ts -- build/attacks/ct-app " +
-      "--grandchild DB_PASSWORD API_KEY DB_USER`, fetching two KV v2 paths " +
+      "--grandchild --sh-grandchild --static-grandchild " +
+      "build/attacks/ct-app-static DB_PASSWORD API_KEY DB_USER`, fetching " +
+      "two KV v2 paths " +
       "(three secrets) with cert auth. After start the resident wrapper is " +
       "the C supervisor (`ct-supervisor`, same pid). The markers are the two " +
       "random secret values and 40 characters of the mTLS client key's PEM " +
@@ -90,10 +94,13 @@ export function renderSecurity(r: MatrixReport): string {
       "the pointers, as an app using its secrets does (no copy: in env " +
       "delivery they point into its stack, in interposer delivery into its " +
       "own memfd_secret mapping: " +
-      `${r.appKeys.interposer ?? "not run"}). It forks a grandchild that ` +
-      "execs itself with the app's `environ`, and reports pids, region " +
-      "addresses and fd numbers, so the harness never opens a protected " +
-      "`/proc` entry itself.",
+      `${r.appKeys.interposer ?? "not run"}). It starts three programs ` +
+      "with its `environ`, as apps start helpers: itself (fork + `execl`), " +
+      "itself through `/bin/sh -c` (`popen`), and a static build of itself " +
+      "(fork + `execl`); and reports pids, region addresses, the region " +
+      "mappings' permissions and fd numbers, so the harness never opens a " +
+      "protected `/proc` entry itself. On `SIGUSR2` it calls `abort()` " +
+      "(a crash of its own).",
   );
   p(
     "- Each attack is one `ct-rootattack` process (`c/attacks/rootattack.c`) " +
@@ -108,8 +115,13 @@ export function renderSecurity(r: MatrixReport): string {
       "`core_pattern` (a helper writing the core to the temp dir) stands in " +
       "for a root that has it: the kernel ignores `RLIMIT_CORE` for pipes. " +
       '"Escalated" adds `fs.suid_dumpable=2` and a `coredump_filter` ' +
-      "write of `0x1ff` to both processes first. The wrapper is signalled " +
-      "first; the app survives it, orphaned, and is signalled next.",
+      'write of `0x1ff` to both processes first. "Soft RLIMIT_CORE ' +
+      'lowered to 0": what root without `CAP_SYS_RESOURCE` can still do ' +
+      "to the 1/1 limit the app starts with (at 0 the kernel stops " +
+      "aborting pipe cores). A socket `core_pattern` (`@path`, Linux " +
+      "6.16+) hands the core to a listener of the harness and ignores " +
+      "`RLIMIT_CORE`. The wrapper is signalled first; the app survives it, " +
+      "orphaned, and is signalled next, then its programs.",
   );
   p(
     "- Results (marker counts add up over the attempts of a cell, so the same bytes read twice count twice): **blocked** no marker came out (with the error each step " +
@@ -189,37 +201,68 @@ export function renderSecurity(r: MatrixReport): string {
       "the region fd is open and stealable: the matrix attacks the live " +
       "wrapper after start, not that window.)",
   );
-  if (recovered((c) => c.target === "grandchild" && !c.enforcer)) {
-    p(
-      "- **A program the app starts gets the secrets in its environment**, " +
-        "in both deliveries (`execve` copies `environ`, which in interposer " +
-        "delivery points into the region). Its `/proc/<pid>/environ` and " +
-        "stack hold them. With the enforcer the grandchild inherits the " +
-        "protection (registration follows `fork`), so those reads are " +
-        "stopped too.",
-    );
-  }
+  const staticCell = r.cells.find((c) =>
+    c.target === "static_grandchild" && c.mode === "interposer" && !c.enforcer
+  );
+  const refused = staticCell?.short === "exec refused (EPERM)";
+  p(
+    "- **Programs the app starts keep its delivery.** In interposer " +
+      "delivery the interposer follows the app's `exec*`, `posix_spawn*`, " +
+      "`system` and `popen`: a glibc program (here ct-app itself, directly " +
+      "and through `/bin/sh -c`) gets a memfd_secret region of its own " +
+      "instead of the secrets in its envp, so its `environ`, stack and core " +
+      "hold none; " +
+      (refused
+        ? "a static program's exec fails with `EPERM` "
+        : `a static program's exec (measured: ${
+          staticCell?.short ?? "not run"
+        }) must fail with \`EPERM\` `) +
+      "unless `CLOUDTASER_CHILD_ENV_FALLBACK` allows env delivery. In env " +
+      "delivery each program gets the secrets in its envp, as with any " +
+      "injector. With the enforcer every descendant inherits the " +
+      "protection (registration follows `fork`).",
+  );
+  p(
+    "- **The app starts with `RLIMIT_CORE` 1/1** (`CLOUDTASER_APP_CORE_DUMPS` " +
+      "keeps the inherited limit instead): no core file fits in one byte, " +
+      "and the kernel aborts a core for a pipe `core_pattern` (a crash " +
+      "collector) at exactly 1, so the app's own crash writes no core " +
+      '(the "own crash" row) and root without `CAP_SYS_RESOURCE` cannot ' +
+      "raise the hard limit.",
+  );
   if (recovered((c) => c.vector.startsWith("core_") && c.target === "app")) {
     const withEnforcer = recovered((c) =>
       c.vector.startsWith("core_") && c.target === "app" && c.enforcer
     );
     p(
-      "- **A core dump of the env-delivery app contains its secrets** (its " +
-        "stack), " +
+      "- **What still dumps the env-delivery app's secrets (its stack):** " +
+        "root lowering the soft limit to 0 (allowed without " +
+        "`CAP_SYS_RESOURCE`) before a pipe core, a socket `core_pattern`, " +
+        "which ignores `RLIMIT_CORE`, and root with `CAP_SYS_RESOURCE`; each " +
+        "needs a core-dumping signal or a crash of the app, " +
         (withEnforcer
           ? "with or without the enforcer"
-          : "without the enforcer (with it, a core-dumping signal from " +
+          : "here without the enforcer (with it, a core-dumping signal from " +
             "outside the tree is refused under LSM; on the tracepoint tier " +
-            "the app is killed before it can dump)") +
-        ": the app is dumpable " +
-        "(`execve` resets the flag the wrapper set). Its `RLIMIT_CORE` of 0 " +
-        "(inherited from the supervisor) stops a file core only for a root " +
-        "without `CAP_SYS_RESOURCE`; a pipe `core_pattern` ignores it. This " +
+            "the app is killed before it can dump; a crash of its own " +
+            "remains)") +
+        ". The app is dumpable (`execve` resets the flag the wrapper set). " +
+        "This " +
         'contradicts the closed product\'s "Core dump analysis: Yes" for ' +
         "env delivery. In interposer delivery the app's core holds no " +
         "marker: its only copy is secretmem, which is never dumped.",
     );
   }
+  p(
+    "- **The resident region is read-only between PROT_NONE pages** " +
+      `(${
+        r.cells.find((c) => c.vector === "layout" && c.target === "wrapper")
+          ?.short ?? "not run"
+      }): the supervisor maps it so, checks its canary before the app ` +
+      "starts and refuses to start otherwise. The interposer's copy in the " +
+      "app is writable (bash writes into environment strings), between " +
+      "guard pages.",
+  );
   p(
     "- **Non-dumpable means no core at all, even escalated.** The supervisor " +
       "sets `PR_SET_DUMPABLE(0)`; the kernel then writes no core whatever " +
