@@ -52,7 +52,8 @@ function appCoreRow(l: Facts["appCoreLimit"]): Check {
     ok,
     ok
       ? "app RLIMIT_CORE 1/1: a crash writes no core (file or pipe)"
-      : `app RLIMIT_CORE ${now}: a crash can dump the app's memory`,
+      : `app RLIMIT_CORE ${now}: a crash can dump the app's memory ` +
+        "(exec leaves it dumpable)",
   );
 }
 
