@@ -25,6 +25,7 @@
 // Everything here may run between vfork and exec, in memory shared with the
 // parent: no allocation, no locks, the new envp on the stack.
 #define _GNU_SOURCE
+#include <alloca.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -33,9 +34,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "interposer.h"
+
+// Larger scratch (an environment of thousands of entries) is mapped
+// instead: after a successful exec from a vfork child that mapping stays in
+// the parent, a bounded cost for a rare case.
+#define SCRATCH_ON_STACK (256u * 1024u)
 
 extern char **environ;
 
@@ -111,33 +118,43 @@ int ct_exec_with(const struct ct_where *where, char *const envp[],
     fallback_once(program, tt.why);
     return call(ctx, envp, -1);
   }
-  char *out[n + 3];
+  // The new envp and LD_PRELOAD entry: on the stack (no allocation between
+  // vfork and exec); a huge environment gets a private mapping instead.
+  size_t plen = tt.kind == CT_INTERPOSABLE ? ct_preload_size(envp) : 1;
+  size_t need = (n + 3) * sizeof(char *) + plen;
+  int mapped = need > SCRATCH_ON_STACK;
+  void *scratch = mapped ? mmap(NULL, need, PROT_READ | PROT_WRITE,
+                                MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+                         : alloca(need);
+  if (scratch == MAP_FAILED) return -1;
+  char **out = scratch;
+  char *preload = (char *)(out + n + 3);
   char fd_entry[32];
-  char preload[tt.kind == CT_INTERPOSABLE ? ct_preload_size(envp) : 1];
+  int rc, e;
   if (tt.kind == CT_UNREACHABLE) {
     ct_child_envp(&ct_region, envp, -1, out, fd_entry, preload);
-    return call(ctx, out, -1);
+    rc = call(ctx, out, -1);
+    e = errno;
+  } else {
+    int fd = ct_child_region(&ct_region, envp);
+    if (fd < 0) {
+      char msg[512];
+      snprintf(msg, sizeof msg,
+               "exec of %s failed: cannot make its secret region: %s",
+               program, strerror(-fd));
+      ct_log("error", msg);
+      rc = -1;
+      e = -fd;
+    } else {
+      ct_child_envp(&ct_region, envp, fd, out, fd_entry, preload);
+      rc = how == CT_VIA_EXEC && fcntl(fd, F_SETFD, 0) < 0
+               ? -1
+               : call(ctx, out, fd);
+      e = errno;
+      close(fd); // the exec failed (or the spawn holds its own copy)
+    }
   }
-  int fd = ct_child_region(&ct_region, envp);
-  if (fd < 0) {
-    char msg[512];
-    snprintf(msg, sizeof msg,
-             "exec of %s failed: cannot make its secret region: %s", program,
-             strerror(-fd));
-    ct_log("error", msg);
-    errno = -fd;
-    return -1;
-  }
-  ct_child_envp(&ct_region, envp, fd, out, fd_entry, preload);
-  if (how == CT_VIA_EXEC && fcntl(fd, F_SETFD, 0) < 0) {
-    int e = errno;
-    close(fd);
-    errno = e;
-    return -1;
-  }
-  int rc = call(ctx, out, fd);
-  int e = errno;
-  close(fd); // the exec failed (or the spawn holds its own copy)
+  if (mapped) munmap(scratch, need);
   errno = e;
   return rc;
 }

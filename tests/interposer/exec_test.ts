@@ -305,3 +305,23 @@ Deno.test("a failed exec leaves no region fd behind and keeps the kernel's errno
   }
   assertNoLeak(secrets);
 });
+
+Deno.test("a large environment (40,000 entries, scratch beyond the stack budget) still hands over", async () => {
+  const secrets = makeSecrets("large");
+  const [k, v] = Object.entries(secrets)[0];
+  const env: Record<string, string> = {};
+  for (let i = 0; i < 40_000; i++) env[`CT_FILL_${i}`] = "x";
+  for (const variant of ["execve", "posix_spawn"]) {
+    const r = await run({
+      mode: "interposer",
+      secrets,
+      env,
+      cmd: [EXEC, variant, PROBE, "get", k, "where", k, "get", "CT_FILL_39999"],
+    });
+    assert.equal(r.code, 0, `${variant}: ${r.stderr}`);
+    assert.ok(r.stdout.includes(probeLine("get", k, v)), variant);
+    assert.ok(r.stdout.includes(`where ${k} secretmem`), variant);
+    assert.ok(r.stdout.includes(probeLine("get", "CT_FILL_39999", "x")));
+  }
+  assertNoLeak(secrets);
+});
