@@ -57,7 +57,7 @@ size_t json_escape(char *buf, size_t at, size_t cap, const char *s) {
 }
 
 static void emit(const char *level, const char *fields, const char *msg) {
-  char line[4096];
+  char line[2048];
   size_t n;
   if (log_json) {
     char when[32] = "";

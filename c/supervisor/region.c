@@ -3,7 +3,9 @@
 #include "region.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -107,23 +109,61 @@ int region_map(int fd, struct region *r) {
   return 0;
 }
 
-// The perms field ("r--s") of an smaps header line, and its path.
+int lines_open(struct line_reader *r, const char *path) {
+  r->len = r->off = 0;
+  r->fd = open(path, O_RDONLY | O_CLOEXEC);
+  return r->fd < 0 ? -1 : 0;
+}
+
+bool lines_next(struct line_reader *r, char *out, size_t cap) {
+  size_t n = 0;
+  for (;;) {
+    if (r->off == r->len) {
+      ssize_t got = r->fd < 0 ? 0 : read(r->fd, r->buf, sizeof r->buf);
+      if (got < 0 && errno == EINTR) continue;
+      if (got <= 0) {
+        if (r->fd >= 0) close(r->fd);
+        r->fd = -1;
+        out[n] = 0;
+        return n > 0;
+      }
+      r->len = (size_t)got;
+      r->off = 0;
+    }
+    char c = r->buf[r->off++];
+    if (c == '\n') break;
+    if (n + 1 < cap) out[n++] = c;
+  }
+  out[n] = 0;
+  return true;
+}
+
+// An smaps header line: "start-end perms offset dev inode [path]".
 static int parse_vma(const char *line, unsigned long *start,
                      unsigned long *end, char perms[5], char *path,
                      size_t path_len) {
-  int n = 0;
-  if (sscanf(line, "%lx-%lx %4s %*s %*s %*s %n", start, end, perms, &n) < 3 ||
-      n == 0)
-    return -1;
-  snprintf(path, path_len, "%s", line + n);
-  path[strcspn(path, "\n")] = 0;
+  char *e;
+  *start = strtoul(line, &e, 16);
+  if (e == line || *e != '-') return -1;
+  const char *p = e + 1;
+  *end = strtoul(p, &e, 16);
+  if (e == p || *e != ' ' || strlen(e + 1) < 4 || e[5] != ' ') return -1;
+  memcpy(perms, e + 1, 4);
+  perms[4] = 0;
+  p = e + 6;
+  for (int field = 0; field < 3; field++) { // offset, dev, inode
+    p += strspn(p, " ");
+    p += strcspn(p, " ");
+  }
+  p += strspn(p, " ");
+  snprintf(path, path_len, "%s", p);
   return 0;
 }
 
 static bool has_flag(const char *vmflags, const char *flag) {
   size_t n = strlen(flag);
   for (const char *p = vmflags; (p = strstr(p, flag)) != NULL; p += n)
-    if (p[-1] == ' ' && (p[n] == ' ' || p[n] == '\n' || p[n] == 0))
+    if (p[-1] == ' ' && (p[n] == ' ' || p[n] == 0))
       return true;
   return false;
 }
@@ -131,12 +171,13 @@ static bool has_flag(const char *vmflags, const char *flag) {
 int region_measure(const struct region *r, struct resident *m) {
   memset(m, 0, sizeof *m);
   unsigned long lo = (unsigned long)r->data, hi = lo + r->span;
-  FILE *f = fopen("/proc/self/smaps", "re");
-  if (!f) return fail("open(/proc/self/smaps)");
+  struct line_reader f;
+  if (lines_open(&f, "/proc/self/smaps") < 0)
+    return fail("open(/proc/self/smaps)");
   char line[512], perms[5], path[64];
   bool in_region = false, found = false;
   unsigned long s, e;
-  while (fgets(line, sizeof line, f)) {
+  while (lines_next(&f, line, sizeof line)) {
     if (parse_vma(line, &s, &e, perms, path, sizeof path) == 0) {
       in_region = s == lo;
       if (e == lo) memcpy(m->before, perms, sizeof perms);
@@ -151,7 +192,6 @@ int region_measure(const struct region *r, struct resident *m) {
       m->dontdump = has_flag(line, "dd");
     }
   }
-  fclose(f);
   if (!found) {
     say("error", "the secret region's mapping is not in /proc/self/smaps");
     return -1;

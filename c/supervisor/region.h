@@ -58,6 +58,21 @@ int region_require(const struct resident *m);
 size_t region_fields(const struct resident *m, char *buf, size_t at,
                      size_t cap);
 
+// Reads a text file line by line without stdio (the supervisor's resident
+// size: musl's scanf and FILE would add about 16 kB of code).
+struct line_reader {
+  int fd;
+  size_t len, off;
+  char buf[1024];
+};
+
+// Opens path; -1 (errno set) on failure.
+int lines_open(struct line_reader *r, const char *path);
+
+// The next line without its newline, truncated to cap - 1 bytes; false at
+// the end. Closes the file there.
+bool lines_next(struct line_reader *r, char *out, size_t cap);
+
 // True while the canary's two copies are equal.
 bool region_canary_intact(const struct region *r);
 

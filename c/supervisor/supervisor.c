@@ -235,15 +235,29 @@ static void limit_app_cores(uint32_t flags) {
   }
 }
 
+// Copies the next blank-separated word of *p into out (cap bytes).
+static void word(const char **p, char *out, size_t cap) {
+  *p += strspn(*p, " ");
+  size_t n = strcspn(*p, " ");
+  snprintf(out, cap, "%.*s", (int)n, *p);
+  *p += n;
+}
+
 // The app's RLIMIT_CORE as /proc/<app>/limits shows it ("1", "unlimited").
 static bool app_core_limit(pid_t app, char soft[24], char hard[24]) {
   char path[64], line[256];
+  const char *key = "Max core file size";
   snprintf(path, sizeof path, "/proc/%d/limits", (int)app);
-  FILE *f = fopen(path, "re");
+  struct line_reader f;
+  if (lines_open(&f, path) < 0) return false;
   bool found = false;
-  while (f && !found && fgets(line, sizeof line, f))
-    found = sscanf(line, "Max core file size %23s %23s", soft, hard) == 2;
-  if (f) fclose(f);
+  while (lines_next(&f, line, sizeof line))
+    if (!found && strncmp(line, key, strlen(key)) == 0) {
+      const char *p = line + strlen(key);
+      word(&p, soft, 24);
+      word(&p, hard, 24);
+      found = soft[0] && hard[0];
+    }
   return found;
 }
 
