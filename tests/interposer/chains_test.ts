@@ -14,6 +14,7 @@ import {
   put,
   secret,
   sharedServer,
+  wrapper,
   wrapperArgs,
 } from "../wrapper/support.ts";
 import { BUILD, probeLine } from "./_launch.ts";
@@ -183,6 +184,38 @@ Deno.test({
       Deno.removeSync(dir, { recursive: true });
     }
   },
+});
+
+Deno.test("through the wrapper, a static program the app starts is refused (EPERM, a line naming it); CLOUDTASER_CHILD_ENV_FALLBACK=true gives it env delivery", async () => {
+  const bao = await server();
+  await put(bao, "secret/data/chain/app", { token: TOKEN });
+  const STATIC = BUILD("interposer_probe_static");
+  const run = (extra: Record<string, string>) =>
+    wrapper(
+      ["--", "/bin/sh", "-c", `${STATIC} get APP_TOKEN; exit $?`],
+      bao.env({
+        PATH: "/usr/bin:/bin",
+        CLOUDTASER_SECRET_PATHS: "secret/data/chain/app",
+        CLOUDTASER_ENV_MAP: "token=APP_TOKEN",
+        CLOUDTASER_DELIVERY: "interposer",
+        ...extra,
+      }),
+    );
+  const refused = await run({});
+  assert.equal(refused.code, 126, refused.stderr);
+  assert.equal(refused.stdout, "");
+  const line = logLines(refused).find((l) =>
+    l.program === "cloudtaser-interposer"
+  );
+  assert.equal(line?.level, "error", refused.stderr);
+  assert.match(
+    String(line?.msg),
+    new RegExp(`^exec of ${STATIC} refused: it is statically linked`),
+  );
+  const allowed = await run({ CLOUDTASER_CHILD_ENV_FALLBACK: "true" });
+  assert.equal(allowed.code, 0, allowed.stderr);
+  assert.ok(allowed.stdout.includes(probeLine("get", "APP_TOKEN", TOKEN)));
+  assert.match(allowed.stderr, /receives its secrets in its environment/);
 });
 
 Deno.test("entrypoint chains: no secret in any output", async () => {
