@@ -36,6 +36,12 @@ static int is_key(const char *entry, const char *key, size_t n) {
   return strncmp(entry, key, n) == 0 && entry[n] == '=';
 }
 
+int ct_region_ok(void) {
+  cloudtaser_secrets check;
+  return ct_region.map != NULL &&
+         cloudtaser_parse(ct_region.data, ct_region.size, &check) == 0;
+}
+
 int ct_is_secret_entry(const cloudtaser_secrets *r, const char *entry) {
   const char *eq = strchr(entry, '=');
   if (eq == NULL || eq == entry) return 0;

@@ -51,12 +51,13 @@ typedef int (*execveat_fn)(int, const char *, char *const[], char *const[],
                            int);
 typedef int (*fexecve_fn)(int, char *const[], char *const[]);
 
-static execve_fn real_execve;
+static execve_fn real_execve, real_execvpe;
 static execveat_fn real_execveat;
 static fexecve_fn real_fexecve;
 
 void ct_exec_init(void) {
   real_execve = (execve_fn)dlsym(RTLD_NEXT, "execve");
+  real_execvpe = (execve_fn)dlsym(RTLD_NEXT, "execvpe");
   real_execveat = (execveat_fn)dlsym(RTLD_NEXT, "execveat");
   real_fexecve = (fexecve_fn)dlsym(RTLD_NEXT, "fexecve");
 }
@@ -98,8 +99,7 @@ int ct_exec_with(const struct ct_where *where, char *const envp[],
                  void *ctx) {
   if (ct_region.map == NULL) return call(ctx, envp, -1);
   // The copy is writable (see interposer.c): check it before walking it.
-  cloudtaser_secrets check;
-  if (cloudtaser_parse(ct_region.data, ct_region.size, &check) != 0)
+  if (!ct_region_ok())
     return refuse(program, "the app's secret region is damaged (its canary "
                            "or records changed)");
   size_t secret = 0, n = ct_count(envp, &secret);
@@ -195,6 +195,13 @@ static int exec_path(const char *path, char *const argv[], char *const envp[],
 // EACCES is remembered, ENOENT-like errors move on, anything else stops.
 static int search_exec(const char *file, char *const argv[],
                        char *const envp[]) {
+  size_t secret = 0;
+  int ok = ct_region_ok();
+  if (ok) ct_count(envp, &secret);
+  // Nothing to hand over: glibc's own search. (A damaged copy goes on to
+  // exec_path, which refuses.)
+  if ((ct_region.map == NULL || (ok && secret == 0)) && real_execvpe != NULL)
+    return real_execvpe(file, argv, envp);
   if (file[0] == '\0') return errno = ENOENT, -1;
   if (strchr(file, '/')) return exec_path(file, argv, envp, 1);
   const char *path = getenv("PATH");

@@ -43,6 +43,10 @@ CT_HIDDEN void ct_inspect(int dirfd, const char *path, int at_flags,
 
 // --- child_env.c ---------------------------------------------------------
 
+// True when the app's copy is active and still valid (header, canary,
+// records): only then may its records be walked.
+CT_HIDDEN int ct_region_ok(void);
+
 // True when an envp entry carries a secret of r (child_env.c has the rule).
 CT_HIDDEN int ct_is_secret_entry(const cloudtaser_secrets *r,
                                  const char *entry);

@@ -11,6 +11,8 @@
 //   set K V      setenv(K, V, 1)      set0 K V   setenv(K, V, 0)
 //   unset K      unsetenv(K)          put K=V    putenv (a copy)
 //   clear        clearenv()
+//   smash K      flip the last byte of the mapping getenv(K) points into (the
+//                region copy's canary): a stray write the interposer must see
 //   wait         print "ready", then block until stdin closes
 //   exec P A...  execvp the rest of argv with environ
 #define _GNU_SOURCE
@@ -35,6 +37,22 @@ static void show(const char *op, const char *k, const char *v) {
     printf("%s %s unset\n", op, k);
   else
     printf("%s %s len=%zu fnv=%016" PRIx64 "\n", op, k, strlen(v), fnv64(v));
+}
+
+// The end of the mapping holding p, or 0.
+static uintptr_t mapping_end(const void *p) {
+  FILE *f = fopen("/proc/self/maps", "r");
+  if (f == NULL) return 0;
+  char line[512];
+  uintptr_t a = (uintptr_t)p, end = 0;
+  while (!end && fgets(line, sizeof line, f)) {
+    uintptr_t lo, hi;
+    if (sscanf(line, "%" SCNxPTR "-%" SCNxPTR, &lo, &hi) == 2 && a >= lo &&
+        a < hi)
+      end = hi;
+  }
+  fclose(f);
+  return end;
 }
 
 // True when p lies in a mapping whose path is /secretmem.
@@ -103,6 +121,12 @@ int main(int argc, char **argv) {
       i++;
     } else if (strcmp(op, "clear") == 0) {
       printf("clear rc=%d\n", clearenv());
+    } else if (strcmp(op, "smash") == 0) {
+      char *v = getenv(a);
+      uintptr_t end = v ? mapping_end(v) : 0;
+      if (end) ((volatile char *)end)[-1] ^= 0x5a;
+      printf("smash %s %s\n", a, end ? "done" : "no mapping");
+      i++;
     } else if (strcmp(op, "wait") == 0) {
       printf("ready %d\n", (int)getpid());
       fflush(stdout);

@@ -176,9 +176,7 @@ EXPORT int posix_spawnp(pid_t *pid, const char *file,
 static int environ_has_secret(void) {
   size_t secret = 0;
   if (ct_region.map == NULL) return 0;
-  cloudtaser_secrets check;
-  if (cloudtaser_parse(ct_region.data, ct_region.size, &check) != 0)
-    return 1; // damaged: ct_exec_with refuses, with a message
+  if (!ct_region_ok()) return 1; // damaged: ct_exec_with refuses, says why
   ct_count(environ, &secret);
   return secret > 0;
 }

@@ -325,3 +325,19 @@ Deno.test("a large environment (40,000 entries, scratch beyond the stack budget)
   }
   assertNoLeak(secrets);
 });
+
+Deno.test("a stray write that breaks the app's copy (its canary) makes the next exec fail with EPERM, naming why", async () => {
+  const secrets = makeSecrets("smash");
+  const [k] = Object.keys(secrets);
+  const r = await run({
+    mode: "interposer",
+    secrets,
+    cmd: [PROBE, "smash", k, "exec", PROBE, "get", k],
+  });
+  assert.equal(r.code, 127, r.stderr); // the probe's own exit after execvp
+  assert.ok(r.stdout.includes(`smash ${k} done`), r.stdout);
+  assert.ok(!r.stdout.includes(`get ${k}`), "the exec went ahead");
+  assert.match(r.stderr, /refused: the app's secret region is damaged/);
+  assert.match(r.stderr, /execvp: Operation not permitted/);
+  assertNoLeak(secrets);
+});
