@@ -71,7 +71,7 @@ export async function prepare(
   resolveApp(argv[0], env.PATH, bare);
   // Registered before anything secret exists (DESIGN.md step 0): from its
   // first secret byte the process is one the enforcer guards.
-  hardenProcess();
+  hardenProcess({ appCoreDumps: config.bool("CLOUDTASER_APP_CORE_DUMPS") });
   const enforcer = await enforcerState(config);
   signal?.throwIfAborted();
   const region = protectedRegion(config);

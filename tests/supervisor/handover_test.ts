@@ -91,7 +91,12 @@ Deno.test("the supervisor keeps the wrapper's pid; its environ, cmdline and fds 
     const maps = Deno.readTextFileSync(`/proc/${sup}/maps`);
     assert.match(maps, /\/secretmem/);
     await supervisorDropsRegionFd(sup);
-    assert.deepEqual([...fdTargets(app).keys()].sort(), [0, 1, 2]);
+    // The test app reads /proc/self/status as it starts: wait that out.
+    await until(
+      `the app ${app} holds only stdio`,
+      () => [...fdTargets(app).keys()].sort().join() === "0,1,2",
+      2000,
+    );
     Deno.kill(sup, "SIGTERM");
     assert.equal((await run.status()).code, 143);
   } finally {
