@@ -19,6 +19,9 @@ $(INTERPOSER): $(INTERPOSER_SRC) interposer/interposer.h sdk/cloudtaser.h | $(OU
 $(OUT)/interposer_probe: interposer/probe.c | $(OUT)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
 
+# region_exec writes the layout of cloudtaser.h.
+$(OUT)/region_exec: sdk/cloudtaser.h
+
 # Starts a program through each interposed exec/spawn function.
 $(OUT)/exec_probe: interposer/exec_probe.c | $(OUT)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<

@@ -19,8 +19,8 @@
  * | 12 | 4 | records length in bytes |
  * | 16 | 4 | record count |
  * | 20 | 4 | data size (the fd's size, a page multiple) |
- * | 24 | 4 | flags: the wrapper's policy for the readers (below) |
- * | 28 | 4 | reserved, zero |
+ * | 24 | 4 | reserved, zero (docs/refresh.md plans a generation here) |
+ * | 28 | 4 | flags: the wrapper's policy for the readers (below) |
  * | 32 | 16 | canary copy |
  *
  * The canary's second copy ends the data pages, against the trailing guard
@@ -34,7 +34,7 @@ export const OFF_RECORDS_OFFSET = 8;
 export const OFF_RECORDS_LENGTH = 12;
 export const OFF_RECORD_COUNT = 16;
 export const OFF_DATA_SIZE = 20;
-export const OFF_FLAGS = 24;
+export const OFF_FLAGS = 28;
 export const OFF_CANARY = 32;
 
 /**
