@@ -5,6 +5,8 @@
 # still position-independent for ASLR. musl-gcc's specs do not know
 # -static-pie, so the self-relocating rcrt1.o is linked by hand. Without
 # musl-gcc it falls back to the default compiler, dynamically linked.
+# SUPERVISOR_LINK links the target's .c prerequisites (the launcher uses it
+# too).
 MUSL_GCC := $(shell command -v musl-gcc 2>/dev/null)
 MUSL_LIB ?= /usr/lib/$(shell $(CC) -dumpmachine | sed 's/-gnu$$/-musl/')
 SUPERVISOR := $(OUT)/cloudtaser-supervisor
@@ -13,10 +15,10 @@ SUPERVISOR_SRC := supervisor/supervisor.c supervisor/region.c supervisor/log.c
 ifneq ($(and $(MUSL_GCC),$(wildcard $(MUSL_LIB)/rcrt1.o)),)
 SUPERVISOR_LINK = $(MUSL_GCC) $(CFLAGS) -Os -fPIE -nostartfiles \
   $(MUSL_LIB)/rcrt1.o $(MUSL_LIB)/crti.o $(shell $(CC) -print-file-name=crtbeginS.o) \
-  $(SUPERVISOR_SRC) $(shell $(CC) -print-file-name=crtendS.o) $(MUSL_LIB)/crtn.o \
+  $(filter %.c,$^) $(shell $(CC) -print-file-name=crtendS.o) $(MUSL_LIB)/crtn.o \
   -Wl,-static,-pie,--no-dynamic-linker,-z,text $(LDFLAGS)
 else
-SUPERVISOR_LINK = $(CC) $(CFLAGS) -Os $(LDFLAGS) $(SUPERVISOR_SRC)
+SUPERVISOR_LINK = $(CC) $(CFLAGS) -Os $(LDFLAGS) $(filter %.c,$^)
 endif
 
 $(SUPERVISOR): $(SUPERVISOR_SRC) $(wildcard supervisor/*.h) sdk/cloudtaser.h \
