@@ -91,7 +91,9 @@ Deno.test("the supervisor keeps the wrapper's pid; its environ, cmdline and fds 
     const maps = Deno.readTextFileSync(`/proc/${sup}/maps`);
     assert.match(maps, /\/secretmem/);
     await supervisorDropsRegionFd(sup);
-    // The test app reads /proc/self/status as it starts: wait that out.
+    // The kernel shows the new exe a moment before it closes the
+    // close-on-exec fds, and the test app reads /proc/self/status as it
+    // starts: wait (bounded) for the set to settle; a leak would stay.
     await until(
       `the app ${app} holds only stdio`,
       () => [...fdTargets(app).keys()].sort().join() === "0,1,2",
