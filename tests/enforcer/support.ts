@@ -479,15 +479,18 @@ export async function assertStopped(
   } else if (r.signal !== "SIGKILL") {
     throw new Error(`not killed: ${label}`);
   }
+  const want = e.ready.lsm ? "denied" : "killed";
+  // This attacker's own event; or, where the attacker is a child process of
+  // r.pid, the target's with the expected action (a late event of an earlier
+  // attack on the same target, e.g. a repaired SIGSTOP, is not it).
   const ev = await e.out.waitFor(
     (l) =>
       e.out.lines.indexOf(l) >= before && l.event === "denial" &&
-      (l.target === target ||
-        (l.accessor as { pid: number }).pid === r.pid),
+      ((l.accessor as { pid: number }).pid === r.pid ||
+        (l.target === target && l.action === want)),
     3000,
     `a denial for ${name}`,
   );
-  const want = e.ready.lsm ? "denied" : "killed";
   if (ev.action !== want) {
     throw new Error(`${want} expected: ${JSON.stringify(ev)}\n${label}`);
   }
