@@ -4,7 +4,17 @@
  * (`c/supervisor/supervisor.c` draws the sequence).
  */
 import { nativePath, openNative } from "./load.ts";
+import {
+  CAPTURED_SIGNALS,
+  type CapturedSignal,
+  DELIVERIES,
+  type Delivery,
+  HANDOVER_STEPS,
+  SIGNAL_NUMBERS,
+} from "./constants.ts";
 import { check, SyscallError } from "./syscall_error.ts";
+
+export { CAPTURED_SIGNALS, type CapturedSignal, type Delivery };
 
 const symbols = {
   ct_capture_signals: { parameters: [], result: "i32" },
@@ -35,32 +45,6 @@ function sym() {
   lib ??= openNative("libcloudtaser_shim.so", symbols);
   return lib.symbols;
 }
-
-/** The signals captured until the hand-over and forwarded after it. */
-export const CAPTURED_SIGNALS = [
-  "SIGTERM",
-  "SIGINT",
-  "SIGHUP",
-  "SIGQUIT",
-  "SIGUSR1",
-  "SIGUSR2",
-  "SIGWINCH",
-  "SIGCONT",
-] as const satisfies readonly Deno.Signal[];
-
-/** One of {@link CAPTURED_SIGNALS}. */
-export type CapturedSignal = typeof CAPTURED_SIGNALS[number];
-
-const SIGNAL_NUMBERS: Record<CapturedSignal, number> = {
-  SIGHUP: 1,
-  SIGINT: 2,
-  SIGQUIT: 3,
-  SIGUSR1: 10,
-  SIGUSR2: 12,
-  SIGTERM: 15,
-  SIGCONT: 18,
-  SIGWINCH: 28,
-};
 
 /** The file in `build/` that {@link handOver} executes. */
 export const SUPERVISOR_FILE = "cloudtaser-supervisor";
@@ -140,9 +124,6 @@ export function pendingSignals(): CapturedSignal[] {
   return signalsIn(sym().ct_pending_signals());
 }
 
-/** How the app receives its secrets. */
-export type Delivery = "env" | "interposer" | "fd";
-
 /** Options for {@link handOver}. */
 export interface HandOverOptions {
   /**
@@ -180,21 +161,6 @@ export interface HandOverOptions {
   stopSignals?: readonly CapturedSignal[];
 }
 
-const STEPS = [
-  "",
-  "handOver",
-  "memfd_create",
-  "write",
-  "fcntl(F_ADD_SEALS)",
-  "pthread_sigmask",
-  "fcntl(F_SETFD)",
-  "execveat",
-  "handOver (a stopping signal came first)",
-  "memfd_secret", // the region's copy: memfd_create for the fallback
-  "ftruncate",
-  "mmap",
-];
-
 const enc = new TextEncoder();
 
 function nulList(what: string, list: string[]): Uint8Array {
@@ -230,7 +196,7 @@ function nulList(what: string, list: string[]): Uint8Array {
  * ```
  */
 export function handOver(opts: HandOverOptions): never {
-  if (!["env", "interposer", "fd"].includes(opts.delivery)) {
+  if (!(DELIVERIES as readonly string[]).includes(opts.delivery)) {
     throw new TypeError(`unknown delivery ${opts.delivery}`);
   }
   if (opts.argv.length === 0) throw new TypeError("handOver needs a command");
@@ -256,5 +222,8 @@ export function handOver(opts: HandOverOptions): never {
   if (step[0] === 9 && memfd) {
     throw new SyscallError("memfd_create", ret < 0 ? -ret : 5);
   }
-  throw new SyscallError(STEPS[step[0]] || "handOver", ret < 0 ? -ret : 5);
+  throw new SyscallError(
+    HANDOVER_STEPS[step[0]] || "handOver",
+    ret < 0 ? -ret : 5,
+  );
 }

@@ -7,11 +7,12 @@
  * The parsers are pure and bounds-checked: a truncated or hostile file gives
  * `"unknown"`, never an exception or an out-of-range read.
  */
+import type { Delivery } from "../../ffi/constants.ts";
+
+export type { Delivery };
 
 /** The C library a program runs with. */
 export type Libc = "glibc" | "musl" | "static" | "unknown";
-/** How secrets reach the app. */
-export type Delivery = "env" | "interposer" | "fd";
 /** `CLOUDTASER_DELIVERY`. */
 export type RequestedDelivery = Delivery | "auto";
 

@@ -3,10 +3,10 @@
  * every delivery (STYLE.md: vault-env's daemon mode leaked what its exec
  * mode stripped because it built the env twice).
  */
+import type { Delivery } from "../../ffi/constants.ts";
 import { CONFIG_PREFIXES, type Setting, SETTINGS } from "../config/table.ts";
 
-/** How the app receives its secrets. */
-export type Delivery = "env" | "interposer" | "fd";
+export type { Delivery };
 
 /** Inputs to {@link buildChildEnv}. */
 export interface ChildEnvInput {
