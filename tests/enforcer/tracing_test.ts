@@ -77,6 +77,21 @@ async function progLoaded(name: string): Promise<boolean> {
   return r.code !== 0;
 }
 
+/**
+ * Waits (bounded) until no program of that name is loaded: the kernel frees
+ * an exited loader's program after an RCU grace period, so the control
+ * test's program can still be listed for a moment. One that stays is real.
+ */
+async function noProgLoaded(name: string, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (await progLoaded(name)) {
+    if (Date.now() > end) {
+      throw new Error(`a ${name} program is still loaded after ${ms} ms`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 Deno.test({
   name:
     "a foreign tp_btf program and a perf sample read a secret (memfd_secret included) while nothing is protected",
@@ -128,6 +143,7 @@ Deno.test({
     });
     let t: Target | undefined, c: Target | undefined;
     try {
+      await noProgLoaded("read_secret"); // a control run's, being freed
       t = await Target.start(e.socket, { tag: "tracing" });
       c = await Target.start(null, { tag: "tracing-control" });
       for (const a of [bpfRead(), perfStack()]) {
