@@ -1,11 +1,19 @@
 /**
- * What the TypeScript side shares with the C side (the shim's hand-over,
- * the supervisor, the interposer): the one TypeScript home of each constant
- * that crosses the FFI or an exec. The C side has its own home for each
- * (c/include/); a test holds the two equal.
+ * What the TypeScript side shares with the C side (the shim, the
+ * supervisor, the interposer, the enforcer): the one TypeScript home of each
+ * constant that crosses the FFI or an exec. The C side has its own home for
+ * each (`c/include/ct/*.h`; the region format is `src/protect/
+ * region_format.ts` against `c/sdk/cloudtaser.h`), and
+ * tests/ffi/constants_test.ts holds the two equal against a program built
+ * from the C headers (`build/constants_dump`).
+ *
+ * @module
  */
 
-/** How the app receives its secrets (the supervisor's `--delivery`). */
+/**
+ * How the app receives its secrets (the supervisor's `--delivery`;
+ * C: `c/include/ct/delivery.h`).
+ */
 export const DELIVERIES = ["env", "interposer", "fd"] as const;
 
 /** One of {@link DELIVERIES}. */
@@ -13,7 +21,8 @@ export type Delivery = typeof DELIVERIES[number];
 
 /**
  * The signals captured until the hand-over and forwarded to the app after
- * it, with their numbers on Linux (x86_64, arm64).
+ * it, with their numbers on Linux (x86_64, arm64; C: `c/include/ct/
+ * signals.h`).
  */
 export const SIGNAL_NUMBERS = {
   SIGHUP: 1,
@@ -42,10 +51,11 @@ export const CAPTURED_SIGNALS = [
 ] as const satisfies readonly CapturedSignal[];
 
 /**
- * The calls `ct_hand_over` names through its step out-parameter, by the C
- * enum's value (index 0: no step).
+ * The calls the shim names through a step out-parameter (`ct_hand_over`,
+ * `ct_region_map`), indexed by the C enum's value (`c/include/ct/
+ * shim_steps.h`; index 0: no step).
  */
-export const HANDOVER_STEPS = [
+export const SHIM_STEPS = [
   "",
   "handOver",
   "memfd_create",
@@ -55,12 +65,15 @@ export const HANDOVER_STEPS = [
   "fcntl(F_SETFD)",
   "execveat",
   "handOver (a stopping signal came first)",
-  "memfd_secret", // the region's copy: memfd_create for the fallback
+  "memfd_secret", // a region file: memfd_create for the memfd fallback
   "ftruncate",
   "mmap",
 ] as const;
 
-/** Exit codes before the app runs (README "Exit status"). */
+/**
+ * Exit codes before the app runs (README "Exit status"; C:
+ * `c/include/ct/exit_codes.h`).
+ */
 export const EXIT = {
   /** A required protection is missing (CLOUDTASER_REQUIRE_*, MIN_SCORE). */
   PROTECTION_MISSING: 3,
@@ -75,3 +88,67 @@ export const EXIT = {
   /** The app's command was not found. */
   NOT_FOUND: 127,
 } as const;
+
+/**
+ * Linux errno values the wrapper names in messages, by value (C:
+ * `c/include/ct/errname.h`, which the supervisor, the interposer and the
+ * enforcer name them with).
+ */
+export const ERRNO_NAMES: Readonly<Record<number, string>> = {
+  1: "EPERM",
+  2: "ENOENT",
+  3: "ESRCH",
+  4: "EINTR",
+  5: "EIO",
+  6: "ENXIO",
+  7: "E2BIG",
+  8: "ENOEXEC",
+  9: "EBADF",
+  10: "ECHILD",
+  11: "EAGAIN",
+  12: "ENOMEM",
+  13: "EACCES",
+  14: "EFAULT",
+  16: "EBUSY",
+  17: "EEXIST",
+  19: "ENODEV",
+  20: "ENOTDIR",
+  21: "EISDIR",
+  22: "EINVAL",
+  23: "ENFILE",
+  24: "EMFILE",
+  25: "ENOTTY",
+  26: "ETXTBSY",
+  27: "EFBIG",
+  28: "ENOSPC",
+  36: "ENAMETOOLONG",
+  38: "ENOSYS",
+  40: "ELOOP",
+  75: "EOVERFLOW",
+  95: "EOPNOTSUPP",
+  125: "ECANCELED",
+};
+
+/** `mmap`/`mprotect` protection bits. */
+export const PROT = { NONE: 0, READ: 1, WRITE: 2 } as const;
+
+/** `mmap` flags. */
+export const MAP = {
+  SHARED: 0x01,
+  PRIVATE: 0x02,
+  FIXED: 0x10,
+  ANONYMOUS: 0x20,
+  NORESERVE: 0x4000,
+} as const;
+
+/** `madvise` advice values. */
+export const MADV = { DONTDUMP: 16, DODUMP: 17, WIPEONFORK: 18 } as const;
+
+/** `O_CLOEXEC`, accepted by `memfd_secret`. */
+export const O_CLOEXEC = 0o2000000;
+
+/** `access(2)` modes. */
+export const ACCESS = { X_OK: 1, W_OK: 2, R_OK: 4 } as const;
+
+/** `RLIM_INFINITY`, as `getrlimit(2)` reports it on 64-bit Linux. */
+export const RLIM_INFINITY = 0xffff_ffff_ffff_ffffn;

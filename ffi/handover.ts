@@ -9,7 +9,7 @@ import {
   type CapturedSignal,
   DELIVERIES,
   type Delivery,
-  HANDOVER_STEPS,
+  SHIM_STEPS,
   SIGNAL_NUMBERS,
 } from "./constants.ts";
 import { check, SyscallError } from "./syscall_error.ts";
@@ -219,11 +219,9 @@ export function handOver(opts: HandOverOptions): never {
     maskOf(opts.stopSignals ?? []),
     new Uint8Array(step.buffer),
   );
-  if (step[0] === 9 && memfd) {
-    throw new SyscallError("memfd_create", ret < 0 ? -ret : 5);
-  }
+  const call = SHIM_STEPS[step[0]] || "handOver";
   throw new SyscallError(
-    HANDOVER_STEPS[step[0]] || "handOver",
+    call === "memfd_secret" && memfd ? "memfd_create" : call,
     ret < 0 ? -ret : 5,
   );
 }

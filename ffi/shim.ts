@@ -2,12 +2,22 @@
  * Typed bindings to `c/shim/shim.c`. Each function throws {@link SyscallError}
  * naming the call when the shim returns `-errno`.
  */
+import {
+  ACCESS,
+  MADV,
+  MAP,
+  O_CLOEXEC,
+  PROT,
+  RLIM_INFINITY,
+  SHIM_STEPS,
+} from "./constants.ts";
 import { openNative } from "./load.ts";
 import { check } from "./syscall_error.ts";
 
+export { ACCESS, MADV, MAP, O_CLOEXEC, PROT, RLIM_INFINITY };
+
 const symbols = {
   ct_memfd_secret: { parameters: ["u32"], result: "i32" },
-  ct_memfd_create: { parameters: ["buffer", "u32"], result: "i32" },
   ct_ftruncate: { parameters: ["i32", "u64"], result: "i32" },
   ct_close: { parameters: ["i32"], result: "i32" },
   ct_mmap: {
@@ -15,9 +25,7 @@ const symbols = {
     result: "i32",
   },
   ct_munmap: { parameters: ["u64", "u64"], result: "i32" },
-  ct_mprotect: { parameters: ["u64", "u64", "i32"], result: "i32" },
   ct_mlock: { parameters: ["u64", "u64"], result: "i32" },
-  ct_munlock: { parameters: ["u64", "u64"], result: "i32" },
   ct_madvise: { parameters: ["u64", "u64", "i32"], result: "i32" },
   ct_get_dumpable: { parameters: [], result: "i32" },
   ct_set_dumpable: { parameters: ["i32"], result: "i32" },
@@ -38,32 +46,9 @@ function sym() {
   return lib.symbols;
 }
 
-/** `mmap`/`mprotect` protection bits. */
-export const PROT = { NONE: 0, READ: 1, WRITE: 2 } as const;
-/** `mmap` flags. */
-export const MAP = {
-  SHARED: 0x01,
-  PRIVATE: 0x02,
-  FIXED: 0x10,
-  ANONYMOUS: 0x20,
-  NORESERVE: 0x4000,
-} as const;
-/** `madvise` advice values. */
-export const MADV = { DONTDUMP: 16, DODUMP: 17, WIPEONFORK: 18 } as const;
-/** `memfd_create` flags. */
-export const MFD = { CLOEXEC: 1, ALLOW_SEALING: 2 } as const;
-/** `O_CLOEXEC`, accepted by `memfd_secret`. */
-export const O_CLOEXEC = 0o2000000;
-
 /** `memfd_secret(2)`: a file whose pages leave the kernel's direct map. */
 export function memfdSecret(flags = O_CLOEXEC): number {
   return check("memfd_secret", sym().ct_memfd_secret(flags));
-}
-
-/** `memfd_create(2)`. */
-export function memfdCreate(name: string, flags = MFD.CLOEXEC): number {
-  const cname = new TextEncoder().encode(name + "\0");
-  return check("memfd_create", sym().ct_memfd_create(cname, flags));
 }
 
 /** `ftruncate(2)`. */
@@ -106,19 +91,9 @@ export function munmap(addr: bigint, len: number): void {
   check("munmap", sym().ct_munmap(addr, BigInt(len)));
 }
 
-/** `mprotect(2)`. */
-export function mprotect(addr: bigint, len: number, prot: number): void {
-  check("mprotect", sym().ct_mprotect(addr, BigInt(len), prot));
-}
-
 /** `mlock(2)`. */
 export function mlock(addr: bigint, len: number): void {
   check("mlock", sym().ct_mlock(addr, BigInt(len)));
-}
-
-/** `munlock(2)`. */
-export function munlock(addr: bigint, len: number): void {
-  check("munlock", sym().ct_munlock(addr, BigInt(len)));
 }
 
 /** `madvise(2)`. */
@@ -135,9 +110,6 @@ export function getDumpable(): boolean {
 export function setDumpable(on: boolean): void {
   check("prctl(PR_SET_DUMPABLE)", sym().ct_set_dumpable(on ? 1 : 0));
 }
-
-/** `RLIM_INFINITY`. */
-export const RLIM_INFINITY = 0xffff_ffff_ffff_ffffn;
 
 /** `getrlimit(RLIMIT_CORE)`, in bytes ({@link RLIM_INFINITY}: unlimited). */
 export function coreLimit(): { soft: bigint; hard: bigint } {
@@ -186,9 +158,6 @@ export function readOwnMemory(addr: bigint, len: number): Uint8Array {
   return buf.subarray(0, n);
 }
 
-/** `access(2)` modes. */
-export const ACCESS = { X_OK: 1, W_OK: 2, R_OK: 4 } as const;
-
 /**
  * `faccessat(path, mode, AT_EACCESS)`: 0 when this process may, else the
  * errno (`EACCES`, `ENOENT`, ...), as `execve(2)` would judge it.
@@ -208,8 +177,6 @@ export interface RegionMapping {
   fdOpenNs: number;
 }
 
-const REGION_MAP_STEPS = ["", "", "ftruncate", "mmap"];
-
 /**
  * A new secret file of `size` bytes (a page multiple) mapped between two
  * PROT_NONE guard pages, its fd closed before this returns: `memfd_secret`,
@@ -227,11 +194,11 @@ export function regionMap(
     new Uint8Array(out.buffer),
   );
   if (r < 0) {
-    const step = Number(out[3]);
-    const call = step === 1
-      ? (kind === "memfd_secret" ? "memfd_secret" : "memfd_create")
-      : REGION_MAP_STEPS[step] ?? "region_map";
-    check(call, r);
+    const call = SHIM_STEPS[Number(out[3])] || "region_map";
+    check(
+      call === "memfd_secret" && kind === "memfd" ? "memfd_create" : call,
+      r,
+    );
   }
   return { reserve: out[0], data: out[1], fdOpenNs: Number(out[2]) };
 }

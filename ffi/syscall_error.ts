@@ -1,39 +1,9 @@
-/** Linux errno numbers the wrapper meets, by value, for readable messages. */
-const ERRNO_NAMES: Record<number, string> = {
-  1: "EPERM",
-  2: "ENOENT",
-  3: "ESRCH",
-  4: "EINTR",
-  5: "EIO",
-  6: "ENXIO",
-  7: "E2BIG",
-  8: "ENOEXEC",
-  9: "EBADF",
-  10: "ECHILD",
-  11: "EAGAIN",
-  12: "ENOMEM",
-  13: "EACCES",
-  14: "EFAULT",
-  16: "EBUSY",
-  17: "EEXIST",
-  20: "ENOTDIR",
-  21: "EISDIR",
-  22: "EINVAL",
-  23: "ENFILE",
-  24: "EMFILE",
-  25: "ENOTTY",
-  26: "ETXTBSY",
-  27: "EFBIG",
-  28: "ENOSPC",
-  36: "ENAMETOOLONG",
-  38: "ENOSYS",
-  40: "ELOOP",
-  75: "EOVERFLOW",
-  95: "EOPNOTSUPP",
-  125: "ECANCELED",
-};
+import { ERRNO_NAMES } from "./constants.ts";
 
-/** The symbolic name of an errno value, e.g. `38` -> `"ENOSYS"`. */
+/**
+ * The symbolic name of an errno value, e.g. `38` -> `"ENOSYS"`; one outside
+ * {@link ERRNO_NAMES} is `"errno N"`, as the C programs write it.
+ */
 export function errnoName(errno: number): string {
   return ERRNO_NAMES[errno] ?? `errno ${errno}`;
 }

@@ -15,7 +15,7 @@
 // then starts an orphan (a grandchild whose parent exits at once, so PID 1
 // must reap it), prints "app ready" and reports each signal:
 //   SIGTERM exits 42; SIGINT dies of SIGINT; SIGUSR2 lets the orphan exit;
-//   the others are only reported.
+//   the others the wrapper forwards (ct/signals.h) are only reported.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <signal.h>
@@ -29,6 +29,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "ct/errname.h"
+#include "ct/signals.h"
+
 #ifndef SYS_memfd_secret
 #define SYS_memfd_secret 447
 #endif
@@ -36,32 +39,14 @@
 extern char **environ;
 
 static const char *errname(int e) {
-  switch (e) {
-    case EPERM: return "EPERM";
-    case ENOSYS: return "ENOSYS";
-    case ENOMEM: return "ENOMEM";
-    case EAGAIN: return "EAGAIN";
-    case EACCES: return "EACCES";
-    case EINVAL: return "EINVAL";
-    default: {
-      static char buf[16];
-      snprintf(buf, sizeof buf, "E%d", e);
-      return buf;
-    }
-  }
+  static char buf[24];
+  return ct_errname_in(e, buf, sizeof buf);
 }
 
+// "TERM" for SIGTERM.
 static const char *signame(int sig) {
-  switch (sig) {
-    case SIGTERM: return "TERM";
-    case SIGINT: return "INT";
-    case SIGHUP: return "HUP";
-    case SIGQUIT: return "QUIT";
-    case SIGUSR1: return "USR1";
-    case SIGUSR2: return "USR2";
-    case SIGWINCH: return "WINCH";
-    default: return "?";
-  }
+  const char *name = ct_signal_name(sig);
+  return name ? name + 3 : "?";
 }
 
 static void status_field(const char *name, char *out, size_t size) {
@@ -178,10 +163,10 @@ static int start_orphan(int *release) {
 }
 
 int main(int argc, char **argv) {
-  const int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
   sigset_t set;
   sigemptyset(&set);
-  for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) sigaddset(&set, sigs[i]);
+  for (size_t i = 0; i < CT_N_FORWARDED; i++)
+    sigaddset(&set, ct_forwarded_signals[i]);
   if (sigprocmask(SIG_BLOCK, &set, NULL) < 0) return perror("sigprocmask"), 1;
 
   report_self();

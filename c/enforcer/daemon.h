@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "ct/log_line.h"
 #include "enforcer.h"
 
 #define DEFAULT_SOCKET  "/run/cloudtaser/enforcer.sock"
@@ -58,8 +59,11 @@ struct state {
 	int pin_watch;
 };
 
-/* enforcer.c */
-void log_msg(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* enforcer.c: log lines on stderr in the format all C programs share
+ * (ct/log_line.h), errno names as ct/errname.h has them ("errno N" for
+ * another) */
+void log_msg(enum ct_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+const char *errname(int err);
 void json_string(char *out, size_t size, const char *s, size_t max);
 
 /* load.c: a fresh load of the best tier the options allow, configured,

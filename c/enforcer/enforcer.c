@@ -46,6 +46,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "ct/errname.h"
 #include "daemon.h"
 #include "enforcer.skel.h"
 
@@ -53,22 +54,26 @@
 
 /* ---- output ------------------------------------------------------------ */
 
-void log_msg(const char *level, const char *fmt, ...)
+void log_msg(enum ct_level level, const char *fmt, ...)
 {
-	char msg[512];
+	char msg[512], line[1024];
 	va_list ap;
+	size_t n;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "{\"program\":\"cloudtaser-enforcer\",\"pid\":%d,\"level\":\"%s\",\"msg\":\"",
-		getpid(), level);
-	for (const char *p = msg; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			fputc('\\', stderr);
-		fputc((unsigned char)*p < 0x20 ? ' ' : *p, stderr);
-	}
-	fputs("\"}\n", stderr);
+	fflush(stderr); /* libbpf's own messages, in order */
+	n = ct_log_format(line, sizeof(line), !isatty(STDERR_FILENO), "cloudtaser-enforcer",
+			  level, NULL, msg);
+	ct_log_write(STDERR_FILENO, line, n);
+}
+
+const char *errname(int err)
+{
+	static char unknown[24]; /* one thread */
+
+	return ct_errname_in(err, unknown, sizeof(unknown));
 }
 
 /* Writes s as a JSON string (quotes included) into out. */
@@ -218,11 +223,11 @@ static void resume_after_attach(unsigned int attacker, unsigned int target)
 		struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
 
 		if (poll(&pfd, 1, 1000) != 1)
-			log_msg("warn", "attacker %u still alive after 1 s", attacker);
+			log_msg(CT_WARNING, "attacker %u still alive after 1 s", attacker);
 		close(pidfd);
 	} /* ESRCH: already gone */
 	if (kill(target, SIGCONT) && errno != ESRCH) /* ESRCH: the target exited */
-		log_msg("warn", "kill(%u, SIGCONT) failed: %s", target, strerror(errno));
+		log_msg(CT_WARNING, "kill(%u, SIGCONT) failed: %s", target, errname(errno));
 }
 
 static int handle_event(void *ctx, void *data, size_t size)
@@ -296,7 +301,7 @@ static void answer(int fd, const char *line)
 
 	/* the client may be gone; MSG_NOSIGNAL keeps EPIPE an error code */
 	if (send(fd, line, len, MSG_NOSIGNAL) != (ssize_t)len)
-		log_msg("warn", "send of the registration answer failed: %s", strerror(errno));
+		log_msg(CT_WARNING, "send of the registration answer failed: %s", errname(errno));
 }
 
 /* One client: read its pid, protect it, answer, close. The pidfd taken
@@ -311,13 +316,13 @@ static void register_client(struct state *st, int fd)
 	int pidfd, err;
 
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len)) {
-		log_msg("warn", "getsockopt(SO_PEERCRED) failed: %s", strerror(errno));
+		log_msg(CT_WARNING, "getsockopt(SO_PEERCRED) failed: %s", errname(errno));
 		return;
 	}
 	pidfd = syscall(SYS_pidfd_open, cred.pid, 0);
 	if (pidfd < 0) {
 		snprintf(line, sizeof(line), "{\"registered\":false,\"pid\":%d,\"error\":\"pidfd_open: %s\"}\n",
-			 cred.pid, strerror(errno));
+			 cred.pid, errname(errno));
 		answer(fd, line);
 		return;
 	}
@@ -330,7 +335,7 @@ static void register_client(struct state *st, int fd)
 	close(pidfd);
 	if (err) {
 		snprintf(line, sizeof(line), "{\"registered\":false,\"pid\":%d,\"error\":\"%s\"}\n",
-			 cred.pid, strerror(-err));
+			 cred.pid, errname(-err));
 		answer(fd, line);
 		return;
 	}
@@ -349,7 +354,7 @@ static void accept_clients(struct state *st)
 		close(fd);
 	}
 	if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ECONNABORTED)
-		log_msg("warn", "accept4 failed: %s", strerror(errno));
+		log_msg(CT_WARNING, "accept4 failed: %s", errname(errno));
 }
 
 /* mkdir -p of the socket's directory */
@@ -363,7 +368,7 @@ static void make_parent_dirs(const char *path)
 			continue;
 		*p = 0;
 		if (mkdir(dir, 0755) && errno != EEXIST)
-			log_msg("warn", "mkdir %s failed: %s", dir, strerror(errno));
+			log_msg(CT_WARNING, "mkdir %s failed: %s", dir, errname(errno));
 		*p = '/';
 	}
 }
@@ -375,7 +380,7 @@ static int open_socket(struct state *st)
 	int fd, probe;
 
 	if (strlen(path) >= sizeof(addr.sun_path)) {
-		log_msg("error", "socket path too long: %s", path);
+		log_msg(CT_ERROR, "socket path too long: %s", path);
 		return -ENAMETOOLONG;
 	}
 	strcpy(addr.sun_path, path);
@@ -384,23 +389,23 @@ static int open_socket(struct state *st)
 	probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (probe >= 0 && connect(probe, (struct sockaddr *)&addr, sizeof(addr)) == 0) {
 		close(probe);
-		log_msg("error", "another enforcer listens on %s", path);
+		log_msg(CT_ERROR, "another enforcer listens on %s", path);
 		return -EADDRINUSE;
 	}
 	if (probe >= 0)
 		close(probe);
 	if (unlink(path) && errno != ENOENT)
-		log_msg("warn", "unlink %s failed: %s", path, strerror(errno));
+		log_msg(CT_WARNING, "unlink %s failed: %s", path, errname(errno));
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
-		log_msg("error", "socket failed: %s", strerror(errno));
+		log_msg(CT_ERROR, "socket failed: %s", errname(errno));
 		return -errno;
 	}
 	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) || chmod(path, st->opt.socket_mode) ||
 	    listen(fd, 64)) {
 		int err = -errno;
 
-		log_msg("error", "bind/chmod/listen on %s failed: %s", path, strerror(-err));
+		log_msg(CT_ERROR, "bind/chmod/listen on %s failed: %s", path, errname(-err));
 		close(fd);
 		return err;
 	}
@@ -438,12 +443,12 @@ static int setup_loop(struct state *st)
 	if (sigprocmask(SIG_BLOCK, &mask, NULL) ||
 	    (st->signal_fd = signalfd(-1, &mask, SFD_CLOEXEC)) < 0 ||
 	    (st->epoll_fd = epoll_create1(EPOLL_CLOEXEC)) < 0) {
-		log_msg("error", "signalfd/epoll setup failed: %s", strerror(errno));
+		log_msg(CT_ERROR, "signalfd/epoll setup failed: %s", errname(errno));
 		return -errno;
 	}
 	st->rb = ring_buffer__new(st->events_fd, handle_event, st, NULL);
 	if (!st->rb) {
-		log_msg("error", "ring_buffer__new failed: %s", strerror(errno));
+		log_msg(CT_ERROR, "ring_buffer__new failed: %s", errname(errno));
 		return -errno;
 	}
 	ev.data.fd = st->signal_fd;
@@ -472,7 +477,7 @@ static int run_loop(struct state *st)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			log_msg("error", "epoll_wait failed: %s", strerror(errno));
+			log_msg(CT_ERROR, "epoll_wait failed: %s", errname(errno));
 			return -errno;
 		}
 		for (int i = 0; i < n; i++) {
@@ -480,7 +485,7 @@ static int run_loop(struct state *st)
 				accept_clients(st);
 			} else if (evs[i].data.fd == st->signal_fd) {
 				if (read(st->signal_fd, &si, sizeof(si)) == sizeof(si))
-					log_msg("info", "signal %u: exiting; protection stays pinned "
+					log_msg(CT_INFO, "signal %u: exiting; protection stays pinned "
 						"in %s (--uninstall removes it)", si.ssi_signo,
 						st->opt.pin_dir);
 				ring_buffer__consume(st->rb);
@@ -518,7 +523,7 @@ static int parse_allow(const char *spec, struct ct_allow *a)
 	snprintf(buf, sizeof(buf), "%s", spec);
 	fields = strchr(buf, ':');
 	if (!fields) {
-		log_msg("error", "--allow %s: expected KINDS:MATCH", spec);
+		log_msg(CT_ERROR, "--allow %s: expected KINDS:MATCH", spec);
 		return -1;
 	}
 	*fields++ = 0;
@@ -528,31 +533,31 @@ static int parse_allow(const char *spec, struct ct_allow *a)
 		} else if (strcmp(k, "io_uring") == 0) {
 			a->kinds |= CT_ALLOW_IO_URING;
 		} else {
-			log_msg("error", "--allow %s: unknown kind %s (tracing, io_uring)", spec, k);
+			log_msg(CT_ERROR, "--allow %s: unknown kind %s (tracing, io_uring)", spec, k);
 			return -1;
 		}
 	}
 	for (char *f = strtok_r(fields, ",", &save); f; f = strtok_r(NULL, ",", &save)) {
 		if (strncmp(f, "exe=", 4) == 0) {
 			if (stat(f + 4, &s) || !S_ISREG(s.st_mode)) {
-				log_msg("error", "--allow %s: %s is no executable file", spec, f + 4);
+				log_msg(CT_ERROR, "--allow %s: %s is no executable file", spec, f + 4);
 				return -1;
 			}
 			a->ino = s.st_ino;
 			a->dev = kernel_dev(s.st_dev);
 		} else if (strncmp(f, "cgroup=", 7) == 0) {
 			if (statfs(f + 7, &fs) || fs.f_type != CGROUP2_SUPER_MAGIC || stat(f + 7, &s)) {
-				log_msg("error", "--allow %s: %s is no cgroup v2 directory", spec, f + 7);
+				log_msg(CT_ERROR, "--allow %s: %s is no cgroup v2 directory", spec, f + 7);
 				return -1;
 			}
 			a->cgroup = s.st_ino; /* a cgroup2 directory's inode is its id */
 		} else {
-			log_msg("error", "--allow %s: unknown match %s (exe=, cgroup=)", spec, f);
+			log_msg(CT_ERROR, "--allow %s: unknown match %s (exe=, cgroup=)", spec, f);
 			return -1;
 		}
 	}
 	if (!a->kinds || (!a->ino && !a->cgroup)) {
-		log_msg("error", "--allow %s: needs a kind and exe= and/or cgroup=", spec);
+		log_msg(CT_ERROR, "--allow %s: needs a kind and exe= and/or cgroup=", spec);
 		return -1;
 	}
 	return 0;
@@ -601,7 +606,7 @@ static int parse_args(int argc, char **argv, struct options *opt)
 			break;
 		case 'a':
 			if (opt->nallow >= CT_MAX_ALLOW) {
-				log_msg("error", "at most %d --allow entries", CT_MAX_ALLOW);
+				log_msg(CT_ERROR, "at most %d --allow entries", CT_MAX_ALLOW);
 				return -1;
 			}
 			if (parse_allow(optarg, &opt->allow[opt->nallow++]))
@@ -664,7 +669,7 @@ int main(int argc, char **argv)
 	}
 	libbpf_set_print(st.opt.verbose ? libbpf_print : libbpf_quiet);
 	if (!in_initial_pid_namespace()) {
-		log_msg("error", "not in the initial pid namespace: run with hostPID");
+		log_msg(CT_ERROR, "not in the initial pid namespace: run with hostPID");
 		return 1;
 	}
 	if (st.opt.uninstall)
@@ -683,7 +688,7 @@ int main(int argc, char **argv)
 		goto cleanup;
 	err = protect_pid(&st, getpid(), CT_PROT_ENFORCER); /* its fds are the keys */
 	if (err) {
-		log_msg("error", "protecting the enforcer itself failed: %s", strerror(-err));
+		log_msg(CT_ERROR, "protecting the enforcer itself failed: %s", errname(-err));
 		goto cleanup;
 	}
 	err = open_socket(&st);

@@ -247,17 +247,17 @@ int load_enforcer(struct state *st)
 			if (err == 0)
 				return 0;
 			snprintf(st->lsm_error, sizeof(st->lsm_error),
-				 "loading the LSM programs failed: %s", strerror(-err));
+				 "loading the LSM programs failed: %s", errname(-err));
 		}
 		if (st->opt.tier == TIER_LSM) {
-			log_msg("error", "%s (--tier lsm)", st->lsm_error);
+			log_msg(CT_ERROR, "%s (--tier lsm)", st->lsm_error);
 			return -ENOTSUP;
 		}
-		log_msg("warn", "%s; using the tracepoint fallback (detect and kill)",
+		log_msg(CT_WARNING, "%s; using the tracepoint fallback (detect and kill)",
 			st->lsm_error);
 	}
 	err = load_tier(st, false);
 	if (err)
-		log_msg("error", "loading the tracepoint fallback failed: %s", strerror(-err));
+		log_msg(CT_ERROR, "loading the tracepoint fallback failed: %s", errname(-err));
 	return err;
 }

@@ -64,24 +64,24 @@ int prepare_pin_dir(struct state *st)
 	snprintf(parent, sizeof(parent), "%s", dir);
 	slash = strrchr(parent, '/');
 	if (!slash || slash == parent) {
-		log_msg("error", "pin dir %s: give an absolute path below a bpf filesystem", dir);
+		log_msg(CT_ERROR, "pin dir %s: give an absolute path below a bpf filesystem", dir);
 		return -EINVAL;
 	}
 	*slash = 0;
 	if (!on_bpffs(dir) && !on_bpffs(parent)) {
 		if (strcmp(parent, DEFAULT_BPFFS) ||
 		    mount("bpf", DEFAULT_BPFFS, "bpf", 0, "mode=0700")) {
-			log_msg("error", "%s is not on a bpf filesystem (mount -t bpf bpf %s)", dir,
+			log_msg(CT_ERROR, "%s is not on a bpf filesystem (mount -t bpf bpf %s)", dir,
 				parent);
 			return -ENOTSUP;
 		}
 	}
 	if (mkdir(dir, 0700) && errno != EEXIST) {
-		log_msg("error", "mkdir %s failed: %s", dir, strerror(errno));
+		log_msg(CT_ERROR, "mkdir %s failed: %s", dir, errname(errno));
 		return -errno;
 	}
 	if (stat(dir, &s) || !on_bpffs(dir)) {
-		log_msg("error", "pin dir %s is not on a bpf filesystem", dir);
+		log_msg(CT_ERROR, "pin dir %s is not on a bpf filesystem", dir);
 		return -ENOTSUP;
 	}
 	st->pin_ino = s.st_ino;
@@ -120,7 +120,7 @@ static int pin_one(const struct state *st, const struct pinned *o)
 	pin_path(path, sizeof(path), st->opt.pin_dir, o->name);
 	unlink(path); /* a leftover of an install that did not finish */
 	if (bpf_obj_pin(o->fd, path)) {
-		log_msg("error", "pinning %s failed: %s", path, strerror(errno));
+		log_msg(CT_ERROR, "pinning %s failed: %s", path, errname(errno));
 		return -errno;
 	}
 	return 0;
@@ -180,12 +180,12 @@ static int check_takeover(const char *dir, const struct ct_config *c)
 	int err;
 
 	if (c->layout != CT_LAYOUT) {
-		log_msg("error", "the pins in %s have layout %u, this enforcer %u: run the binary "
+		log_msg(CT_ERROR, "the pins in %s have layout %u, this enforcer %u: run the binary "
 			"that made them with --uninstall", dir, c->layout, CT_LAYOUT);
 		return -EPROTO;
 	}
 	if (c->enforcer_tgid && kill(c->enforcer_tgid, 0) == 0) {
-		log_msg("error", "the enforcer with pid %u still runs on the pins in %s",
+		log_msg(CT_ERROR, "the enforcer with pid %u still runs on the pins in %s",
 			c->enforcer_tgid, dir);
 		return -EBUSY;
 	}
@@ -193,7 +193,7 @@ static int check_takeover(const char *dir, const struct ct_config *c)
 	if (err)
 		return err;
 	if (ino != c->enforcer_exe_ino || dev != c->enforcer_exe_dev) {
-		log_msg("error", "the pins in %s were made by another executable (inode %llu): the "
+		log_msg(CT_ERROR, "the pins in %s were made by another executable (inode %llu): the "
 			"kernel side lets only that one adopt or uninstall them", dir,
 			c->enforcer_exe_ino);
 		return -EPERM;
@@ -212,14 +212,14 @@ static int take_conf(const char *dir, struct ct_config **conf, int *conf_fd)
 	pin_path(path, sizeof(path), dir, "map_conf");
 	fd = bpf_obj_get(path);
 	if (fd < 0) {
-		log_msg("error", "opening %s read-write failed: %s", path, strerror(errno));
+		log_msg(CT_ERROR, "opening %s read-write failed: %s", path, errname(errno));
 		return -errno;
 	}
 	c = mmap(NULL, sysconf(_SC_PAGESIZE), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (c == MAP_FAILED) {
 		int err = -errno;
 
-		log_msg("error", "mmap of %s failed: %s", path, strerror(-err));
+		log_msg(CT_ERROR, "mmap of %s failed: %s", path, errname(-err));
 		close(fd);
 		return err;
 	}
@@ -237,7 +237,7 @@ static int get_pinned(const char *dir, const char *name)
 	pin_path(path, sizeof(path), dir, name);
 	fd = bpf_obj_get(path);
 	if (fd < 0)
-		log_msg("error", "opening %s failed: %s", path, strerror(errno));
+		log_msg(CT_ERROR, "opening %s failed: %s", path, errname(errno));
 	return fd < 0 ? -errno : fd;
 }
 
@@ -254,7 +254,7 @@ int adopt_pins(struct state *st)
 
 	err = read_conf(dir, &cur);
 	if (err) {
-		log_msg("error", "reading %s/map_conf failed: %s", dir, strerror(-err));
+		log_msg(CT_ERROR, "reading %s/map_conf failed: %s", dir, errname(-err));
 		return err;
 	}
 	err = check_takeover(dir, &cur);
@@ -262,7 +262,7 @@ int adopt_pins(struct state *st)
 		return err;
 	lsm = cur.flags & CT_CFG_LSM;
 	if ((st->opt.tier == TIER_LSM && !lsm) || (st->opt.tier == TIER_FALLBACK && lsm)) {
-		log_msg("error", "the pins in %s run the %s tier: --uninstall to change tiers", dir,
+		log_msg(CT_ERROR, "the pins in %s run the %s tier: --uninstall to change tiers", dir,
 			lsm ? "lsm" : "tracepoint");
 		return -EINVAL;
 	}
@@ -338,15 +338,15 @@ int uninstall_pins(const struct options *opt)
 	}
 	err = read_conf(dir, &cur);
 	if (err) {
-		log_msg("error", "reading %s/map_conf failed: %s", dir, strerror(-err));
+		log_msg(CT_ERROR, "reading %s/map_conf failed: %s", dir, errname(-err));
 		return err;
 	}
 	if (cur.enforcer_tgid && kill(cur.enforcer_tgid, 0) == 0) {
-		log_msg("info", "stopping the enforcer with pid %u", cur.enforcer_tgid);
+		log_msg(CT_INFO, "stopping the enforcer with pid %u", cur.enforcer_tgid);
 		if (kill(cur.enforcer_tgid, SIGTERM) && errno != ESRCH)
 			return -errno;
 		if (!wait_exit(cur.enforcer_tgid, 10000)) {
-			log_msg("error", "the enforcer with pid %u did not exit", cur.enforcer_tgid);
+			log_msg(CT_ERROR, "the enforcer with pid %u did not exit", cur.enforcer_tgid);
 			return -EBUSY;
 		}
 		cur.enforcer_tgid = 0;
@@ -364,7 +364,7 @@ int uninstall_pins(const struct options *opt)
 			continue;
 		pin_path(path, sizeof(path), dir, d->d_name);
 		if (unlink(path)) {
-			log_msg("error", "unlink %s failed: %s", path, strerror(errno));
+			log_msg(CT_ERROR, "unlink %s failed: %s", path, errname(errno));
 			err = -errno;
 		} else {
 			removed++;
@@ -372,7 +372,7 @@ int uninstall_pins(const struct options *opt)
 	}
 	closedir(dh);
 	if (!err && rmdir(dir)) {
-		log_msg("warn", "rmdir %s failed: %s", dir, strerror(errno));
+		log_msg(CT_WARNING, "rmdir %s failed: %s", dir, errname(errno));
 	}
 	munmap(conf, sysconf(_SC_PAGESIZE));
 	close(conf_fd);

@@ -12,15 +12,12 @@ ALL += $(INTERPOSER) $(PROBES) $(OUT)/region_exec $(OUT)/exec_probe
 INTERPOSER_SRC := interposer/interposer.c interposer/exec.c \
   interposer/exec_target.c interposer/child_env.c interposer/spawn.c
 
-$(INTERPOSER): $(INTERPOSER_SRC) interposer/interposer.h sdk/cloudtaser.h | $(OUT)
+$(INTERPOSER): $(INTERPOSER_SRC) interposer/interposer.h | $(OUT)
 	$(CC) $(CFLAGS) -shared -fvisibility=hidden $(LDFLAGS) -o $@ \
 	  $(INTERPOSER_SRC) -ldl -lpthread
 
 $(OUT)/interposer_probe: interposer/probe.c | $(OUT)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
-
-# region_exec writes the layout of cloudtaser.h.
-$(OUT)/region_exec: sdk/cloudtaser.h
 
 # Starts a program through each interposed exec/spawn function.
 $(OUT)/exec_probe: interposer/exec_probe.c | $(OUT)

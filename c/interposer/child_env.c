@@ -24,6 +24,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "ct/region_write.h"
 #include "interposer.h"
 
 #define MIN_SUBSTRING 6
@@ -69,10 +70,6 @@ size_t ct_count(char *const envp[], size_t *secret) {
   return n;
 }
 
-static void put32(unsigned char *p, uint32_t v) {
-  for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
-}
-
 int ct_child_region(const cloudtaser_secrets *r, char *const envp[]) {
   size_t recs = 0, count = 0;
   for (size_t i = 0; envp[i]; i++)
@@ -81,10 +78,8 @@ int ct_child_region(const cloudtaser_secrets *r, char *const envp[]) {
       count++;
     }
   long pg = sysconf(_SC_PAGESIZE);
-  size_t page = pg > 0 ? (size_t)pg : 4096u;
-  size_t raw = CLOUDTASER_HEADER_SIZE + recs + CLOUDTASER_CANARY_SIZE;
-  size_t size = (raw + page - 1) / page * page;
-  if (raw > CLOUDTASER_MAX_SIZE || size > CLOUDTASER_MAX_SIZE) return -E2BIG;
+  size_t size = ct_region_size(recs, pg > 0 ? (size_t)pg : 4096u);
+  if (size == 0) return -E2BIG;
   // memfd_secret as the wrapper's, a locked memfd where the kernel lacks it.
   int fd = (int)syscall(SYS_memfd_secret, O_CLOEXEC);
   if (fd < 0) fd = memfd_create("cloudtaser-secrets", MFD_CLOEXEC);
@@ -100,14 +95,7 @@ int ct_child_region(const cloudtaser_secrets *r, char *const envp[]) {
     if (k <= 0) goto fail;
     got += (size_t)k;
   }
-  memcpy(m, CLOUDTASER_MAGIC, 8);
-  put32(m + CLOUDTASER_OFF_RECORDS_OFFSET, CLOUDTASER_HEADER_SIZE);
-  put32(m + CLOUDTASER_OFF_RECORDS_LENGTH, (uint32_t)recs);
-  put32(m + CLOUDTASER_OFF_RECORD_COUNT, (uint32_t)count);
-  put32(m + CLOUDTASER_OFF_DATA_SIZE, (uint32_t)size);
-  put32(m + CLOUDTASER_OFF_FLAGS, r->flags);
-  memcpy(m + CLOUDTASER_OFF_CANARY, canary, sizeof canary);
-  memcpy(m + size - CLOUDTASER_CANARY_SIZE, canary, sizeof canary);
+  ct_region_seal(m, size, (uint32_t)recs, (uint32_t)count, r->flags, canary);
   explicit_bzero(canary, sizeof canary);
   unsigned char *w = m + CLOUDTASER_HEADER_SIZE;
   for (size_t i = 0; envp[i]; i++)

@@ -37,6 +37,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "ct/errname.h"
 #include "interposer.h"
 
 // Larger scratch (an environment of thousands of entries) is mapped
@@ -77,7 +78,7 @@ static int refuse(const char *program, const char *why) {
            "environment (set CLOUDTASER_CHILD_ENV_FALLBACK=true to allow "
            "that)",
            program, why);
-  ct_log("error", msg);
+  ct_log(CT_ERROR, msg);
   errno = EPERM;
   return -1;
 }
@@ -91,7 +92,7 @@ static void fallback_once(const char *program, const char *why) {
            "exec of %s: %s; it receives its secrets in its environment "
            "(CLOUDTASER_CHILD_ENV_FALLBACK)",
            program, why);
-  ct_log("warn", msg);
+  ct_log(CT_WARNING, msg);
 }
 
 int ct_exec_with(const struct ct_where *where, char *const envp[],
@@ -138,11 +139,11 @@ int ct_exec_with(const struct ct_where *where, char *const envp[],
   } else {
     int fd = ct_child_region(&ct_region, envp);
     if (fd < 0) {
-      char msg[512];
+      char msg[512], name[24];
       snprintf(msg, sizeof msg,
                "exec of %s failed: cannot make its secret region: %s",
-               program, strerror(-fd));
-      ct_log("error", msg);
+               program, ct_errname_in(-fd, name, sizeof name));
+      ct_log(CT_ERROR, msg);
       rc = -1;
       e = -fd;
     } else {

@@ -54,6 +54,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "ct/errname.h"
 #include "interposer.h"
 
 extern char **environ;
@@ -344,73 +345,26 @@ static char g_self[4096];
 
 const char *ct_self_path(void) { return g_self[0] ? g_self : NULL; }
 
-// Appends s as the inside of a JSON string (paths may hold quotes).
-static size_t json_escape(char *buf, size_t at, size_t cap, const char *s) {
-  for (; *s && at + 7 < cap; s++) {
-    unsigned char c = (unsigned char)*s;
-    if (c == '"' || c == '\\') {
-      buf[at++] = '\\';
-      buf[at++] = (char)c;
-    } else if (c < 0x20) {
-      at += (size_t)snprintf(buf + at, cap - at, "\\u%04x", c);
-    } else {
-      buf[at++] = (char)c;
-    }
-  }
-  return at;
-}
+#define PROGRAM "cloudtaser-interposer"
 
 // No allocation: it runs in vfork children, whose memory is the parent's.
-void ct_log(const char *level, const char *msg) {
+void ct_log(enum ct_level level, const char *msg) {
   char buf[1536];
-  int n;
-  size_t len;
-  if (isatty(STDERR_FILENO)) {
-    n = snprintf(buf, sizeof buf, "cloudtaser-interposer[%d]: %s\n",
-                 (int)getpid(), msg);
-    if (n < 0) return;
-    len = (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1;
-  } else {
-    n = snprintf(buf, sizeof buf,
-                 "{\"level\":\"%s\",\"program\":\"cloudtaser-interposer\","
-                 "\"pid\":%d,\"msg\":\"",
-                 level, (int)getpid());
-    if (n < 0) return;
-    len = json_escape(buf, (size_t)n, sizeof buf - 3, msg);
-    buf[len++] = '"';
-    buf[len++] = '}';
-    buf[len++] = '\n';
-  }
-  for (size_t off = 0; off < len;) {
-    ssize_t w = write(STDERR_FILENO, buf + off, len - off);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return;
-    off += (size_t)w;
-  }
+  size_t n = ct_log_format(buf, sizeof buf, !isatty(STDERR_FILENO), PROGRAM,
+                           level, NULL, msg);
+  ct_log_write(STDERR_FILENO, buf, n);
 }
 
-// One line on stderr, once per process, JSON unless stderr is a terminal.
-// Messages are constants and numbers, never a value.
+// A warning on stderr, once per process. Messages are constants and
+// numbers, never a value.
 static void warn_once(const char *msg, int err) {
   static int said;
   if (said) return;
   said = 1;
-  char buf[512];
-  const char *why = err ? strerror(err) : "";
-  int n;
-  if (isatty(STDERR_FILENO))
-    n = snprintf(buf, sizeof buf, "cloudtaser-interposer[%d]: %s%s%s\n",
-                 (int)getpid(), msg, err ? ": " : "", why);
-  else
-    n = snprintf(buf, sizeof buf,
-                 "{\"level\":\"warn\",\"program\":\"cloudtaser-interposer\","
-                 "\"pid\":%d,\"msg\":\"%s%s%s\"}\n",
-                 (int)getpid(), msg, err ? ": " : "", why);
-  if (n > 0) {
-    size_t len = (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1;
-    ssize_t w = write(STDERR_FILENO, buf, len);
-    (void)w;
-  }
+  char line[512], name[24];
+  snprintf(line, sizeof line, "%s%s%s", msg, err ? ": " : "",
+           err ? ct_errname_in(err, name, sizeof name) : "");
+  ct_log(CT_WARNING, line);
 }
 
 static int is_key(const char *entry, const char *key) {

@@ -5,7 +5,8 @@
 
 #include <stddef.h>
 
-#include "../sdk/cloudtaser.h"
+#include "cloudtaser.h"
+#include "ct/log_line.h"
 
 #define CT_HIDDEN __attribute__((visibility("hidden")))
 #define EXPORT __attribute__((visibility("default")))
@@ -18,9 +19,9 @@ CT_HIDDEN extern cloudtaser_secrets ct_region;
 // NULL when unknown.
 CT_HIDDEN const char *ct_self_path(void);
 
-// One line on stderr (JSON unless stderr is a terminal) naming the program
-// and pid; `level` is "warn" or "error". Never give it a value.
-CT_HIDDEN void ct_log(const char *level, const char *msg);
+// One line on stderr (ct/log_line.h: JSON unless stderr is a terminal)
+// naming the program and pid. Never give it a value.
+CT_HIDDEN void ct_log(enum ct_level level, const char *msg);
 
 // --- exec_target.c -----------------------------------------------------------
 

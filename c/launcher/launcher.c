@@ -29,15 +29,24 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ct/errname.h"
+#include "ct/exit_codes.h"
+#include "ct/log_line.h"
+
 #define PROGRAM "cloudtaser-wrapper"
 
 extern char **environ;
 
-// Fails the start before the wrapper runs (README: 1 for anything else).
+// Fails the start before the wrapper runs, in the wrapper's log format
+// (README: exit 1 for anything else).
 static int fail(const char *what, const char *path, int err) {
-  fprintf(stderr, PROGRAM ": launcher: %s %s failed: %s\n", what, path,
-          strerror(err));
-  return 1;
+  char msg[PATH_MAX + 128], name[24], line[PATH_MAX + 512];
+  snprintf(msg, sizeof msg, "launcher: %s %s failed: %s", what, path,
+           ct_errname_in(err, name, sizeof name));
+  size_t n = ct_log_format(line, sizeof line, !isatty(STDERR_FILENO), PROGRAM,
+                           CT_ERROR, NULL, msg);
+  ct_log_write(STDERR_FILENO, line, n);
+  return CT_EXIT_FAILED;
 }
 
 // ROOT: the directory holding this launcher.

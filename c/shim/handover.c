@@ -2,7 +2,8 @@
 // (c/supervisor/supervisor.c draws the whole sequence).
 //
 // ct_capture_signals() runs first thing in the wrapper: until the exec, a
-// signal for the forwarded set only lands in a pipe and a bit mask.
+// signal for the forwarded set (ct/signals.h) only lands in a pipe and a bit
+// mask.
 //
 // The runtime would replace these handlers. Deno's signal crate installs
 // its own handlers (signal-hook) for SIGHUP, SIGTERM and SIGINT, and for any
@@ -47,6 +48,11 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "cloudtaser.h"
+#include "ct/delivery.h"
+#include "ct/shim_steps.h"
+#include "ct/signals.h"
+
 #define EXPORT __attribute__((visibility("default")))
 
 #ifndef SYS_memfd_secret
@@ -56,10 +62,6 @@
 #ifndef MFD_EXEC
 #define MFD_EXEC 0x0010U
 #endif
-
-static const int captured[] = {SIGTERM, SIGINT,  SIGHUP,   SIGQUIT,
-                               SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT};
-#define N_CAPTURED (sizeof captured / sizeof captured[0])
 
 static int sig_pipe[2] = {-1, -1};
 static volatile sig_atomic_t sig_seen; // bit n: signal n arrived
@@ -81,12 +83,14 @@ static void on_signal(int sig) {
 static int install_handlers(void) {
   struct sigaction sa = {.sa_handler = on_signal, .sa_flags = SA_RESTART};
   sigemptyset(&sa.sa_mask);
-  for (size_t i = 0; i < N_CAPTURED; i++) sigaddset(&sa.sa_mask, captured[i]);
+  for (size_t i = 0; i < CT_N_FORWARDED; i++)
+    sigaddset(&sa.sa_mask, ct_forwarded_signals[i]);
   int replaced = 0;
-  for (size_t i = 0; i < N_CAPTURED; i++) {
+  for (size_t i = 0; i < CT_N_FORWARDED; i++) {
+    int sig = ct_forwarded_signals[i];
     struct sigaction old;
-    if (sigaction(captured[i], &sa, &old) < 0) return -errno;
-    if (old.sa_handler != on_signal) replaced |= 1 << captured[i];
+    if (sigaction(sig, &sa, &old) < 0) return -errno;
+    if (old.sa_handler != on_signal) replaced |= 1 << sig;
   }
   return replaced;
 }
@@ -109,31 +113,17 @@ EXPORT int ct_claim_signals(void) {
 // The captured signals whose handler is no longer ours, as a mask; -errno.
 EXPORT int ct_foreign_signals(void) {
   int foreign = 0;
-  for (size_t i = 0; i < N_CAPTURED; i++) {
+  for (size_t i = 0; i < CT_N_FORWARDED; i++) {
+    int sig = ct_forwarded_signals[i];
     struct sigaction cur;
-    if (sigaction(captured[i], NULL, &cur) < 0) return -errno;
-    if (cur.sa_handler != on_signal) foreign |= 1 << captured[i];
+    if (sigaction(sig, NULL, &cur) < 0) return -errno;
+    if (cur.sa_handler != on_signal) foreign |= 1 << sig;
   }
   return foreign;
 }
 
 // The captured signals as a bit mask (bit n = signal n).
 EXPORT int ct_pending_signals(void) { return (int)sig_seen; }
-
-// Where ct_hand_over failed, for the TypeScript side's SyscallError.
-enum handover_step {
-  HO_ARGS = 1,   // malformed buffers (EINVAL)
-  HO_MEMFD,      // memfd_create
-  HO_WRITE,      // write
-  HO_SEAL,       // fcntl(F_ADD_SEALS)
-  HO_SIGMASK,    // pthread_sigmask
-  HO_CLOEXEC,    // fcntl(F_SETFD)
-  HO_EXEC,       // execveat
-  HO_STOPPED,    // a stopping signal came first (ECANCELED)
-  HO_REGION,     // memfd_secret / memfd_create of the region's copy
-  HO_REGION_SIZE, // ftruncate of the copy
-  HO_REGION_MAP, // mmap of the copy
-};
 
 // Splits `len` bytes of NUL-terminated strings into a NULL-ended array of
 // pointers into `buf`, after `lead` slots left for the caller.
@@ -152,19 +142,19 @@ static char **split(const char *buf, uint64_t len, size_t lead) {
 
 static int memfd_with(const uint8_t *bytes, uint64_t len, int *step) {
   unsigned base = MFD_CLOEXEC | MFD_ALLOW_SEALING;
-  *step = HO_MEMFD;
+  *step = CT_STEP_MEMFD;
   int fd = memfd_create("cloudtaser-supervisor", base | MFD_EXEC);
   if (fd < 0 && errno == EINVAL) // kernels before 6.3 know no MFD_EXEC
     fd = memfd_create("cloudtaser-supervisor", base);
   if (fd < 0) return -errno;
-  *step = HO_WRITE;
+  *step = CT_STEP_WRITE;
   for (uint64_t off = 0; off < len;) {
     ssize_t n = write(fd, bytes + off, len - off);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) goto fail;
     off += (uint64_t)n;
   }
-  *step = HO_SEAL; // nobody may change the program once it is checked in
+  *step = CT_STEP_SEAL; // nobody may change the program once it is checked in
   int seals = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL;
   if (fcntl(fd, F_ADD_SEALS, seals) < 0)
     goto fail;
@@ -193,13 +183,13 @@ static int set_cloexec(int fd, int on) {
 static int copy_region(const uint8_t *src, uint64_t size, int memfd,
                        int *step) {
   long page = sysconf(_SC_PAGESIZE);
-  *step = HO_REGION;
+  *step = CT_STEP_REGION;
   int fd = memfd ? memfd_create("cloudtaser-secrets", MFD_CLOEXEC)
                  : (int)syscall(SYS_memfd_secret, O_CLOEXEC);
   if (fd < 0) return -errno;
-  *step = HO_REGION_SIZE;
+  *step = CT_STEP_REGION_SIZE;
   if (ftruncate(fd, (off_t)size) < 0) goto fail;
-  *step = HO_REGION_MAP;
+  *step = CT_STEP_REGION_MAP;
   for (uint64_t off = 0; off < size; off += (uint64_t)page) {
     void *p = mmap(NULL, (size_t)page, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
                    (off_t)off);
@@ -238,11 +228,11 @@ static int exec_blocked(int exe_fd, const uint8_t *region, uint64_t size,
   static char region_arg[16], env_entry[48];
   sigset_t all, old;
   sigfillset(&all);
-  *step = HO_SIGMASK;
+  *step = CT_STEP_SIGMASK;
   int e = pthread_sigmask(SIG_SETMASK, &all, &old);
   if (e) return -e;
   if (__atomic_load_n(&sig_seen, __ATOMIC_SEQ_CST) & stop_mask) {
-    *step = HO_STOPPED;
+    *step = CT_STEP_STOPPED;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return -ECANCELED;
   }
@@ -254,12 +244,12 @@ static int exec_blocked(int exe_fd, const uint8_t *region, uint64_t size,
   snprintf(region_arg, sizeof region_arg, "%d", fd);
   argv[2] = region_arg;
   if (secret_fd_env) {
-    snprintf(env_entry, sizeof env_entry, "CLOUDTASER_SECRET_FD=%d", fd);
+    snprintf(env_entry, sizeof env_entry, CLOUDTASER_FD_ENV "=%d", fd);
     *secret_fd_env = env_entry;
   }
-  *step = HO_CLOEXEC;
+  *step = CT_STEP_CLOEXEC;
   if (set_cloexec(fd, 0) == 0 && set_cloexec(sig_pipe[0], 0) == 0) {
-    *step = HO_EXEC;
+    *step = CT_STEP_EXEC;
     syscall(SYS_execveat, exe_fd, "", argv, envp, AT_EMPTY_PATH);
   }
   e = errno;
@@ -276,18 +266,17 @@ static int exec_blocked(int exe_fd, const uint8_t *region, uint64_t size,
 // region (`size` bytes at `region`; memfd_secret, or memfd_create when
 // `memfd`), made just before the exec. A signal in `stop_mask` (bit n =
 // signal n) captured before the signals are blocked cancels it. Returns only
-// on failure: -errno, and *step names the call (enum handover_step).
+// on failure: -errno, and *step names the call (enum ct_shim_step).
 EXPORT int ct_hand_over(const uint8_t *exe, uint64_t exe_len, uint64_t region,
                         uint64_t size, int memfd, const char *delivery,
                         const char *args, uint64_t args_len, const char *env,
                         uint64_t env_len, int32_t stop_mask, int32_t *step) {
-  *step = HO_ARGS;
-  bool env_delivery = strcmp(delivery, "env") == 0;
+  *step = CT_STEP_ARGS;
+  enum ct_delivery how = ct_delivery_parse(delivery);
+  bool env_delivery = how == CT_DELIVERY_ENV;
   long page = sysconf(_SC_PAGESIZE);
   if (region == 0 || size == 0 || size % (uint64_t)page != 0 ||
-      args_len == 0 || exe_len == 0 ||
-      (!env_delivery && strcmp(delivery, "interposer") != 0 &&
-       strcmp(delivery, "fd") != 0))
+      args_len == 0 || exe_len == 0 || how == CT_DELIVERY_UNSET)
     return -EINVAL;
   int r = ct_capture_signals();
   if (r < 0) return r;

@@ -8,7 +8,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -16,9 +15,10 @@
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
-#include <fcntl.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "ct/shim_steps.h"
 
 #ifndef SYS_memfd_secret
 #define SYS_memfd_secret 447
@@ -30,11 +30,6 @@
 EXPORT int ct_memfd_secret(unsigned int flags) {
   long fd = syscall(SYS_memfd_secret, flags);
   return fd < 0 ? -errno : (int)fd;
-}
-
-EXPORT int ct_memfd_create(const char *name, unsigned int flags) {
-  int fd = memfd_create(name, flags);
-  return fd < 0 ? -errno : fd;
 }
 
 EXPORT int ct_ftruncate(int fd, uint64_t len) {
@@ -57,16 +52,8 @@ EXPORT int ct_munmap(uint64_t addr, uint64_t len) {
   return RET(munmap((void *)(uintptr_t)addr, len));
 }
 
-EXPORT int ct_mprotect(uint64_t addr, uint64_t len, int prot) {
-  return RET(mprotect((void *)(uintptr_t)addr, len, prot));
-}
-
 EXPORT int ct_mlock(uint64_t addr, uint64_t len) {
   return RET(mlock((void *)(uintptr_t)addr, len));
-}
-
-EXPORT int ct_munlock(uint64_t addr, uint64_t len) {
-  return RET(munlock((void *)(uintptr_t)addr, len));
 }
 
 EXPORT int ct_madvise(uint64_t addr, uint64_t len, int advice) {
@@ -123,8 +110,6 @@ EXPORT int ct_page_size(void) {
   return r < 0 ? -errno : (int)r;
 }
 
-EXPORT int ct_getpid(void) { return (int)getpid(); }
-
 // Reads len bytes at addr of this process's own memory into buf through
 // process_vm_readv, the path /proc/self/environ takes (access_remote_vm): an
 // unmapped range is EFAULT, not a crash. Reading one's own memory needs no
@@ -149,20 +134,21 @@ EXPORT int ct_access(const char *path, int mode) {
 // 0) or memfd_create (kind 1), ftruncate, a PROT_NONE reservation of
 // size + 2 pages, the file mapped over its middle, close.
 // out[0] reservation, out[1] data address, out[2] ns the fd was open,
-// out[3] the failed step on error (1 create, 2 ftruncate, 3 mmap).
+// out[3] the failed step on error (enum ct_shim_step: CT_STEP_REGION,
+// CT_STEP_REGION_SIZE, CT_STEP_REGION_MAP).
 EXPORT int ct_region_map(int kind, uint64_t size, uint64_t *out) {
   long page = sysconf(_SC_PAGESIZE);
   struct timespec t0, t1;
   clock_gettime(CLOCK_MONOTONIC, &t0);
-  out[3] = 1;
+  out[3] = CT_STEP_REGION;
   int fd = kind == 0 ? (int)syscall(SYS_memfd_secret, O_CLOEXEC)
                      : memfd_create("cloudtaser-secrets", MFD_CLOEXEC);
   if (fd < 0) return -errno;
   void *reserve = MAP_FAILED;
   int err = 0;
-  out[3] = 2;
+  out[3] = CT_STEP_REGION_SIZE;
   if (ftruncate(fd, (off_t)size) < 0) goto fail;
-  out[3] = 3;
+  out[3] = CT_STEP_REGION_MAP;
   reserve = mmap(NULL, size + 2 * (uint64_t)page, PROT_NONE,
                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (reserve == MAP_FAILED) goto fail;
@@ -175,7 +161,7 @@ EXPORT int ct_region_map(int kind, uint64_t size, uint64_t *out) {
   out[1] = (uint64_t)(uintptr_t)data;
   out[2] = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000u +
            (uint64_t)(t1.tv_nsec - t0.tv_nsec);
-  out[3] = 0;
+  out[3] = CT_STEP_NONE;
   return 0;
 fail:
   err = errno;

@@ -45,7 +45,7 @@ static void lock_fallback(int fd, const struct region *r) {
     warn_failed("fstatfs(region)");
   } else if (fs.f_type != SECRETMEM_MAGIC &&
              mlock(r->data, r->span) < 0) {
-    say("warning", "mlock(region) failed: %s: the secret region can be "
+    say(CT_WARNING, "mlock(region) failed: %s: the secret region can be "
                    "swapped to disk", errname(errno));
   }
 }
@@ -56,7 +56,7 @@ int region_map(int fd, struct region *r) {
   if (fstat(fd, &st) < 0) return fail("fstat(region)");
   if (st.st_size < (off_t)(CLOUDTASER_HEADER_SIZE + CLOUDTASER_CANARY_SIZE) ||
       (uint64_t)st.st_size > CLOUDTASER_MAX_SIZE) {
-    say("error", "region fd %d is not a secret region (size %lld)", fd,
+    say(CT_ERROR, "region fd %d is not a secret region (size %lld)", fd,
         (long long)st.st_size);
     return -1;
   }
@@ -80,12 +80,12 @@ int region_map(int fd, struct region *r) {
   r->data = data;
   if (memcmp(r->data, CLOUDTASER_MAGIC, 8) != 0) {
     // Not ours to wipe: unmap it untouched.
-    say("error", "region fd %d has no valid " CLOUDTASER_MAGIC " header", fd);
+    say(CT_ERROR, "region fd %d has no valid " CLOUDTASER_MAGIC " header", fd);
     unmap(r);
     return -1;
   }
   if (!region_canary_intact(r)) {
-    say("error", "the secret region's canary is broken (bytes %u-%u differ "
+    say(CT_ERROR, "the secret region's canary is broken (bytes %u-%u differ "
                  "from its last %u bytes): something wrote past the records; "
                  "the app is not started",
         CLOUDTASER_OFF_CANARY, CLOUDTASER_OFF_CANARY + CLOUDTASER_CANARY_SIZE,
@@ -95,7 +95,7 @@ int region_map(int fd, struct region *r) {
   }
   int rc = cloudtaser_parse((const char *)r->data, r->size, &r->parsed);
   if (rc < 0) {
-    say("error", "region fd %d has no valid " CLOUDTASER_MAGIC
+    say(CT_ERROR, "region fd %d has no valid " CLOUDTASER_MAGIC
                  " header or records", fd);
     unmap(r);
     return -1;
@@ -193,7 +193,7 @@ int region_measure(const struct region *r, struct resident *m) {
     }
   }
   if (!found) {
-    say("error", "the secret region's mapping is not in /proc/self/smaps");
+    say(CT_ERROR, "the secret region's mapping is not in /proc/self/smaps");
     return -1;
   }
   m->canary = region_canary_intact(r);
@@ -212,7 +212,7 @@ int region_require(const struct resident *m) {
                         : !m->canary                    ? "an intact canary"
                                                         : NULL;
   if (!missing) return 0;
-  say("error", "the resident secret region lacks %s (%s %s, neighbours %s "
+  say(CT_ERROR, "the resident secret region lacks %s (%s %s, neighbours %s "
                "and %s): the app is not started",
       missing, m->perms, m->path, m->before[0] ? m->before : "none",
       m->after[0] ? m->after : "none");
@@ -223,7 +223,7 @@ size_t region_fields(const struct resident *m, char *buf, size_t at,
                      size_t cap) {
   int w = snprintf(buf + at, cap - at, "\"region\":{\"mapping\":\"");
   if (w < 0 || (size_t)w >= cap - at) return at;
-  at = json_escape(buf, at + (size_t)w, cap, m->path);
+  at = ct_json_escape(buf, at + (size_t)w, cap, m->path);
   w = snprintf(buf + at, cap - at,
                "\",\"perms\":\"%s\",\"guard_before\":\"%s\",\"guard_after\":"
                "\"%s\",\"locked\":%s,\"dontdump\":%s,\"canary_intact\":%s}",
@@ -236,7 +236,7 @@ size_t region_fields(const struct resident *m, char *buf, size_t at,
 void region_wipe(struct region *r) {
   if (!r->data) return;
   if (!region_canary_intact(r))
-    say("error", "the secret region's canary is broken: something wrote past "
+    say(CT_ERROR, "the secret region's canary is broken: something wrote past "
                  "the records");
   // Read-only while resident; writable for this moment only.
   if (mprotect((void *)r->data, r->span, PROT_READ | PROT_WRITE) < 0)

@@ -57,6 +57,9 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "ct/delivery.h"
+#include "ct/exit_codes.h"
+#include "ct/signals.h"
 #include "log.h"
 #include "region.h"
 
@@ -66,21 +69,14 @@
 
 extern char **environ;
 
-enum delivery {
-  DELIVERY_UNSET = -1,
-  DELIVERY_ENV,
-  DELIVERY_INTERPOSER,
-  DELIVERY_FD,
-};
-
 // Exit code when the start fails before the app runs (as env(1) and
 // container runtimes do); 126/127 stay the shell's codes for exec failures.
-#define EXIT_START_FAILED 125
+#define EXIT_START_FAILED CT_EXIT_SUPERVISOR_START_FAILED
 
 struct options {
   int region_fd;
   int signal_fd; // -1 when the wrapper captured nothing
-  enum delivery delivery;
+  enum ct_delivery delivery;
   char **cmd;
 };
 
@@ -91,24 +87,12 @@ struct child_error {
   int err;
 };
 
-static const int forwarded[] = {SIGTERM, SIGINT,  SIGHUP,   SIGQUIT,
-                                SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT};
-#define N_FORWARDED (sizeof forwarded / sizeof forwarded[0])
-
 // ---------------------------------------------------------------- messages
 
+// Only forwarded signals are ever named (ct/signals.h).
 static const char *signame(int sig) {
-  switch (sig) {
-  case SIGTERM: return "SIGTERM";
-  case SIGINT: return "SIGINT";
-  case SIGHUP: return "SIGHUP";
-  case SIGQUIT: return "SIGQUIT";
-  case SIGUSR1: return "SIGUSR1";
-  case SIGUSR2: return "SIGUSR2";
-  case SIGWINCH: return "SIGWINCH";
-  case SIGCONT: return "SIGCONT";
-  default: return "signal";
-  }
+  const char *name = ct_signal_name(sig);
+  return name ? name : "signal";
 }
 
 // ------------------------------------------------------------- 1 arguments
@@ -118,28 +102,24 @@ static int parse_fd(const char *flag, const char *s, int *out) {
   errno = 0;
   long v = s ? strtol(s, &end, 10) : -1;
   if (!s || errno || *end || v < -1 || v > INT32_MAX) {
-    say("error", "%s needs a file descriptor number", flag);
+    say(CT_ERROR, "%s needs a file descriptor number", flag);
     return -1;
   }
   *out = (int)v;
   return 0;
 }
 
-static int parse_delivery(const char *s, enum delivery *out) {
-  if (s && strcmp(s, "env") == 0) *out = DELIVERY_ENV;
-  else if (s && strcmp(s, "interposer") == 0) *out = DELIVERY_INTERPOSER;
-  else if (s && strcmp(s, "fd") == 0) *out = DELIVERY_FD;
-  else {
-    say("error", "--delivery must be env, interposer or fd");
-    return -1;
-  }
-  return 0;
+static int parse_delivery(const char *s, enum ct_delivery *out) {
+  *out = ct_delivery_parse(s);
+  if (*out != CT_DELIVERY_UNSET) return 0;
+  say(CT_ERROR, "--delivery must be env, interposer or fd");
+  return -1;
 }
 
 // argv: --region-fd N [--signal-fd M] --delivery env|interposer|fd -- CMD ...
 static int parse_args(int argc, char **argv, struct options *o) {
   *o = (struct options){
-      .region_fd = -1, .signal_fd = -1, .delivery = DELIVERY_UNSET};
+      .region_fd = -1, .signal_fd = -1, .delivery = CT_DELIVERY_UNSET};
   int i = 1;
   for (; i < argc && strcmp(argv[i], "--") != 0; i += 2) {
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -151,13 +131,13 @@ static int parse_args(int argc, char **argv, struct options *o) {
     else if (strcmp(argv[i], "--delivery") == 0)
       r = parse_delivery(v, &o->delivery);
     else {
-      say("error", "unknown argument %s", argv[i]);
+      say(CT_ERROR, "unknown argument %s", argv[i]);
       r = -1;
     }
     if (r < 0) return -1;
   }
-  if (i + 1 >= argc || o->region_fd < 0 || o->delivery == DELIVERY_UNSET) {
-    say("error", "usage: " PROGRAM " --region-fd N [--signal-fd M] "
+  if (i + 1 >= argc || o->region_fd < 0 || o->delivery == CT_DELIVERY_UNSET) {
+    say(CT_ERROR, "usage: " PROGRAM " --region-fd N [--signal-fd M] "
                  "--delivery env|interposer|fd -- CMD [ARGS...] (started by "
                  "cloudtaser-wrapper, not by hand)");
     return -1;
@@ -193,7 +173,8 @@ static int open_signalfd(void) {
     sigdelset(&all, faults[i]);
   if (sigprocmask(SIG_SETMASK, &all, NULL) < 0) return fail("sigprocmask");
   sigemptyset(&wanted);
-  for (size_t i = 0; i < N_FORWARDED; i++) sigaddset(&wanted, forwarded[i]);
+  for (size_t i = 0; i < CT_N_FORWARDED; i++)
+    sigaddset(&wanted, ct_forwarded_signals[i]);
   sigaddset(&wanted, SIGCHLD);
   int fd = signalfd(-1, &wanted, SFD_CLOEXEC);
   if (fd < 0) return fail("signalfd");
@@ -228,7 +209,7 @@ static void limit_app_cores(uint32_t flags) {
   struct rlimit one = {1, 1};
   if (now.rlim_max == 0) {
     // Cannot be raised: 0 stops file cores but not pipe ones.
-    say("warning", "RLIMIT_CORE hard limit is 0 and cannot be raised to 1: "
+    say(CT_WARNING, "RLIMIT_CORE hard limit is 0 and cannot be raised to 1: "
                    "a pipe core_pattern still gets a core of the app");
   } else if (setrlimit(RLIMIT_CORE, &one) < 0) {
     warn_failed("setrlimit(RLIMIT_CORE, 1)");
@@ -281,7 +262,7 @@ static void report_resident(const struct resident *m, pid_t app) {
            guards ? "true" : "false", m->canary ? "true" : "false",
            strncmp(m->perms, "r--", 3) == 0 ? "true" : "false",
            no_core ? "true" : "false");
-  say_with("info", fields, "resident: region %s %s between %s and %s; app "
+  say_with(CT_INFO, fields, "resident: region %s %s between %s and %s; app "
                            "RLIMIT_CORE %s/%s",
            m->path, m->perms, m->before, m->after, soft, hard);
 }
@@ -296,13 +277,13 @@ static size_t key_length(const char *entry) {
 // Fails closed unless interposer/fd delivery names the region fd for the app.
 static int check_secret_fd(const struct options *o, char *const *env,
                            size_t n) {
-  if (o->delivery == DELIVERY_ENV) return 0;
+  if (o->delivery == CT_DELIVERY_ENV) return 0;
   char want[48];
-  snprintf(want, sizeof want, "CLOUDTASER_SECRET_FD=%d", o->region_fd);
+  snprintf(want, sizeof want, CLOUDTASER_FD_ENV "=%d", o->region_fd);
   for (size_t i = 0; i < n; i++)
     if (strcmp(env[i], want) == 0) return 0;
-  say("error", "%s delivery needs %s in the environment",
-      o->delivery == DELIVERY_FD ? "fd" : "interposer", want);
+  say(CT_ERROR, "%s delivery needs %s in the environment",
+      ct_delivery_name(o->delivery), want);
   return -1;
 }
 
@@ -315,7 +296,7 @@ static int build_child_env(const struct options *o, const struct region *r,
                            char ***out) {
   size_t n_env = 0, n_rec = 0, n = 0;
   while (environ[n_env]) n_env++;
-  if (o->delivery == DELIVERY_ENV) n_rec = r->parsed.count;
+  if (o->delivery == CT_DELIVERY_ENV) n_rec = r->parsed.count;
   char **env = calloc(n_env + n_rec + 1, sizeof *env);
   if (!env) return fail("calloc(child env)");
   size_t cur = 0;
@@ -346,7 +327,8 @@ static void child_fail(int pipe_fd, enum child_step step) {
   struct child_error e = {step, errno};
   ssize_t w = write(pipe_fd, &e, sizeof e);
   (void)w; // the parent reads EOF and still sees our exit code
-  _exit(e.err == ENOENT && step == STEP_EXEC ? 127 : 126);
+  _exit(e.err == ENOENT && step == STEP_EXEC ? CT_EXIT_NOT_FOUND
+                                             : CT_EXIT_NOT_EXECUTABLE);
 }
 
 // Marks every fd >= 3 close-on-exec (the exec-error pipe must live until the
@@ -397,7 +379,7 @@ static void child_exec(const struct options *o, char **env, int err_fd,
   sigemptyset(&none);
   if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
     child_fail(err_fd, STEP_SIGNALS);
-  if (cloexec_from(3, o->delivery == DELIVERY_ENV ? -1 : o->region_fd) < 0)
+  if (cloexec_from(3, o->delivery == CT_DELIVERY_ENV ? -1 : o->region_fd) < 0)
     child_fail(err_fd, STEP_FDS);
   environ = env; // execvpe searches the PATH of the app's own environment
   execvpe(o->cmd[0], o->cmd, env);
@@ -442,13 +424,13 @@ static pid_t spawn(const struct options *o, char **env, bool take_tty,
   int ws;
   while (waitpid(pid, &ws, 0) < 0 && errno == EINTR) {}
   if (n != sizeof e) {
-    say("error", "read(exec status) failed: %s",
+    say(CT_ERROR, "read(exec status) failed: %s",
         n < 0 ? errname(errno) : "short read");
   } else if (e.step == STEP_EXEC) {
-    say("error", "exec %s failed: %s", o->cmd[0], errname(e.err));
-    *status = e.err == ENOENT ? 127 : 126;
+    say(CT_ERROR, "exec %s failed: %s", o->cmd[0], errname(e.err));
+    *status = e.err == ENOENT ? CT_EXIT_NOT_FOUND : CT_EXIT_NOT_EXECUTABLE;
   } else {
-    say("error", "%s failed before exec %s: %s", step_call(e.step), o->cmd[0],
+    say(CT_ERROR, "%s failed before exec %s: %s", step_call(e.step), o->cmd[0],
         errname(e.err));
   }
   return -1;
@@ -459,16 +441,10 @@ static pid_t spawn(const struct options *o, char **env, bool take_tty,
 static void forward(pid_t child, int sig) {
   if (kill(child, sig) == 0) return;
   if (errno == ESRCH) // the app is gone and reaped: nobody left to tell
-    say("info", "%s not forwarded: the app has already exited", signame(sig));
+    say(CT_INFO, "%s not forwarded: the app has already exited", signame(sig));
   else
-    say("warning", "kill(%d, %s) failed: %s", (int)child, signame(sig),
+    say(CT_WARNING, "kill(%d, %s) failed: %s", (int)child, signame(sig),
         errname(errno));
-}
-
-static bool is_forwarded(int sig) {
-  for (size_t i = 0; i < N_FORWARDED; i++)
-    if (forwarded[i] == sig) return true;
-  return false;
 }
 
 // The wrapper's handlers wrote each signal that came before the hand-over
@@ -482,7 +458,7 @@ static void forward_early_signals(int pipe_fd, pid_t child) {
     if (n < 0 && errno != EAGAIN) warn_failed("read(signal pipe)");
     if (n <= 0) break;
     for (ssize_t i = 0; i < n; i++)
-      if (is_forwarded(buf[i])) forward(child, buf[i]);
+      if (ct_is_forwarded(buf[i])) forward(child, buf[i]);
   }
   if (close(pipe_fd) < 0) warn_failed("close(signal pipe)");
 }
@@ -516,7 +492,7 @@ static int supervise(int sfd, pid_t child) {
     ssize_t n = read(sfd, &si, sizeof si);
     if (n < 0 && errno == EINTR) continue;
     if (n != sizeof si) {
-      say("warning", "read(signalfd) failed: %s; signals are no longer "
+      say(CT_WARNING, "read(signalfd) failed: %s; signals are no longer "
                      "forwarded", n < 0 ? errname(errno) : "short read");
       break;
     }

@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ct/signals.h"
+
 static volatile sig_atomic_t got[NSIG];
 
 static void on_signal(int sig) { got[sig]++; }
@@ -28,17 +30,16 @@ static void print_signal_state(void) {
   printf("mask %s ignored %s\n", blk, ign);
 }
 
-// The signals stay blocked except inside sigsuspend, so one that arrives
-// between the check and the wait is not slept through.
+// The forwarded set (ct/signals.h) stays blocked except inside sigsuspend,
+// so one that arrives between the check and the wait is not slept through.
 static int record(int want) {
-  const int sigs[] = {SIGTERM, SIGINT,  SIGHUP,   SIGQUIT,
-                      SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT};
   struct sigaction sa = {.sa_handler = on_signal};
   sigset_t set, old;
   sigemptyset(&set);
-  for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
-    sigaddset(&set, sigs[i]);
-    if (sigaction(sigs[i], &sa, NULL) < 0) return perror("sigaction"), 1;
+  for (size_t i = 0; i < CT_N_FORWARDED; i++) {
+    sigaddset(&set, ct_forwarded_signals[i]);
+    if (sigaction(ct_forwarded_signals[i], &sa, NULL) < 0)
+      return perror("sigaction"), 1;
   }
   if (sigprocmask(SIG_BLOCK, &set, &old) < 0) return perror("sigprocmask"), 1;
   printf("ready %d\n", (int)getpid());

@@ -1,5 +1,7 @@
 // Test launcher: hands secrets to a program the way cloudtaser-wrapper does,
-// until tests can use the wrapper itself.
+// without the wrapper, where a test needs what the wrapper never makes (a
+// corrupt region, given flags, an app started directly, the benchmark's
+// getenv harness).
 //
 // usage: region_exec [--mode interposer|fd|env] [--preload LIB] [--memfd]
 //                    [--corrupt magic|canary|count|unterminated]
@@ -12,9 +14,10 @@
 //               libcloudtaser_interposer.so beside this program)
 //   fd          region + CLOUDTASER_SECRET_FD (the SDK reads it)
 //   env         the secrets in the environment, no region
-// The region is a memfd_secret file (memfd_create with --memfd) in exactly the
-// layout of src/protect/region_format.ts, with a random canary; its fd is
-// inherited (no CLOEXEC). Secrets never appear in argv or on any output.
+// The region is a memfd_secret file (memfd_create with --memfd) in the
+// layout of cloudtaser.h, written by ct/region_write.h, with a random
+// canary; its fd is inherited (no CLOEXEC). Secrets never appear in argv or
+// on any output.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <limits.h>
@@ -27,19 +30,19 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "../sdk/cloudtaser.h"
+#include "cloudtaser.h"
+#include "ct/exit_codes.h"
+#include "ct/region_write.h"
 
 #ifndef SYS_memfd_secret
 #define SYS_memfd_secret 447
 #endif
 
-#define HEADER CLOUDTASER_HEADER_SIZE
-#define CANARY CLOUDTASER_CANARY_SIZE
 #define MAX_STDIN (1u << 24)
 
 static void die(const char *what) {
   fprintf(stderr, "region_exec: %s: %s\n", what, strerror(errno));
-  exit(125);
+  exit(CT_EXIT_SUPERVISOR_START_FAILED); // failed before the exec, as env(1)
 }
 
 // Reads stdin up to "\n\n" or EOF; returns the bytes, *len set.
@@ -68,16 +71,15 @@ static char *read_secrets(size_t *len) {
   return buf;
 }
 
-static void put32(unsigned char *p, uint32_t v) {
-  for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
-}
-
 // Writes the lines as records into a new region; returns its fd.
 static int make_region(const char *in, size_t len, int use_memfd,
                        const char *corrupt, uint32_t flags) {
   long page = sysconf(_SC_PAGESIZE);
-  size_t size = ((HEADER + len + 1 + CANARY) + (size_t)page - 1) /
-                (size_t)page * (size_t)page;
+  size_t size = ct_region_size(len + 1, (size_t)page); // + the last NUL
+  if (size == 0) {
+    errno = E2BIG;
+    die("stdin");
+  }
   int fd = use_memfd ? memfd_create("cloudtaser-secrets", 0)
                      : (int)syscall(SYS_memfd_secret, 0);
   if (fd < 0) die(use_memfd ? "memfd_create" : "memfd_secret");
@@ -85,7 +87,7 @@ static int make_region(const char *in, size_t len, int use_memfd,
   unsigned char *m =
       mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if (m == MAP_FAILED) die("mmap");
-  size_t w = HEADER;
+  size_t w = CLOUDTASER_HEADER_SIZE;
   uint32_t count = 0;
   for (size_t i = 0; i < len;) {
     const char *nl = memchr(in + i, '\n', len - i);
@@ -98,23 +100,18 @@ static int make_region(const char *in, size_t len, int use_memfd,
     }
     i += l + 1;
   }
-  unsigned char canary[CANARY];
+  unsigned char canary[CLOUDTASER_CANARY_SIZE];
   if (getrandom(canary, sizeof canary, 0) != (ssize_t)sizeof canary)
     die("getrandom");
-  memcpy(m, CLOUDTASER_MAGIC, 8);
-  put32(m + CLOUDTASER_OFF_RECORDS_OFFSET, HEADER);
-  put32(m + CLOUDTASER_OFF_RECORDS_LENGTH, (uint32_t)(w - HEADER));
-  put32(m + CLOUDTASER_OFF_RECORD_COUNT, count);
-  put32(m + CLOUDTASER_OFF_DATA_SIZE, (uint32_t)size);
-  put32(m + CLOUDTASER_OFF_FLAGS, flags);
-  memcpy(m + CLOUDTASER_OFF_CANARY, canary, CANARY);
-  memcpy(m + size - CANARY, canary, CANARY);
+  ct_region_seal(m, size, (uint32_t)(w - CLOUDTASER_HEADER_SIZE), count, flags,
+                 canary);
   if (corrupt != NULL) {
     if (strcmp(corrupt, "magic") == 0) m[0] ^= 0x20;
     else if (strcmp(corrupt, "canary") == 0) m[size - 1] ^= 0xff;
     else if (strcmp(corrupt, "count") == 0)
-      put32(m + CLOUDTASER_OFF_RECORD_COUNT, count + 1);
-    else if (strcmp(corrupt, "unterminated") == 0 && w > HEADER) m[w - 1] = 'x';
+      ct_region_put32(m, CLOUDTASER_OFF_RECORD_COUNT, count + 1);
+    else if (strcmp(corrupt, "unterminated") == 0 && w > CLOUDTASER_HEADER_SIZE)
+      m[w - 1] = 'x';
     else {
       fprintf(stderr, "region_exec: unknown --corrupt %s\n", corrupt);
       exit(2);
@@ -176,7 +173,7 @@ int main(int argc, char **argv) {
     int fd = make_region(in, len, use_memfd, corrupt, flags);
     char num[16];
     snprintf(num, sizeof num, "%d", fd);
-    if (setenv("CLOUDTASER_SECRET_FD", num, 1) < 0) die("setenv");
+    if (setenv(CLOUDTASER_FD_ENV, num, 1) < 0) die("setenv");
     if (strcmp(mode, "interposer") == 0) {
       char path[PATH_MAX];
       if (preload == NULL) {
@@ -198,5 +195,5 @@ int main(int argc, char **argv) {
   execvp(argv[i], &argv[i]);
   int e = errno;
   fprintf(stderr, "region_exec: exec %s: %s\n", argv[i], strerror(e));
-  return e == ENOENT ? 127 : 126;
+  return e == ENOENT ? CT_EXIT_NOT_FOUND : CT_EXIT_NOT_EXECUTABLE;
 }

@@ -209,7 +209,7 @@ Deno.test("through the wrapper, a static program the app starts is refused (EPER
   );
   assert.equal(line?.level, "error", refused.stderr);
   assert.match(
-    String(line?.msg),
+    String(line?.message),
     new RegExp(`^exec of ${STATIC} refused: it is statically linked`),
   );
   const allowed = await run({ CLOUDTASER_CHILD_ENV_FALLBACK: "true" });

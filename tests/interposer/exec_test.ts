@@ -155,11 +155,11 @@ for (
         assert.equal(msg.level, "error");
         assert.equal(msg.program, "cloudtaser-interposer");
         assert.equal(
-          msg.msg.startsWith(`exec of ${file} refused: `),
+          msg.message.startsWith(`exec of ${file} refused: `),
           true,
-          msg.msg,
+          msg.message,
         );
-        assert.match(msg.msg, /CLOUDTASER_CHILD_ENV_FALLBACK=true/);
+        assert.match(msg.message, /CLOUDTASER_CHILD_ENV_FALLBACK=true/);
         assert.match(
           r.stderr,
           variant === "system"

@@ -250,7 +250,8 @@ Deno.test("without CLOUDTASER_SECRET_FD the interposer warns once and changes no
   assert.equal(warn.length, 1, r.stderr);
   const msg = JSON.parse(warn[0]);
   assert.equal(msg.program, "cloudtaser-interposer");
-  assert.match(msg.msg, /CLOUDTASER_SECRET_FD is not set/);
+  assert.equal(msg.level, "warning");
+  assert.match(msg.message, /CLOUDTASER_SECRET_FD is not set/);
 });
 
 Deno.test("a CLOUDTASER_SECRET_FD that is not open, or not a region, is left alone", async () => {

@@ -19,6 +19,11 @@ import {
   CANARY_SIZE,
   HEADER_SIZE,
   MAGIC,
+  OFF_CANARY,
+  OFF_DATA_SIZE,
+  OFF_RECORD_COUNT,
+  OFF_RECORDS_LENGTH,
+  OFF_RECORDS_OFFSET,
 } from "../../src/protect/region_format.ts";
 
 const SDK_APP = new URL("./fixtures/sdk_app.ts", import.meta.url).pathname;
@@ -97,12 +102,12 @@ function region(records: string[], size = 4096): Uint8Array {
   const body = new TextEncoder().encode(records.map((r) => r + "\0").join(""));
   b.set(body, HEADER_SIZE);
   const dv = new DataView(b.buffer);
-  dv.setUint32(8, HEADER_SIZE, true);
-  dv.setUint32(12, body.length, true);
-  dv.setUint32(16, records.length, true);
-  dv.setUint32(20, size, true);
+  dv.setUint32(OFF_RECORDS_OFFSET, HEADER_SIZE, true);
+  dv.setUint32(OFF_RECORDS_LENGTH, body.length, true);
+  dv.setUint32(OFF_RECORD_COUNT, records.length, true);
+  dv.setUint32(OFF_DATA_SIZE, size, true);
   const canary = crypto.getRandomValues(new Uint8Array(CANARY_SIZE));
-  b.set(canary, 32);
+  b.set(canary, OFF_CANARY);
   b.set(canary, size - CANARY_SIZE);
   return b;
 }
@@ -117,11 +122,19 @@ Deno.test("parseRegion reads records and rejects every malformed header", () => 
   assert.deepEqual(parseRegion(region([])), []);
   const bad: [string, (b: Uint8Array, dv: DataView) => void, RegExp][] = [
     ["magic", (b) => (b[0] = 0), /no magic/],
-    ["size", (_, dv) => dv.setUint32(20, 8192, true), /data size/],
-    ["offset", (_, dv) => dv.setUint32(8, 8, true), /out of bounds/],
-    ["length", (_, dv) => dv.setUint32(12, 5000, true), /out of bounds/],
+    ["size", (_, dv) => dv.setUint32(OFF_DATA_SIZE, 8192, true), /data size/],
+    [
+      "offset",
+      (_, dv) => dv.setUint32(OFF_RECORDS_OFFSET, 8, true),
+      /out of bounds/,
+    ],
+    [
+      "length",
+      (_, dv) => dv.setUint32(OFF_RECORDS_LENGTH, 5000, true),
+      /out of bounds/,
+    ],
     ["canary", (b) => (b[4095] ^= 1), /canary/],
-    ["count", (_, dv) => dv.setUint32(16, 9, true), /3 records/],
+    ["count", (_, dv) => dv.setUint32(OFF_RECORD_COUNT, 9, true), /3 records/],
     ["terminator", (b) => (b[HEADER_SIZE + 12] = 0x41), /unterminated/],
     ["key", (b) => (b[HEADER_SIZE] = 0x3d), /no key/],
   ];
