@@ -24,6 +24,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "procfs.h"
 #include "report.h"
 
 static int signum(const char *name)
@@ -32,23 +33,6 @@ static int signum(const char *name)
 		if (sigabbrev_np(s) && strcmp(sigabbrev_np(s), name) == 0)
 			return s;
 	return 0;
-}
-
-static int tgid_of(int tid)
-{
-	char path[64], line[128];
-	int tgid = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", tid);
-	f = fopen(path, "r");
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "Tgid: %d", &tgid) == 1)
-			break;
-	fclose(f);
-	return tgid;
 }
 
 static int via_sigio(int sig)

@@ -1,6 +1,7 @@
 /**
- * Builds the benchmark's two small C programs (`native/app.c`,
- * `native/launch.c`) into `build/bench/`, when their source is newer.
+ * The benchmark's small C programs (`c/bench/bench_app.c`,
+ * `c/bench/bench_launch.c`), built by c/Makefile's `bench` target into
+ * `build/bench/`: the Makefile is the only thing that compiles C.
  */
 const HERE = new URL("./", import.meta.url).pathname;
 const REPO = new URL("../../", import.meta.url).pathname;
@@ -15,17 +16,10 @@ export interface BenchTools {
   entrypoint: string;
 }
 
-function mtime(path: string): number {
-  try {
-    return Deno.statSync(path).mtime?.getTime() ?? 0;
-  } catch {
-    return 0;
-  }
-}
-
 /**
- * Compiles what is stale with `cc -O2` (dynamically linked against glibc:
- * the interposer delivery needs a glibc-dynamic app).
+ * Runs `make -C c bench` (a no-op when nothing is stale) and returns where
+ * the programs are. They are linked dynamically against glibc: the
+ * interposer delivery needs a glibc-dynamic app.
  *
  * @example
  * ```ts
@@ -34,34 +28,19 @@ function mtime(path: string): number {
  * ```
  */
 export async function buildBenchTools(): Promise<BenchTools> {
-  const out = `${REPO}build/bench`;
-  await Deno.mkdir(out, { recursive: true });
-  const built: Record<string, string> = {};
-  for (
-    const [name, src] of [["ct-bench-app", "app.c"], [
-      "ct-bench-launch",
-      "launch.c",
-    ]]
-  ) {
-    const bin = `${out}/${name}`;
-    const source = `${HERE}native/${src}`;
-    if (mtime(bin) < mtime(source)) {
-      const r = await new Deno.Command("cc", {
-        args: ["-O2", "-Wall", "-Wextra", "-Werror", "-o", bin, source],
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      if (!r.success) {
-        throw new Error(
-          `cc ${src} failed: ${new TextDecoder().decode(r.stderr)}`,
-        );
-      }
-    }
-    built[name] = bin;
+  const r = await new Deno.Command("make", {
+    args: ["-s", "-C", `${REPO}c`, "bench"],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!r.success) {
+    throw new Error(
+      `make -C c bench failed: ${new TextDecoder().decode(r.stderr)}`,
+    );
   }
   return {
-    app: built["ct-bench-app"],
-    launch: built["ct-bench-launch"],
+    app: `${REPO}build/bench/ct-bench-app`,
+    launch: `${REPO}build/bench/ct-bench-launch`,
     entrypoint: `${HERE}entrypoint.sh`,
   };
 }

@@ -14,7 +14,7 @@
 import { Enforcer } from "../../tests/enforcer/support.ts";
 
 const REPO = new URL("../../", import.meta.url).pathname;
-const BENCH = `${REPO}build/enforcer/ct-bench_open`;
+const BENCH = `${REPO}build/bench/ct-bench_open`;
 const REGISTER = `${REPO}build/enforcer/ct-register`;
 
 /** Per-call costs in nanoseconds. */

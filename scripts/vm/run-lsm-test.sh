@@ -67,14 +67,16 @@ kernel_image() {
 
 build_initramfs() {
   local dir=$WORK/initramfs
-  local b=$ROOT/build/enforcer
-  local bins="cloudtaser-enforcer ct-register ct-target ct-attack ct-uring ct-signal ct-perf ct-bpfread ct-bench_open"
-  make -s -C c $(for x in $bins; do echo "../build/enforcer/$x-static"; done) >&2
+  # The static builds (c/Makefile target `vm`), by directory under build/.
+  local bins="enforcer/cloudtaser-enforcer enforcer/ct-register attacks/ct-target
+    attacks/ct-attack attacks/ct-uring attacks/ct-signal attacks/ct-perf
+    attacks/ct-bpfread bench/ct-bench_open"
+  make -s -C c vm >&2
   rm -rf "$dir"
   mkdir -p "$dir"/{bin,dev,proc,sys,tmp,run}
   cp "$busybox_bin" "$dir/bin/busybox"
   ln -s busybox "$dir/bin/sh"
-  for x in $bins; do cp "$b/$x-static" "$dir/bin/$x"; done
+  for x in $bins; do cp "$ROOT/build/$x-static" "$dir/bin/${x#*/}"; done
   cp scripts/vm/init.sh "$dir/init"
   chmod +x "$dir/init"
   (cd "$dir" && find . | cpio -o -H newc --quiet | gzip -1) >"$WORK/initramfs.gz"

@@ -103,7 +103,8 @@ export function renderSecurity(r: MatrixReport): string {
       "(a crash of its own).",
   );
   p(
-    "- Each attack is one `ct-rootattack` process (`c/attacks/rootattack.c`) " +
+    "- Each attack is one `ct-rootattack` process (`c/attacks/attack.c`, " +
+      "hunting) " +
       "run as root, with the markers on stdin; it reports counts and mapping " +
       "names, never a value.",
   );

@@ -324,8 +324,8 @@ async function inPidNamespace(socket: string | null, secret: string) {
     addr=$(echo "$line" | sed 's/.*"addr":"\\([^"]*\\)".*/\\1/')
     fd=$(echo "$line" | sed 's/.*"fd":\\([0-9]*\\).*/\\1/')
     echo "ns-pid $pid"
-    for a in process_vm_readv ptrace fd_reopen; do ${REPO}build/enforcer/ct-attack $a $pid $addr $fd; echo "rc $?"; done
-    ${REPO}build/enforcer/ct-attack process_vm_readv $tid $addr; echo "rc $?"
+    for a in process_vm_readv ptrace fd_reopen; do ${REPO}build/attacks/ct-attack $a $pid $addr $fd; echo "rc $?"; done
+    ${REPO}build/attacks/ct-attack process_vm_readv $tid $addr; echo "rc $?"
     kill $pid`;
   const out = Deno.makeTempFileSync({ prefix: "ct-pidns-" });
   try {

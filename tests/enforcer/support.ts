@@ -6,12 +6,12 @@ import { randomMarker } from "../support/markers.ts";
 export const REPO = new URL("../../", import.meta.url).pathname;
 export const ENFORCER = `${REPO}build/cloudtaser-enforcer`;
 export const REGISTER = `${REPO}build/enforcer/ct-register`;
-export const TARGET = `${REPO}build/enforcer/ct-target`;
-export const ATTACK = `${REPO}build/enforcer/ct-attack`;
-export const URING = `${REPO}build/enforcer/ct-uring`;
-export const SIGNAL = `${REPO}build/enforcer/ct-signal`;
-export const PERF = `${REPO}build/enforcer/ct-perf`;
-export const BPFREAD = `${REPO}build/enforcer/ct-bpfread`;
+export const TARGET = `${REPO}build/attacks/ct-target`;
+export const ATTACK = `${REPO}build/attacks/ct-attack`;
+export const URING = `${REPO}build/attacks/ct-uring`;
+export const SIGNAL = `${REPO}build/attacks/ct-signal`;
+export const PERF = `${REPO}build/attacks/ct-perf`;
+export const BPFREAD = `${REPO}build/attacks/ct-bpfread`;
 
 const dec = new TextDecoder();
 
@@ -433,7 +433,7 @@ export interface Attack {
   worked: (r: RunResult, t: TargetInfo) => boolean;
 }
 
-/** Any of the attack programs (report.h's JSON line). */
+/** Any of the attack programs (c/attacks/report.h's JSON line). */
 export const program = (
   bin: string,
   what: string,
@@ -444,7 +444,7 @@ export const program = (
   worked: (r) => r.code === 0 && JSON.parse(r.stdout).result === "ok",
 });
 
-/** ct-attack WHAT PID ADDR FD. */
+/** ct-attack WHAT PID ADDR FD (its probe surface). */
 export const ctAttack = (what: string, on: "pid" | "tid" = "pid"): Attack => ({
   ...program(ATTACK, what, (t) => [what, String(t[on]), t.addr, String(t.fd)]),
   name: `ct-attack ${what}${on === "tid" ? " (thread id)" : ""}`,

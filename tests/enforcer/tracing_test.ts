@@ -28,7 +28,7 @@ import {
 const ignore = Deno.uid() !== 0 ||
   (() => {
     try {
-      Deno.statSync(`${REPO}build/enforcer/ct-bpfread`);
+      Deno.statSync(`${REPO}build/attacks/ct-bpfread`);
       return false;
     } catch {
       return true;

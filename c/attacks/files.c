@@ -1,0 +1,354 @@
+/* ct-attack's vectors on the target's files: its procfs entries, its open
+ * fds (stolen or reopened), its core-dump settings. */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "attack.h"
+#include "procfs.h"
+
+#ifndef SECRETMEM_MAGIC
+#define SECRETMEM_MAGIC 0x5345434d
+#endif
+
+#define PROBE_FILE_CAP (64 * 1024) /* pagemap never ends */
+
+static unsigned char tmp[CHUNK];
+
+/* Reads path (the probe at most PROBE_FILE_CAP bytes, the hunt all of it)
+ * and reports it as `name`. */
+static int read_file(const char *path, const char *name)
+{
+	size_t cap = attack.hunt ? (size_t)-1 : PROBE_FILE_CAP, total = 0;
+	struct scanner sc = { 0 };
+	char failed[64];
+	ssize_t n = 0;
+	int fd;
+
+	step("open %s", path);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(failed, sizeof(failed), "open %s", name);
+		refused(failed, errno);
+		return finish();
+	}
+	step("read %s", path);
+	while (total < cap &&
+	       (n = read(fd, tmp, cap - total < sizeof(tmp) ? cap - total : sizeof(tmp))) > 0) {
+		feed(&sc, tmp, (size_t)n);
+		total += (size_t)n;
+	}
+	if (n < 0) {
+		snprintf(failed, sizeof(failed), "read %s", name);
+		if (total == 0)
+			refused(failed, errno);
+		else
+			item_err(failed, errno);
+	}
+	close(fd);
+	took(sc.bytes, sc.hits);
+	item("\"what\":\"%s\",\"bytes\":%lu,\"hits\":%ld", name, sc.bytes, sc.hits);
+	return finish();
+}
+
+static int read_proc(const char *entry)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)attack.pid, entry);
+	return read_file(path, entry);
+}
+
+/* The same entry through the thread's own directory: the pid is a thread
+ * id, /proc/<tgid>/task/<tid>/. */
+static int read_task(const char *entry)
+{
+	char path[96];
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/%s", tgid_of(attack.pid),
+		 (int)attack.pid, entry);
+	return read_file(path, entry);
+}
+
+int v_environ(void)
+{
+	return read_proc("environ");
+}
+
+/* maps smaps pagemap stack syscall: the vector names the entry. */
+int v_proc_file(void)
+{
+	return read_proc(attack.vector);
+}
+
+int v_task_environ(void)
+{
+	return read_task("environ");
+}
+
+int v_task_fd_reopen(void)
+{
+	char entry[32];
+
+	snprintf(entry, sizeof(entry), "fd/%d", atoi(attack.fds));
+	return read_task(entry);
+}
+
+/* ---- fds ---- */
+
+/* What a stolen or reopened fd is, and whether it gave up a marker:
+ * memory-backed files are read whole, by read and by mmap. */
+static void loot(int fd, const char *what_fd)
+{
+	const char *kind = "other", *read_err = "", *map_err = "";
+	char link[64], target[256] = "?";
+	struct scanner sc = { 0 };
+	struct statfs fs;
+	struct stat st = { 0 };
+	ssize_t l, n;
+	int memory = 0;
+	off_t off = 0;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	l = readlink(link, target, sizeof(target) - 1);
+	target[l > 0 ? l : 0] = 0;
+	for (char *c = target; *c; c++)
+		if (*c == '"' || *c == '\\' || (unsigned char)*c < 0x20)
+			*c = '?';
+	if (fstat(fd, &st) == 0) {
+		if (S_ISFIFO(st.st_mode))
+			kind = "pipe";
+		else if (S_ISSOCK(st.st_mode))
+			kind = "socket";
+		else if (S_ISCHR(st.st_mode))
+			kind = "chardev";
+		else if (S_ISREG(st.st_mode))
+			kind = "file";
+	}
+	if (fstatfs(fd, &fs) == 0 && fs.f_type == SECRETMEM_MAGIC) {
+		kind = "secretmem";
+		memory = 1;
+	} else if (strncmp(target, "/memfd:", 7) == 0 || strstr(target, "(deleted)")) {
+		memory = S_ISREG(st.st_mode);
+		if (memory)
+			kind = "memfd";
+	} else if (strncmp(target, "anon_inode:", 11) == 0) {
+		kind = "anon_inode";
+	}
+	if (!memory) {
+		item("\"what\":\"%s\",\"kind\":\"%s\",\"target\":\"%s\"", what_fd, kind, target);
+		return;
+	}
+	while ((n = pread(fd, tmp, sizeof(tmp), off)) > 0) {
+		feed(&sc, tmp, (size_t)n);
+		off += n;
+	}
+	if (n < 0)
+		read_err = ename(errno);
+	if (st.st_size > 0) {
+		void *p = mmap(NULL, st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+
+		if (p == MAP_FAILED) {
+			map_err = ename(errno);
+		} else {
+			struct scanner ms = { 0 };
+
+			feed(&ms, p, st.st_size);
+			if (ms.hits > sc.hits)
+				sc.hits = ms.hits;
+			munmap(p, st.st_size);
+		}
+	}
+	took((unsigned long)off, sc.hits);
+	item("\"what\":\"%s\",\"kind\":\"%s\",\"target\":\"%s\",\"size\":%lld,"
+	     "\"hits\":%ld,\"read_err\":\"%s\",\"mmap_err\":\"%s\"",
+	     what_fd, kind, target, (long long)st.st_size, sc.hits, read_err, map_err);
+}
+
+/* The next fd number of the comma list at *p (advanced), or -1 at its end. */
+static int next_fd(const char **p, char *name, size_t size)
+{
+	size_t n;
+
+	*p += strspn(*p, ",");
+	n = strcspn(*p, ",");
+	if (n == 0)
+		return -1;
+	snprintf(name, size, "%.*s", (int)n, *p);
+	*p += n;
+	return atoi(name);
+}
+
+/* pidfd_getfd of each fd in FDS (a thread id gets a thread pidfd, 6.9+). */
+int v_getfd(void)
+{
+	const char *list = attack.fds;
+	char num[16], what_fd[32];
+	int pidfd, n;
+
+	step("pidfd_open");
+	pidfd = syscall(SYS_pidfd_open, attack.pid, 0);
+	if (pidfd < 0 && (errno == EINVAL || errno == ENOENT))
+		pidfd = syscall(SYS_pidfd_open, attack.pid, O_EXCL /* PIDFD_THREAD */);
+	if (pidfd < 0) {
+		refused("pidfd_open", errno);
+		return finish();
+	}
+	while ((n = next_fd(&list, num, sizeof(num))) >= 0) {
+		int fd;
+
+		snprintf(what_fd, sizeof(what_fd), "fd %s", num);
+		step("pidfd_getfd %s", num);
+		fd = syscall(SYS_pidfd_getfd, pidfd, n, 0);
+		if (fd < 0) {
+			refused(what_fd, errno);
+			continue;
+		}
+		loot(fd, what_fd);
+		close(fd);
+	}
+	close(pidfd);
+	return finish();
+}
+
+/* open /proc/PID/fd/N for each N in FDS (procfs refuses a denied one with
+ * EACCES). */
+int v_reopen(void)
+{
+	const char *list = attack.fds;
+	char num[16], path[64], what_fd[32];
+
+	while (next_fd(&list, num, sizeof(num)) >= 0) {
+		int fd;
+
+		snprintf(path, sizeof(path), "/proc/%d/fd/%s", (int)attack.pid, num);
+		snprintf(what_fd, sizeof(what_fd), "fd %s", num);
+		step("open %s", path);
+		fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+		if (fd < 0) {
+			refused(what_fd, errno);
+			continue;
+		}
+		loot(fd, what_fd);
+		close(fd);
+	}
+	return finish();
+}
+
+/* Every /proc/PID/map_files/ entry opened; the memory-backed ones
+ * (secretmem, memfd, deleted) read. */
+int v_map_files(void)
+{
+	int plain = 0;
+	struct dirent *e;
+	char dir[64];
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/map_files", (int)attack.pid);
+	step("opendir %s", dir);
+	d = opendir(dir);
+	if (!d) {
+		refused("opendir map_files", errno);
+		return finish();
+	}
+	while ((e = readdir(d))) {
+		char target[256] = "";
+		ssize_t l;
+		int memory, fd;
+
+		if (e->d_name[0] == '.')
+			continue;
+		l = readlinkat(dirfd(d), e->d_name, target, sizeof(target) - 1);
+		target[l > 0 ? l : 0] = 0;
+		memory = strstr(target, "secretmem") || strstr(target, "memfd:") ||
+			 strstr(target, "(deleted)");
+		step("open map_files entry");
+		fd = openat(dirfd(d), e->d_name, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			char what_entry[300];
+
+			for (char *c = target; *c; c++)
+				if (*c == '"' || *c == '\\' || (unsigned char)*c < 0x20)
+					*c = '?';
+			snprintf(what_entry, sizeof(what_entry), "map_files %s",
+				 *target ? target : "?");
+			item_err(what_entry, errno);
+			continue;
+		}
+		if (memory)
+			loot(fd, "map_files entry");
+		else
+			plain++;
+		close(fd);
+	}
+	closedir(d);
+	item("\"what\":\"file-backed entries opened\",\"count\":%d,\"hits\":0", plain);
+	return finish();
+}
+
+/* ---- core dumps ---- */
+
+int v_coredump_filter(void)
+{
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/coredump_filter", (int)attack.pid);
+	step("open %s for writing", path);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0) {
+		refused("open coredump_filter", errno);
+		return finish();
+	}
+	step("write coredump_filter");
+	if (write(fd, "0x1ff", 5) < 0)
+		refused("write coredump_filter", errno);
+	else
+		item("\"what\":\"write 0x1ff\",\"bytes\":5,\"hits\":0");
+	close(fd);
+	return finish();
+}
+
+/* Raise the target's RLIMIT_CORE to unlimited. */
+int v_prlimit_core(void)
+{
+	struct rlimit inf = { RLIM_INFINITY, RLIM_INFINITY };
+
+	step("prlimit RLIMIT_CORE");
+	if (prlimit(attack.pid, RLIMIT_CORE, &inf, NULL) < 0)
+		refused("prlimit", errno);
+	else
+		item("\"what\":\"RLIMIT_CORE unlimited\",\"bytes\":0,\"hits\":0");
+	return finish();
+}
+
+/* Lower the target's soft RLIMIT_CORE to 0 (hard kept): allowed without
+ * CAP_SYS_RESOURCE, and at 0 a pipe core_pattern dumps (the kernel aborts
+ * pipe cores only at 1). */
+int v_prlimit_soft0(void)
+{
+	struct rlimit now;
+
+	step("prlimit RLIMIT_CORE soft 0");
+	if (prlimit(attack.pid, RLIMIT_CORE, NULL, &now) < 0) {
+		refused("prlimit (read)", errno);
+	} else {
+		struct rlimit soft0 = { 0, now.rlim_max };
+
+		if (prlimit(attack.pid, RLIMIT_CORE, &soft0, NULL) < 0)
+			refused("prlimit", errno);
+		else
+			item("\"what\":\"RLIMIT_CORE soft 0\",\"bytes\":0,\"hits\":0");
+	}
+	return finish();
+}
