@@ -9,7 +9,7 @@
 #define CT_EXIT_CODES(X)                                                       \
   X(CT_EXIT_FAILED, 1)                    /* any other failure */             \
   X(CT_EXIT_USAGE, 2)                     /* bad usage or configuration */    \
-  X(CT_EXIT_PROTECTION_MISSING, 3)        /* CLOUDTASER_REQUIRE_*, MIN_SCORE */ \
+  X(CT_EXIT_PROTECTION_MISSING, 3)        /* REQUIRE_*, MIN_SCORE */          \
   X(CT_EXIT_SUPERVISOR_START_FAILED, 125) /* before the app's exec */         \
   X(CT_EXIT_NOT_EXECUTABLE, 126)          /* found, cannot be executed */     \
   X(CT_EXIT_NOT_FOUND, 127)               /* the command was not found */
