@@ -3,7 +3,7 @@
  * supervisor, the interposer, the enforcer): the one TypeScript home of each
  * constant that crosses the FFI or an exec. The C side has its own home for
  * each (`c/include/ct/*.h`; the region format is `src/protect/
- * region_format.ts` against `c/sdk/cloudtaser.h`), and
+ * src/region/format.ts` against `c/sdk/cloudtaser.h`), and
  * tests/ffi/constants_test.ts holds the two equal against a program built
  * from the C headers (`build/constants_dump`).
  *

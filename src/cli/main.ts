@@ -14,8 +14,8 @@ import { runCommand } from "./run.ts";
 import { scoreCommand } from "./score.ts";
 import { StartError } from "./start.ts";
 import { log, setupLogging } from "../log.ts";
-import { RegionError } from "../protect/errors.ts";
-import { ChildEnvError } from "../run/child_env.ts";
+import { RegionError } from "../region/errors.ts";
+import { ChildEnvError } from "../delivery/child_env.ts";
 import { VaultError } from "../vault/mod.ts";
 
 export const VERSION = "0.1.0";

@@ -3,7 +3,7 @@
  * measured on a probe region without fetching anything.
  */
 import { parseConfig } from "../config/parse.ts";
-import { checkEnviron, readOwnEnviron } from "../run/environ_check.ts";
+import { checkEnviron, readOwnEnviron } from "../protect/environ_check.ts";
 import { measureFacts } from "../score/facts.ts";
 import { formatScore, scoreFacts } from "../score/score.ts";
 import { planSecrets } from "../vault/mod.ts";

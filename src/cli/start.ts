@@ -15,13 +15,13 @@ import {
 import { registerWithEnforcer } from "../enforcer/client.ts";
 import { log } from "../log.ts";
 import { hardenProcess, SecretRegion } from "../protect/mod.ts";
-import { buildChildEnv, type Delivery } from "../run/child_env.ts";
+import { buildChildEnv, type Delivery } from "../delivery/child_env.ts";
 import {
   checkEnviron,
   environProblem,
   readOwnEnviron,
-} from "../run/environ_check.ts";
-import { checkExecSize, execArgLimit, stackLimit } from "../run/exec_limits.ts";
+} from "../protect/environ_check.ts";
+import { checkExecSize, execArgLimit, stackLimit } from "../delivery/exec_limits.ts";
 import { type EnforcerState, measureFacts } from "../score/facts.ts";
 import { missing, type Score, scoreFacts } from "../score/score.ts";
 import { type FetchReport, fetchSecrets } from "../vault/mod.ts";

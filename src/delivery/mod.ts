@@ -1,3 +1,3 @@
 /** Delivery of secrets to the app: target inspection and the mode choice. */
 export * from "./elf.ts";
-export * from "./policy.ts";
+export * from "./region_flags.ts";

@@ -4,7 +4,7 @@
  * enforcer's answer), never assumed from configuration.
  */
 import * as native from "../../ffi/mod.ts";
-import type { SecretRegion } from "../protect/region.ts";
+import type { SecretRegion } from "../region/secret_region.ts";
 import { parseSmaps, type Vma } from "../protect/smaps.ts";
 
 /** What the enforcer answered at registration (absent: no enforcer). */

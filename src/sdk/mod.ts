@@ -10,4 +10,4 @@
  * ```
  */
 export * from "./open_secrets.ts";
-export * from "./parse_region.ts";
+export * from "../region/parse_region.ts";

@@ -5,7 +5,7 @@
  */
 import * as native from "../../ffi/mod.ts";
 import { fdSize } from "../../ffi/sdk.ts";
-import { parseRegion, RegionFormatError } from "./parse_region.ts";
+import { parseRegion, RegionFormatError } from "../region/parse_region.ts";
 
 /** The variable naming the region's fd. */
 export const SECRET_FD_ENV = "CLOUDTASER_SECRET_FD";

@@ -3,7 +3,7 @@
  * write the values into the secret region, close.
  */
 import type { Config } from "../config/parse.ts";
-import type { SecretRegion } from "../protect/region.ts";
+import type { SecretRegion } from "../region/secret_region.ts";
 import { log } from "../log.ts";
 import { planSecrets } from "./secret_plan.ts";
 import { type TokenRevocation, VaultClient } from "./vault_client.ts";

@@ -2,7 +2,7 @@
  * The Vault token, kept in its own small SecretRegion: never the secrets
  * region (that one is handed to the app), never a long-lived JS string.
  */
-import { SecretRegion } from "../protect/region.ts";
+import { SecretRegion } from "../region/secret_region.ts";
 import { decodeInto, type JsonSpan, maxDecodedLength } from "./json_bytes.ts";
 
 const KEY = "VAULT_TOKEN";

@@ -8,8 +8,8 @@
  * JSON text exactly as the server sent it.
  */
 import { dangerousNameProblem } from "../config/dangerous_names.ts";
-import { RegionError } from "../protect/errors.ts";
-import type { SecretRegion } from "../protect/region.ts";
+import { RegionError } from "../region/errors.ts";
+import type { SecretRegion } from "../region/secret_region.ts";
 import { VaultError } from "./errors.ts";
 import {
   decodeInto,

@@ -1,6 +1,6 @@
 /**
  * What crosses the TypeScript/C line has one home per language: the region
- * format (src/protect/region_format.ts, c/sdk/cloudtaser.h), the rest
+ * format (src/region/format.ts, c/sdk/cloudtaser.h), the rest
  * (ffi/constants.ts, c/include/ct/*.h) and the log line (src/log.ts,
  * c/include/ct/log_line.h). `build/constants_dump` is built from the C
  * headers and prints what the C programs use; these tests hold the two
@@ -9,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { getLogLevels, type LogRecord } from "@logtape/logtape";
-import * as fmt from "../../src/protect/region_format.ts";
+import * as fmt from "../../src/region/format.ts";
 import { SecretRegion } from "../../src/protect/mod.ts";
 import { parseRegion, SECRET_FD_ENV } from "../../src/sdk/mod.ts";
 import { jsonLine } from "../../src/log.ts";
@@ -68,7 +68,7 @@ interface Dump {
 
 const C: Dump = JSON.parse(dump());
 
-Deno.test("region format: cloudtaser.h and region_format.ts agree on sizes, offsets, magic and flags", () => {
+Deno.test("region format: cloudtaser.h and src/region/format.ts agree on sizes, offsets, magic and flags", () => {
   const r = C.region;
   // The magic carries the format's version in its last two characters.
   assert.equal(r.magic, dec.decode(fmt.MAGIC));

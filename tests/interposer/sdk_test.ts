@@ -24,7 +24,7 @@ import {
   OFF_RECORD_COUNT,
   OFF_RECORDS_LENGTH,
   OFF_RECORDS_OFFSET,
-} from "../../src/protect/region_format.ts";
+} from "../../src/region/format.ts";
 
 const SDK_APP = new URL("./fixtures/sdk_app.ts", import.meta.url).pathname;
 

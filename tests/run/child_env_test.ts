@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { buildChildEnv, ChildEnvError } from "../../src/run/child_env.ts";
+import { buildChildEnv, ChildEnvError } from "../../src/delivery/child_env.ts";
 
 const env = {
   PATH: "/usr/bin",

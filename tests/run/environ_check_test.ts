@@ -10,7 +10,7 @@ import {
   environProblem,
   ownEnvironRange,
   readOwnEnviron,
-} from "../../src/run/environ_check.ts";
+} from "../../src/protect/environ_check.ts";
 import { asNobody, unprivilegedTree } from "../support/unprivileged.ts";
 
 const enc = new TextEncoder();
@@ -36,7 +36,7 @@ Deno.test("as uid 65534 with dumpable 0: /proc/self/environ is EACCES, the memor
   // setDumpable(false) first, as the wrapper does; then both reads.
   const script = `
     import { setDumpable } from "${tree.root}/ffi/mod.ts";
-    import { readOwnEnviron } from "${tree.root}/src/run/environ_check.ts";
+    import { readOwnEnviron } from "${tree.root}/src/protect/environ_check.ts";
     setDumpable(false);
     let file = "opened";
     try { Deno.readFileSync("/proc/self/environ"); }

@@ -8,8 +8,8 @@ import {
   execArgLimit,
   MAX_ARG_STRLEN,
   stackLimit,
-} from "../../src/run/exec_limits.ts";
-import { ChildEnvError } from "../../src/run/child_env.ts";
+} from "../../src/delivery/exec_limits.ts";
+import { ChildEnvError } from "../../src/delivery/child_env.ts";
 
 Deno.test("the limit follows fs/exec.c: a quarter of RLIMIT_STACK, at most 6 MiB, at least 128 KiB", () => {
   assert.equal(execArgLimit(8 << 20), 2 << 20);

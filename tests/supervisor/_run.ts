@@ -27,7 +27,7 @@ export interface RunOptions {
   stdin?: "piped" | "null";
   /** Command words put before `deno run` (e.g. unshare). */
   prefix?: string[];
-  /** The region header's flags (region_format.ts FLAGS). */
+  /** The region header's flags (src/region/format.ts FLAGS). */
   flags?: number;
 }
 

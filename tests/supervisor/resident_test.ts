@@ -5,7 +5,7 @@
  * measurement, and the core limit the app starts with.
  */
 import assert from "node:assert/strict";
-import { FLAGS } from "../../src/protect/region_format.ts";
+import { FLAGS } from "../../src/region/format.ts";
 import { parseSmaps } from "../../src/protect/smaps.ts";
 import { jsonLines, marker, Run, TESTAPP, until } from "./_run.ts";
 

@@ -7,7 +7,7 @@ import { randomMarker } from "../support/markers.ts";
 import assert from "node:assert/strict";
 import { configureSync, type LogRecord, resetSync } from "@logtape/logtape";
 import { parseConfig } from "../../src/config/parse.ts";
-import { SecretRegion } from "../../src/protect/region.ts";
+import { SecretRegion } from "../../src/region/secret_region.ts";
 import { jsonLine } from "../../src/log.ts";
 import { type FetchReport, fetchSecrets } from "../../src/vault/mod.ts";
 

@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { nativePath } from "../../ffi/mod.ts";
-import { execArgLimit, stackLimit } from "../../src/run/exec_limits.ts";
+import { execArgLimit, stackLimit } from "../../src/delivery/exec_limits.ts";
 import { sha256Hex } from "../support/markers.ts";
 import {
   assertNoSecretInOutput,

@@ -4,7 +4,7 @@
  * `memfd_secret(2)` first (pages leave the kernel's direct map, and the VMA
  * is locked and excluded from dumps by the kernel); where the kernel lacks it,
  * a `memfd_create` file mapped and `mlock`ed. Both get `MADV_DONTDUMP`,
- * `PROT_NONE` guard pages on each side and a canary (see region_format.ts).
+ * `PROT_NONE` guard pages on each side and a canary (see src/region/format.ts).
  * Values enter as bytes only; they never become JS strings here.
  */
 import * as native from "../../ffi/mod.ts";
@@ -19,7 +19,7 @@ import {
   OFF_RECORD_COUNT,
   OFF_RECORDS_LENGTH,
   OFF_RECORDS_OFFSET,
-} from "./region_format.ts";
+} from "./format.ts";
 
 /** What backs the region. */
 export type RegionBacking = "memfd_secret" | "memfd_mlock";
@@ -129,14 +129,14 @@ export class SecretRegion {
   get count(): number {
     return this.#count;
   }
-  /** The header's flag bits ({@link FLAGS} in region_format.ts). */
+  /** The header's flag bits ({@link FLAGS} in src/region/format.ts). */
   get flags(): number {
     return this.#flags;
   }
 
   /**
    * Sets the header's flag bits: the wrapper's policy for the supervisor and
-   * the interposer (region_format.ts `FLAGS`); the hand-over copies them with
+   * the interposer (src/region/format.ts `FLAGS`); the hand-over copies them with
    * the rest of the region.
    */
   setFlags(flags: number): void {

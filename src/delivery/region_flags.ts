@@ -1,10 +1,10 @@
 /**
  * The wrapper's policy for what runs after it, written into the region's
- * header flags (`FLAGS` in src/protect/region_format.ts): the supervisor
+ * header flags (`FLAGS` in src/region/format.ts): the supervisor
  * reads them for the app's core limit, the interposer for the programs the
  * app starts. Flags hold no secret.
  */
-import { FLAGS } from "../protect/region_format.ts";
+import { FLAGS } from "../region/format.ts";
 
 /** The policy settings behind the flags. */
 export interface RegionPolicy {

@@ -12,7 +12,7 @@ import {
   OFF_RECORD_COUNT,
   OFF_RECORDS_LENGTH,
   OFF_RECORDS_OFFSET,
-} from "../protect/region_format.ts";
+} from "./format.ts";
 
 /** Where one record lies in the region, as byte offsets. */
 export interface RegionRecord {
