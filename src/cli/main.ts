@@ -14,7 +14,7 @@ import { runCommand } from "./run.ts";
 import { scoreCommand } from "./score.ts";
 import { StartError } from "./start.ts";
 import { log, setupLogging } from "../log.ts";
-import { RegionError } from "../region/errors.ts";
+import { RegionError } from "../region/mod.ts";
 import { ChildEnvError } from "../delivery/child_env.ts";
 import { VaultError } from "../vault/mod.ts";
 

@@ -14,14 +14,19 @@ import {
 } from "../delivery/mod.ts";
 import { registerWithEnforcer } from "../enforcer/client.ts";
 import { log } from "../log.ts";
-import { hardenProcess, SecretRegion } from "../protect/mod.ts";
+import { hardenProcess } from "../protect/mod.ts";
+import { SecretRegion } from "../region/mod.ts";
 import { buildChildEnv, type Delivery } from "../delivery/child_env.ts";
 import {
   checkEnviron,
   environProblem,
   readOwnEnviron,
 } from "../protect/environ_check.ts";
-import { checkExecSize, execArgLimit, stackLimit } from "../delivery/exec_limits.ts";
+import {
+  checkExecSize,
+  execArgLimit,
+  stackLimit,
+} from "../delivery/exec_limits.ts";
 import { type EnforcerState, measureFacts } from "../score/facts.ts";
 import { missing, type Score, scoreFacts } from "../score/score.ts";
 import { type FetchReport, fetchSecrets } from "../vault/mod.ts";

@@ -3,7 +3,7 @@
  * process: the test runner attacks a holder process (tests/fixtures/).
  */
 import assert from "node:assert/strict";
-import { SecretRegion } from "../../src/protect/mod.ts";
+import { SecretRegion } from "../../src/region/mod.ts";
 import {
   Holder,
   HolderFailed,
