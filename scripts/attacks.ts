@@ -1,5 +1,5 @@
 /**
- * `deno task attacks`: runs the root attack matrix (tests/attacks/matrix.ts)
+ * `deno task attacks`: runs the root attack matrix (tests/support/attacks/)
  * and writes docs/security.md. Root only (it reads other processes' memory,
  * loads the enforcer and points core_pattern at a temp dir, restoring it).
  *
@@ -9,8 +9,8 @@
  * ```
  */
 import { parseArgs } from "node:util";
-import { runMatrix } from "../tests/attacks/matrix.ts";
-import { failures, renderSecurity } from "../tests/attacks/render.ts";
+import { runMatrix } from "../tests/support/attacks/matrix.ts";
+import { failures, renderSecurity } from "../tests/support/attacks/render.ts";
 
 const { values } = parseArgs({
   options: { out: { type: "string", default: "docs/security.md" } },

@@ -21,8 +21,8 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { findBao } from "./openbao/binary.ts";
-import { type OpenBao, startOpenBao } from "./openbao/server.ts";
+import { findBao } from "../tests/support/openbao/binary.ts";
+import { type OpenBao, startOpenBao } from "../tests/support/openbao/server.ts";
 import {
   contestants,
   type Fixture,

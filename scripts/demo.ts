@@ -3,7 +3,7 @@
  * demo secrets, then the wrapper's `check` (score table) and `run` around a
  * small app in env and interposer delivery. Cleans up after itself.
  */
-import { startOpenBao } from "./openbao/server.ts";
+import { startOpenBao } from "../tests/support/openbao/server.ts";
 
 const root = new URL("../", import.meta.url).pathname;
 const main = `${root}src/main.ts`;

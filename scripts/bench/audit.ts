@@ -5,7 +5,7 @@
  * file in its temp dir and the server reloads it on SIGHUP; `stop()` removes
  * it again the same way.
  */
-import type { OpenBao } from "../openbao/server.ts";
+import type { OpenBao } from "../../tests/support/openbao/server.ts";
 
 /** A file audit device on a running server. */
 export interface AuditCounter {

@@ -3,7 +3,7 @@
  * the app's command line into its own, with its own environment, against the
  * same OpenBao (TLS; client-certificate login where the tool supports it).
  */
-import type { OpenBao } from "../openbao/server.ts";
+import type { OpenBao } from "../../tests/support/openbao/server.ts";
 import type { GoTool } from "./go_tools.ts";
 import type { BenchTools } from "./native.ts";
 

@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { Enforcer } from "../../tests/enforcer/support.ts";
+import { Enforcer } from "../../tests/support/enforcer.ts";
 
 const REPO = new URL("../../", import.meta.url).pathname;
 const BENCH = `${REPO}build/bench/ct-bench_open`;

@@ -8,7 +8,7 @@
  * Root only. Output holds counts and mapping names, never a marker.
  */
 import assert from "node:assert/strict";
-import { designSays } from "./design.ts";
+import { designSays } from "../support/attacks/design.ts";
 import {
   APP,
   type Cell,
@@ -16,8 +16,8 @@ import {
   ROOTATTACK,
   ROWS,
   runMatrix,
-} from "./matrix.ts";
-import { failures } from "./render.ts";
+} from "../support/attacks/matrix.ts";
+import { failures } from "../support/attacks/render.ts";
 
 const REPO = new URL("../../", import.meta.url).pathname;
 const built = [APP, ROOTATTACK, `${REPO}build/cloudtaser-enforcer`].every(

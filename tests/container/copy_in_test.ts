@@ -23,7 +23,7 @@ import {
   parseApp,
   until,
   wrapperLog,
-} from "./_fixture.ts";
+} from "../support/container.ts";
 
 const IMAGE = wrapperImageKind();
 const KINDS: AppKind[] = ["static", "glibc", "musl"];

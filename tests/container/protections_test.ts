@@ -17,7 +17,7 @@ import {
   parseApp,
   WRAPPER,
   wrapperLog,
-} from "./_fixture.ts";
+} from "../support/container.ts";
 
 const README = new URL("../../README.md", import.meta.url).pathname;
 const BEGIN =

@@ -15,8 +15,8 @@ import {
   secret,
   sharedServer,
   wrapper,
-} from "../wrapper/support.ts";
-import { Enforcer } from "./support.ts";
+} from "../support/wrapper.ts";
+import { Enforcer } from "../support/enforcer.ts";
 
 const { server, stop } = sharedServer();
 const DB_PASSWORD = secret("down");

@@ -22,7 +22,7 @@ import {
   run,
   TARGET,
   Target,
-} from "./support.ts";
+} from "../support/enforcer.ts";
 
 const isRoot = Deno.uid() === 0;
 const built = (() => {

@@ -13,7 +13,7 @@ import {
   Enforcer,
   run,
   Target,
-} from "./support.ts";
+} from "../support/enforcer.ts";
 
 const ignore = Deno.uid() !== 0;
 

@@ -4,7 +4,7 @@
  * when the LSM tier runs (on this host the tracepoint fallback runs).
  */
 import assert from "node:assert/strict";
-import { Enforcer, REPO } from "./support.ts";
+import { Enforcer, REPO } from "../support/enforcer.ts";
 
 async function score(env: Record<string, string>) {
   const out = await new Deno.Command(Deno.execPath(), {

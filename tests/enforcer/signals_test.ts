@@ -19,7 +19,7 @@ import {
   stateOf,
   Target,
   until,
-} from "./support.ts";
+} from "../support/enforcer.ts";
 
 const ignore = Deno.uid() !== 0 ||
   (() => {

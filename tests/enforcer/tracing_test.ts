@@ -23,7 +23,7 @@ import {
   REPO,
   run,
   Target,
-} from "./support.ts";
+} from "../support/enforcer.ts";
 
 const ignore = Deno.uid() !== 0 ||
   (() => {

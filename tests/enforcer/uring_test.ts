@@ -21,7 +21,7 @@ import {
   Target,
   type TargetInfo,
   URING,
-} from "./support.ts";
+} from "../support/enforcer.ts";
 
 const ignore = Deno.uid() !== 0 ||
   (() => {

@@ -5,7 +5,7 @@
  * serial log alone (qemu exits 0 even when the guest panics).
  */
 import assert from "node:assert/strict";
-import { REPO, run } from "./support.ts";
+import { REPO, run } from "../support/enforcer.ts";
 
 Deno.test({
   name:

@@ -16,8 +16,8 @@ import {
   sharedServer,
   wrapper,
   wrapperArgs,
-} from "../wrapper/support.ts";
-import { BUILD, probeLine } from "./_launch.ts";
+} from "../support/wrapper.ts";
+import { BUILD, probeLine } from "../support/interposer.ts";
 
 const { server, stop } = sharedServer();
 const TOKEN = secret("chain");

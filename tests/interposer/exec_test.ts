@@ -18,7 +18,7 @@ import {
   makeSecrets,
   probeLine,
   run,
-} from "./_launch.ts";
+} from "../support/interposer.ts";
 import { fdTargets } from "../support/proc.ts";
 
 const PROBE = BUILD("interposer_probe");

@@ -16,7 +16,7 @@ import {
   probeLine,
   run,
   sha256,
-} from "./_launch.ts";
+} from "../support/interposer.ts";
 
 const PROBE = BUILD("interposer_probe");
 const INTERPOSER = BUILD("libcloudtaser_interposer.so");

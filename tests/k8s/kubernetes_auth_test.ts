@@ -4,7 +4,7 @@
  * API (VAULT_JWT_FILE), over mTLS; OpenBao checks it with TokenReview.
  */
 import assert from "node:assert/strict";
-import { enableKubernetesAuth } from "../../scripts/openbao/kubernetes_auth.ts";
+import { enableKubernetesAuth } from "../support/openbao/kubernetes_auth.ts";
 import { type KubeCluster, startKubeCluster } from "../support/kube.ts";
 import { sha256Hex } from "../support/markers.ts";
 import {
@@ -13,7 +13,7 @@ import {
   secret,
   sharedServer,
   wrapper,
-} from "../wrapper/support.ts";
+} from "../support/wrapper.ts";
 
 const { server, stop } = sharedServer();
 const SECRET = secret("k8sauth");

@@ -8,12 +8,12 @@
  * starts the app with its secret.
  */
 import assert from "node:assert/strict";
-import { enableKubernetesAuth } from "../../scripts/openbao/kubernetes_auth.ts";
+import { enableKubernetesAuth } from "../support/openbao/kubernetes_auth.ts";
 import type { Pod } from "../../src/webhook/pod.ts";
 import { buildWrapperImage, wrapperImageKind } from "../support/images.ts";
 import { type KubeCluster, startKubeCluster } from "../support/kube.ts";
 import { randomMarker, sha256Hex } from "../support/markers.ts";
-import { put, sharedServer } from "../support/openbao.ts";
+import { put, sharedServer } from "../support/openbao/mod.ts";
 import { type Container, Podman } from "../support/podman.ts";
 import { runPod } from "../support/pod_runner.ts";
 import {

@@ -1,6 +1,6 @@
 /** `cloudtaser-wrapper webhook`: its flags fail closed before it serves. */
 import assert from "node:assert/strict";
-import { wrapper } from "../wrapper/support.ts";
+import { wrapper } from "../support/wrapper.ts";
 
 const env = { PATH: "/usr/bin:/bin" };
 

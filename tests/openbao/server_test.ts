@@ -1,10 +1,10 @@
 /**
- * The OpenBao test server (scripts/openbao/): a real server over real TLS.
+ * The OpenBao test server (tests/support/openbao/): a real server over real TLS.
  * Each login is made the way a client makes it, with its own HTTP client;
  * the root token is used only to write fixtures.
  */
 import assert from "node:assert/strict";
-import { type OpenBao, startOpenBao } from "../../scripts/openbao/server.ts";
+import { type OpenBao, startOpenBao } from "../support/openbao/server.ts";
 
 async function login(
   bao: OpenBao,
@@ -270,7 +270,7 @@ Deno.test("two servers run side by side on different ports", async () => {
 });
 
 Deno.test("a server does not outlive its SIGKILLed parent (parent-death signal)", async () => {
-  const server = new URL("../../scripts/openbao/server.ts", import.meta.url);
+  const server = new URL("../support/openbao/server.ts", import.meta.url);
   const parent = new Deno.Command(Deno.execPath(), {
     args: [
       "eval",

@@ -10,7 +10,7 @@ import {
   statusField,
   TESTAPP,
   until,
-} from "./_run.ts";
+} from "../support/supervisor.ts";
 
 Deno.test("the app's exit code is the supervisor's: 0, 1, 42, 255", async () => {
   for (const code of [0, 1, 42, 255]) {

@@ -14,7 +14,7 @@ import {
   statusField,
   TESTAPP,
   until,
-} from "./_run.ts";
+} from "../support/supervisor.ts";
 
 const dec = new TextDecoder();
 
@@ -322,8 +322,9 @@ Deno.test("a canary broken while the app runs is reported at the wipe; an untouc
 
 Deno.test("on a terminal the app gets its own foreground process group and the text log format", async () => {
   // script(1) gives the wrapper a pseudo-terminal as stdin/stdout/stderr.
-  const fixture = new URL("../fixtures/handover_run.ts", import.meta.url)
-    .pathname;
+  const fixture =
+    new URL("../support/fixtures/handover_run.ts", import.meta.url)
+      .pathname;
   const deno = `${Deno.execPath()} run -A --no-lock --no-config ${fixture}`;
   const awk =
     `awk '{print "pgrp", $5, "tpgid", $8, "ppid", $4}' /proc/self/stat`;

@@ -7,7 +7,13 @@
 import assert from "node:assert/strict";
 import { FLAGS } from "../../src/region/format.ts";
 import { parseSmaps } from "../../src/protect/smaps.ts";
-import { jsonLines, marker, Run, TESTAPP, until } from "./_run.ts";
+import {
+  jsonLines,
+  marker,
+  Run,
+  TESTAPP,
+  until,
+} from "../support/supervisor.ts";
 
 /** The /secretmem VMA of `pid` and its two neighbours, from /proc/<pid>/maps. */
 function regionLayout(pid: number) {

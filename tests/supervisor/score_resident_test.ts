@@ -13,7 +13,7 @@ import {
   secret,
   sharedServer,
   wrapper,
-} from "../wrapper/support.ts";
+} from "../support/wrapper.ts";
 
 const { server, stop } = sharedServer();
 const TOKEN = secret("resident");

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { CAPTURED_SIGNALS } from "../../ffi/handover.ts";
-import { jsonLines, Run, runToEnd, TESTAPP } from "./_run.ts";
+import { jsonLines, Run, runToEnd, TESTAPP } from "../support/supervisor.ts";
 
 Deno.test("each forwarded signal reaches the app", async () => {
   const run = new Run([TESTAPP, "signals", String(CAPTURED_SIGNALS.length)]);

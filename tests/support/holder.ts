@@ -1,9 +1,9 @@
-/** Starts tests/fixtures/hold_region.ts and talks to it. */
+/** Starts tests/support/fixtures/hold_region.ts and talks to it. */
 import { randomMarker } from "./markers.ts";
 import { nativePath } from "../../ffi/mod.ts";
 import { unprivilegedTree } from "./unprivileged.ts";
 
-const FIXTURE = new URL("../fixtures/hold_region.ts", import.meta.url).pathname;
+const FIXTURE = new URL("./fixtures/hold_region.ts", import.meta.url).pathname;
 export const REPO = new URL("../../", import.meta.url).pathname;
 
 /** What the holder reports about its region. */
@@ -51,7 +51,7 @@ export function holderCommand(opts: HolderOptions, root?: string): string[] {
     "-A",
     "--no-lock",
     "--no-config",
-    root ? `${root}/tests/fixtures/hold_region.ts` : FIXTURE,
+    root ? `${root}/tests/support/fixtures/hold_region.ts` : FIXTURE,
     opts.mode ?? "hold",
   ];
   if (opts.harden === false) cmd.push("--no-harden");

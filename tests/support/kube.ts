@@ -16,7 +16,7 @@
  * (certificates, etcd, apiserver), 1.1 s to stop; kube-apiserver 282 MB RSS,
  * etcd 46 MB.
  */
-import { generateCerts } from "../../scripts/openbao/certs.ts";
+import { generateCerts } from "./openbao/certs.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const BUILD = `${ROOT}scripts/k8s/build.sh`;

@@ -5,7 +5,7 @@
  *
  * That user can read neither the repository (a clone may sit in a 0700
  * directory) nor root's Deno cache, so {@link unprivilegedTree} copies what
- * the wrapper needs to run (src/, ffi/, tests/fixtures/, the built native
+ * the wrapper needs to run (src/, ffi/, tests/support/fixtures/, the built native
  * files, deno.json, deno.lock) into a directory it can read, with a Deno cache of its own, and
  * {@link readableBy} copies credential files to files that user owns (0600).
  */
@@ -98,7 +98,11 @@ async function makeTree(): Promise<UnprivilegedTree> {
   const none = () => false;
   await copyDir(`${ROOT}src`, `${root}/src`, none);
   await copyDir(`${ROOT}ffi`, `${root}/ffi`, none);
-  await copyDir(`${ROOT}tests/fixtures`, `${root}/tests/fixtures`, none);
+  await copyDir(
+    `${ROOT}tests/support/fixtures`,
+    `${root}/tests/support/fixtures`,
+    none,
+  );
   // The native files the wrapper, its supervisor and the test apps need;
   // not the enforcer's or the VM's.
   await copyDir(

@@ -13,7 +13,7 @@ import {
   put,
   secret,
   sharedServer,
-} from "./support.ts";
+} from "../support/vault.ts";
 
 const { server, stop } = sharedServer();
 const SECRET = secret("fault");

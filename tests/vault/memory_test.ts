@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import { put, secret, sharedServer } from "./support.ts";
+import { put, secret, sharedServer } from "../support/vault.ts";
 
 const { server, stop } = sharedServer();
 const FIXTURE =

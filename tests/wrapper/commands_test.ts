@@ -9,7 +9,7 @@ import {
   sharedServer,
   wrapper,
   wrapperArgs,
-} from "./support.ts";
+} from "../support/wrapper.ts";
 
 const { server, stop } = sharedServer();
 const PASSWORD = secret("check");

@@ -5,8 +5,8 @@
  * `deno task compile` is checked to say so plainly.
  */
 import assert from "node:assert/strict";
-import { findDenort } from "../../scripts/compile.ts";
-import { put, sharedServer } from "./support.ts";
+import { findDenort } from "../support/denort.ts";
+import { put, sharedServer } from "../support/wrapper.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const denort = findDenort();

@@ -12,7 +12,7 @@ import {
   secret,
   sharedServer,
   wrapperArgs,
-} from "./support.ts";
+} from "../support/wrapper.ts";
 import { sha256Hex } from "../support/markers.ts";
 import { fdTargets } from "../support/proc.ts";
 

@@ -15,14 +15,14 @@ import {
   sharedServer,
   wrapper,
   wrapperCommand,
-} from "./support.ts";
+} from "../support/wrapper.ts";
 import { sha256Hex } from "../support/markers.ts";
 import {
   NOBODY,
   readableBy,
   unprivilegedTree,
 } from "../support/unprivileged.ts";
-import type { OpenBao } from "../../scripts/openbao/server.ts";
+import type { OpenBao } from "../support/openbao/server.ts";
 
 const { server, stop } = sharedServer();
 const DB_PASSWORD = secret("nr-db");

@@ -17,7 +17,7 @@ import {
   secret,
   sharedServer,
   wrapper,
-} from "./support.ts";
+} from "../support/wrapper.ts";
 
 const { server, stop } = sharedServer();
 const PASSWORD = secret("refuse");

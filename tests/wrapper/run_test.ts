@@ -12,7 +12,7 @@ import {
   sharedServer,
   wrapper,
   wrapperArgs,
-} from "./support.ts";
+} from "../support/wrapper.ts";
 import { sha256Hex } from "../support/markers.ts";
 
 const { server, stop } = sharedServer();

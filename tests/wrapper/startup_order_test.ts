@@ -13,7 +13,7 @@ import {
   secret,
   sharedServer,
   wrapperArgs,
-} from "./support.ts";
+} from "../support/wrapper.ts";
 
 const { server, stop } = sharedServer();
 const VALUE = secret("order");

@@ -24,7 +24,7 @@ import {
   secret,
   sharedServer,
   wrapperArgs,
-} from "./support.ts";
+} from "../support/wrapper.ts";
 
 const { server, stop } = sharedServer();
 const SECRET = secret("signals");

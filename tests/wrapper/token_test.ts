@@ -4,7 +4,7 @@
  * real OpenBao by its token accessors: a start leaves none behind.
  */
 import assert from "node:assert/strict";
-import type { OpenBao } from "../../scripts/openbao/server.ts";
+import type { OpenBao } from "../support/openbao/server.ts";
 import {
   assertNoSecretInOutput,
   logLines,
@@ -12,7 +12,7 @@ import {
   secret,
   sharedServer,
   wrapper,
-} from "./support.ts";
+} from "../support/wrapper.ts";
 
 const { server, stop } = sharedServer();
 const TOKEN_SECRET = secret("tok");

@@ -2,7 +2,7 @@
  * Runs cloudtaser-enforcer, protected targets and attackers for the enforcer
  * tests. Every process is bounded in time and killed in `stop()`/`finish()`.
  */
-import { randomMarker } from "../support/markers.ts";
+import { randomMarker } from "./markers.ts";
 export const REPO = new URL("../../", import.meta.url).pathname;
 export const ENFORCER = `${REPO}build/cloudtaser-enforcer`;
 export const REGISTER = `${REPO}build/enforcer/ct-register`;

@@ -1,6 +1,6 @@
 /**
  * SecretRegion on the real kernel. Protections are proven from another
- * process: the test runner attacks a holder process (tests/fixtures/).
+ * process: the test runner attacks a holder process (tests/support/fixtures/).
  */
 import assert from "node:assert/strict";
 import { SecretRegion } from "../../src/region/mod.ts";

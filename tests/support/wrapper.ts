@@ -3,8 +3,8 @@
  * keeps every byte it printed, so each test file can prove at its end that
  * no test secret reached any output.
  */
-import { randomMarker } from "../support/markers.ts";
-import { asNobody, unprivilegedTree } from "../support/unprivileged.ts";
+import { randomMarker } from "./markers.ts";
+import { asNobody, unprivilegedTree } from "./unprivileged.ts";
 import assert from "node:assert/strict";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -90,7 +90,7 @@ export async function wrapper(
   return r;
 }
 
-export { put, sharedServer } from "../support/openbao.ts";
+export { put, sharedServer } from "./openbao/mod.ts";
 
 /** Fails if any output of this file holds one of `secrets`. */
 export function assertNoSecretInOutput(secrets: string[]) {

@@ -1,13 +1,13 @@
 /**
- * Runs tests/fixtures/handover_run.ts (the wrapper's hand-over, alone) and
+ * Runs tests/support/fixtures/handover_run.ts (the wrapper's hand-over, alone) and
  * watches the supervisor it becomes. Every wait is bounded; `close()` kills
  * whatever is left of the process tree.
  */
-import { randomMarker } from "../support/markers.ts";
+import { randomMarker } from "./markers.ts";
 import { nativePath } from "../../ffi/mod.ts";
 import type { Delivery } from "../../ffi/handover.ts";
 
-const FIXTURE = new URL("../fixtures/handover_run.ts", import.meta.url)
+const FIXTURE = new URL("./fixtures/handover_run.ts", import.meta.url)
   .pathname;
 /** The app that records signals or sleeps (c/supervisor/testapp.c). */
 export const TESTAPP = nativePath("cloudtaser-supervisor-testapp");
@@ -56,7 +56,7 @@ export function statusField(pid: number, field: string): string | undefined {
   }
 }
 
-export { fdTargets } from "../support/proc.ts";
+export { fdTargets } from "./proc.ts";
 
 /** Polls `fn` every 10 ms until it returns a value, or throws after `ms`. */
 export async function until<T>(

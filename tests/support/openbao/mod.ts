@@ -1,6 +1,6 @@
 /** A real OpenBao shared by the tests of one file, and a way to seed it. */
 import assert from "node:assert/strict";
-import { type OpenBao, startOpenBao } from "../../scripts/openbao/server.ts";
+import { type OpenBao, startOpenBao } from "./server.ts";
 
 /** One server for a test file: `await server()` in each test, `stop()` in the last. */
 export function sharedServer(): {

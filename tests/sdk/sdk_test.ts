@@ -13,7 +13,7 @@ import {
   makeSecrets,
   probeLine,
   sha256,
-} from "./_launch.ts";
+} from "../support/interposer.ts";
 import { parseRegion, RegionFormatError } from "../../src/sdk/mod.ts";
 import {
   CANARY_SIZE,

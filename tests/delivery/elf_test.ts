@@ -19,7 +19,7 @@ import {
   makeSecrets,
   probeLine,
   run,
-} from "./_launch.ts";
+} from "../support/interposer.ts";
 
 const PROBE = BUILD("interposer_probe");
 const STATIC = BUILD("interposer_probe_static");

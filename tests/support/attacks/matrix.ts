@@ -18,12 +18,12 @@
  * console.log(report.cells.filter((c) => c.result === "recovered").length);
  * ```
  */
-import { Enforcer } from "../enforcer/support.ts";
-import { put } from "../support/openbao.ts";
-import { wrapperArgs } from "../wrapper/support.ts";
-import { type OpenBao, startOpenBao } from "../../scripts/openbao/server.ts";
+import { Enforcer } from "../enforcer.ts";
+import { put } from "../openbao/mod.ts";
+import { wrapperArgs } from "../wrapper.ts";
+import { type OpenBao, startOpenBao } from "../openbao/server.ts";
 
-const REPO = new URL("../../", import.meta.url).pathname;
+const REPO = new URL("../../../", import.meta.url).pathname;
 export const ROOTATTACK = `${REPO}build/attacks/ct-rootattack`;
 export const APP = `${REPO}build/attacks/ct-app`;
 /** A static build of ct-app: a grandchild that cannot load the interposer. */

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { nativePath } from "../../ffi/mod.ts";
-import { fdTargets } from "../support/proc.ts";
+import { fdTargets } from "./proc.ts";
 
 export type Mode = "interposer" | "fd" | "env";
 
@@ -142,7 +142,7 @@ export function fnv64(s: string): string {
   return h.toString(16).padStart(16, "0");
 }
 
-export { sha256Hex as sha256 } from "../support/markers.ts";
+export { sha256Hex as sha256 } from "./markers.ts";
 
 /** What a C probe prints for a value. */
 export function probeLine(op: string, key: string, value?: string): string {

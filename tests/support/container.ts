@@ -19,15 +19,15 @@ import {
   buildAppImage,
   buildWrapperImage,
   type WrapperImage,
-} from "../support/images.ts";
-import { randomMarker } from "../support/markers.ts";
-import { put, sharedServer } from "../support/openbao.ts";
+} from "./images.ts";
+import { randomMarker } from "./markers.ts";
+import { put, sharedServer } from "./openbao/mod.ts";
 import {
   type Container,
   Podman,
   type PodmanResult,
   type RunOptions,
-} from "../support/podman.ts";
+} from "./podman.ts";
 
 /** Where the memory volume is mounted, in both containers. */
 export const INSTALL_DIR = "/cloudtaser";

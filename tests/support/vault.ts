@@ -3,7 +3,7 @@
  * started once, stopped by the last test; a log capture so every file can
  * prove that no secret reached the logs.
  */
-import { randomMarker } from "../support/markers.ts";
+import { randomMarker } from "./markers.ts";
 import assert from "node:assert/strict";
 import { configureSync, type LogRecord, resetSync } from "@logtape/logtape";
 import { parseConfig } from "../../src/config/parse.ts";
@@ -30,7 +30,7 @@ configureSync({
 });
 globalThis.addEventListener("unload", () => resetSync());
 
-export { put, sharedServer } from "../support/openbao.ts";
+export { put, sharedServer } from "./openbao/mod.ts";
 
 /** The result of one fetch into a fresh region: values decoded for asserts. */
 export interface Fetched {
