@@ -4,6 +4,7 @@
  * once), measures every protection and prints the score table. Never prints
  * a value.
  */
+import type { Config } from "../config/parse.ts";
 import { appCommand } from "./command_line.ts";
 import { prepare, type Prepared } from "./start.ts";
 import { formatScore } from "../score/score.ts";
@@ -12,18 +13,17 @@ import { stopped, stopSignal, watchStopSignals } from "./stop_signals.ts";
 /** Runs the check; returns the exit code. */
 export async function checkCommand(
   words: string[],
-  env: Record<string, string>,
+  config: Config,
 ): Promise<number> {
   // A command is optional for check: it only informs the delivery choice.
+  const original = config.string("CLOUDTASER_ORIGINAL_CMD");
   let argv: string[] = ["/bin/true"];
-  if (words.length > 0 || env.CLOUDTASER_ORIGINAL_CMD) {
-    argv = appCommand(words, env.CLOUDTASER_ORIGINAL_CMD);
-  }
+  if (words.length > 0 || original) argv = appCommand(words, original);
   // SIGTERM, SIGINT and SIGQUIT stop a check as they stop a start.
   const watch = watchStopSignals();
   let p: Prepared;
   try {
-    p = await prepare(env, argv, watch.signal);
+    p = await prepare(config, argv, watch.signal);
   } catch (e) {
     const sig = stopSignal();
     if (sig) return stopped(sig, "the check was stopped");

@@ -3,20 +3,15 @@
  * Loaded by src/main.ts after it has started what must start first.
  */
 import { parseArgs } from "node:util";
-import { SyscallError } from "../../ffi/mod.ts";
-import { ConfigError, parseConfig } from "../config/parse.ts";
+import { type Config, ConfigError, parseConfig } from "../config/parse.ts";
 import { settingsHelp } from "../config/help.ts";
 import { checkCommand } from "./check.ts";
+import { exitCodeOf, isExpected } from "./exit_code.ts";
 import { CommandLineError } from "./command_line.ts";
-import { AppCommandError } from "./resolve_app.ts";
 import { install } from "./install.ts";
 import { runCommand } from "./run.ts";
 import { scoreCommand } from "./score.ts";
-import { StartError } from "./start.ts";
 import { log, setupLogging } from "../log.ts";
-import { RegionError } from "../region/mod.ts";
-import { ChildEnvError } from "../delivery/child_env.ts";
-import { VaultError } from "../vault/mod.ts";
 
 export const VERSION = "0.1.0";
 
@@ -116,15 +111,22 @@ export async function main(args: string[]): Promise<number> {
     console.log(`cloudtaser-wrapper ${VERSION}`);
     return 0;
   }
-  const env = Deno.env.toObject();
-  setupLogging();
+  // Parsed once, here; the commands that use it get the Config. install
+  // and webhook read none of it: a bad value they would never use must not
+  // stop them (the log level then stays at its default).
+  let config: Config | ConfigError;
   try {
-    const level = parseConfig(env).string("CLOUDTASER_LOG_LEVEL") as
-      | "debug"
-      | "info"
-      | "warning"
-      | "error";
-    setupLogging(level);
+    config = parseConfig(Deno.env.toObject());
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    config = e;
+  }
+  setupLogging(
+    config instanceof ConfigError
+      ? undefined
+      : config.enum("CLOUDTASER_LOG_LEVEL"),
+  );
+  try {
     switch (sub) {
       case "install": {
         const dir = positionals[0] ?? words[0];
@@ -139,12 +141,15 @@ export async function main(args: string[]): Promise<number> {
       }
       case "webhook":
         return await (await import("./webhook.ts")).webhookCommand(opts);
+    }
+    if (config instanceof ConfigError) throw config;
+    switch (sub) {
       case "score":
-        return await scoreCommand(env, values.json === true);
+        return await scoreCommand(config, values.json === true);
       case "check":
-        return await checkCommand(words, env);
+        return await checkCommand(words, config);
       default:
-        return await runCommand(words, env, bare);
+        return await runCommand(words, config, bare);
     }
   } catch (e) {
     return failed(e);
@@ -153,20 +158,6 @@ export async function main(args: string[]): Promise<number> {
 
 /** Before the app runs every error stops the start, named, never a value. */
 function failed(e: unknown): number {
-  const usage = e instanceof ConfigError || e instanceof CommandLineError ||
-    e instanceof ChildEnvError ||
-    (e instanceof VaultError && e.kind === "config");
-  const code = usage
-    ? 2
-    : e instanceof RegionError
-    ? 3
-    : e instanceof StartError || e instanceof AppCommandError
-    ? e.exitCode
-    : 1;
-  const known = usage || e instanceof RegionError || e instanceof StartError ||
-    e instanceof AppCommandError || e instanceof VaultError ||
-    e instanceof SyscallError;
-  const msg = known ? (e as Error).message : `unexpected error: ${e}`;
-  log().error(msg);
-  return code;
+  log().error(isExpected(e) ? (e as Error).message : `unexpected error: ${e}`);
+  return exitCodeOf(e);
 }

@@ -6,11 +6,21 @@
  */
 import { ACCESS, accessErrno, errnoName } from "../../ffi/mod.ts";
 
-/** The app's command cannot be run; `exitCode` is 127 or 126. */
-export class AppCommandError extends Error {
-  constructor(message: string, readonly exitCode: 126 | 127) {
+/** The app's command was not found (the shell's 127). */
+export class CommandNotFoundError extends Error {
+  /** @param message names the command and where it was looked for */
+  constructor(message: string) {
     super(message);
-    this.name = "AppCommandError";
+    this.name = "CommandNotFoundError";
+  }
+}
+
+/** The app's command exists but cannot be executed (the shell's 126). */
+export class CommandNotExecutableError extends Error {
+  /** @param message names the file and why it cannot run */
+  constructor(message: string) {
+    super(message);
+    this.name = "CommandNotExecutableError";
   }
 }
 
@@ -49,7 +59,8 @@ function judge(path: string): Verdict | "missing" {
  * a `/` is a path; otherwise each `PATH` entry in turn (empty means the
  * current directory, unset `PATH` means `/bin:/usr/bin`), where a match that
  * cannot be executed is remembered and the search goes on. Throws
- * {@link AppCommandError}: 127 when nothing is found, 126 when only what
+ * {@link CommandNotFoundError} when nothing is found,
+ * {@link CommandNotExecutableError} when only what
  * cannot be executed is. `bare` marks a first word given without `--`,
  * which may be a misspelled subcommand.
  *
@@ -64,15 +75,15 @@ export function resolveApp(
   bare = false,
 ): string {
   if (command === "") {
-    throw new AppCommandError("the app's command is an empty word", 127);
+    throw new CommandNotFoundError("the app's command is an empty word");
   }
   if (command.includes("/")) {
     const v = judge(command);
     if (v === "missing") {
-      throw new AppCommandError(`command ${command} not found`, 127);
+      throw new CommandNotFoundError(`command ${command} not found`);
     }
     if (!v.ok) {
-      throw new AppCommandError(`command ${command} ${v.why}`, 126);
+      throw new CommandNotExecutableError(`command ${command} ${v.why}`);
     }
     return command;
   }
@@ -86,18 +97,16 @@ export function resolveApp(
     refused ??= `${candidate} ${v.why}`;
   }
   if (refused) {
-    throw new AppCommandError(
+    throw new CommandNotExecutableError(
       `command ${command} cannot be run: ${refused}`,
-      126,
     );
   }
   const hint = bare
     ? `; is it a misspelled subcommand (${SUBCOMMAND_HINT})? An app's ` +
       "command may also follow -- (cloudtaser-wrapper -- CMD ARGS...)"
     : "";
-  throw new AppCommandError(
+  throw new CommandNotFoundError(
     `command ${command} not found in PATH=${path ?? "(unset: /bin:/usr/bin)"}` +
       hint,
-    127,
   );
 }

@@ -3,6 +3,7 @@
  * which starts the app and stays its parent (PID 1 duties).
  */
 import { handOver } from "../../ffi/handover.ts";
+import type { Config } from "../config/parse.ts";
 import { log } from "../log.ts";
 import { appCommand } from "./command_line.ts";
 import { prepare, type Prepared } from "./start.ts";
@@ -20,14 +21,14 @@ import {
  */
 export async function runCommand(
   words: string[],
-  env: Record<string, string>,
+  config: Config,
   bare = false,
 ): Promise<number> {
-  const argv = appCommand(words, env.CLOUDTASER_ORIGINAL_CMD);
+  const argv = appCommand(words, config.string("CLOUDTASER_ORIGINAL_CMD"));
   const watch = watchStopSignals();
   let p: Prepared;
   try {
-    p = await prepare(env, argv, watch.signal, bare);
+    p = await prepare(config, argv, watch.signal, bare);
   } catch (e) {
     const sig = stopSignal();
     if (sig) return stopped(sig);

@@ -2,7 +2,7 @@
  * `score [--json]`: the protection score this node gives this configuration,
  * measured on a probe region without fetching anything.
  */
-import { parseConfig } from "../config/parse.ts";
+import type { Config } from "../config/parse.ts";
 import { checkEnviron, readOwnEnviron } from "../protect/environ_check.ts";
 import { measureFacts } from "../score/facts.ts";
 import { formatScore, scoreFacts } from "../score/score.ts";
@@ -13,10 +13,9 @@ const CREDENTIALS = ["VAULT_TOKEN", "BAO_TOKEN"];
 
 /** Prints the score; returns the exit code (0 even when low). */
 export async function scoreCommand(
-  env: Record<string, string>,
+  config: Config,
   json: boolean,
 ): Promise<number> {
-  const config = parseConfig(env);
   const enforcer = await enforcerState(config); // before any region, as run
   const region = protectedRegion(config);
   try {
@@ -30,10 +29,10 @@ export async function scoreCommand(
     // Without fetching, the secrets' names are known from the map: none may
     // already sit in the environ (set in the pod spec). A vault: reference
     // under such a name is expected and is not a secret.
-    const planned = [...planSecrets(config, env).envSources]
+    const planned = [...planSecrets(config).envSources]
       .filter(([, source]) => !source.startsWith("env "))
       .map(([name]) => [name, none] as [string, Uint8Array]);
-    const delivery = config.string("CLOUDTASER_DELIVERY");
+    const delivery = config.enum("CLOUDTASER_DELIVERY");
     let interposer = false;
     if (delivery === "interposer") {
       interposer = await Deno.stat(interposerPath()).then(
@@ -45,7 +44,7 @@ export async function scoreCommand(
       region,
       tokenProtected: !tokenInEnviron && region.backing === "memfd_secret",
       // A login token is revoked before the app starts; a supplied one not.
-      tokenRevoked: config.string("VAULT_AUTH_METHOD") !== "token",
+      tokenRevoked: config.enum("VAULT_AUTH_METHOD") !== "token",
       environClean: checkEnviron(environ, planned).clean,
       interposer,
       enforcer,

@@ -5,16 +5,17 @@
  * Before the app exists every doubt stops the start (fail closed).
  */
 import { nativePath } from "../../ffi/mod.ts";
-import { type Config, parseConfig } from "../config/parse.ts";
+import type { Config } from "../config/parse.ts";
 import {
   chooseDelivery,
+  describeFallback,
+  fallbackWarning,
   inspectTarget,
   regionFlags,
-  type RequestedDelivery,
 } from "../delivery/mod.ts";
 import { registerWithEnforcer } from "../enforcer/client.ts";
 import { log } from "../log.ts";
-import { hardenProcess } from "../protect/mod.ts";
+import { hardenProcess, ProtectionMissingError } from "../protect/mod.ts";
 import { SecretRegion } from "../region/mod.ts";
 import { buildChildEnv, type Delivery } from "../delivery/child_env.ts";
 import {
@@ -33,9 +34,14 @@ import { type FetchReport, fetchSecrets } from "../vault/mod.ts";
 import { isCompiled } from "./install.ts";
 import { resolveApp } from "./resolve_app.ts";
 
-/** Stops the start: the message names what failed; exit code for main. */
+/**
+ * The start cannot go on (the wrapper's own environ holds a secret, the
+ * interposer library is missing): the message names what failed. A missing
+ * protection the configuration demands is a ProtectionMissingError instead.
+ */
 export class StartError extends Error {
-  constructor(message: string, readonly exitCode = 1) {
+  /** @param message names what failed, never a value */
+  constructor(message: string) {
     super(message);
     this.name = "StartError";
   }
@@ -67,12 +73,12 @@ export function interposerPath(): string {
  * (`bare`: its first word came without `--`, see resolveApp).
  */
 export async function prepare(
-  env: Record<string, string>,
+  config: Config,
   argv: string[],
   signal?: AbortSignal,
   bare = false,
 ): Promise<Prepared> {
-  const config = parseConfig(env);
+  const env = config.env;
   resolveApp(argv[0], env.PATH, bare);
   // Registered before anything secret exists (DESIGN.md step 0): from its
   // first secret byte the process is one the enforcer guards.
@@ -81,20 +87,20 @@ export async function prepare(
   signal?.throwIfAborted();
   const region = protectedRegion(config);
   try {
-    const fetch = await fetchSecrets({ config, env, region, signal });
-    const requested = config.string("CLOUDTASER_DELIVERY") as RequestedDelivery;
+    const fetch = await fetchSecrets({ config, region, signal });
+    const requested = config.enum("CLOUDTASER_DELIVERY");
     const choice = chooseDelivery(requested, inspectTarget(argv[0], env.PATH));
-    if (requested === "interposer" && choice.delivery !== "interposer") {
+    if (choice.fallback && requested === "interposer") {
       // Asked for secrets outside envp: do not quietly put them there.
-      const why = choice.warning!.replace(/^.*?falls back to env: /, "")
-        .replace(/; the secrets are in .*$/, "");
-      throw new StartError(
-        `CLOUDTASER_DELIVERY=interposer cannot work: ${why}; set ` +
+      throw new ProtectionMissingError(
+        `CLOUDTASER_DELIVERY=interposer cannot work: ` +
+          `${describeFallback(choice.fallback)}; set ` +
           `CLOUDTASER_DELIVERY=auto to accept env delivery`,
-        3,
       );
     }
-    if (choice.warning) log("delivery").warn(choice.warning);
+    if (choice.fallback) {
+      log("delivery").warn(fallbackWarning(requested, choice.fallback));
+    }
     const delivery = choice.delivery;
     const ipath = interposerPath();
     if (delivery === "interposer") await mustExist(ipath, "interposer");
@@ -103,8 +109,7 @@ export async function prepare(
       secretKeys: region.keys(),
       delivery,
       interposerPath: ipath,
-      passthrough: (config.string("CLOUDTASER_ENV_PASSTHROUGH") ?? "")
-        .split(",").map((s) => s.trim()).filter(Boolean),
+      passthrough: config.list("CLOUDTASER_ENV_PASSTHROUGH"),
     });
     if (delivery === "env") {
       checkExecSize({
@@ -144,10 +149,9 @@ export async function prepare(
     });
     const min = config.int("CLOUDTASER_MIN_SCORE");
     if (score.total < min) {
-      throw new StartError(
+      throw new ProtectionMissingError(
         `protection score ${score.total} is below CLOUDTASER_MIN_SCORE=${min}; ` +
           `missing: ${missing(score).join(", ")}`,
-        3,
       );
     }
     return { config, region, fetch, delivery, childEnv: entries, score };

@@ -112,13 +112,6 @@ export function isDangerousName(name: string): boolean {
   return NAMES.has(name) || PREFIXES.some((p) => name.startsWith(p));
 }
 
-/** The allow list from CLOUDTASER_ALLOW_DANGEROUS_NAMES (comma-separated). */
-export function allowedNames(value: string | undefined): Set<string> {
-  return new Set(
-    (value ?? "").split(",").map((s) => s.trim()).filter(Boolean),
-  );
-}
-
 /**
  * Why `name`, set by `source`, is refused, or undefined when it may be used.
  *

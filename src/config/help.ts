@@ -8,6 +8,8 @@ function kindText(s: Setting, sep = "|"): string {
       return k.values.join(sep);
     case "int":
       return `${k.min}-${k.max}`;
+    case "list":
+      return "comma-separated list";
     default:
       return k.type;
   }

@@ -3,7 +3,10 @@
  * environment in, and nothing is logged here.
  */
 import {
+  type EnumName,
+  type EnumValue,
   type Kind,
+  type ListName,
   MAX_DURATION_MS,
   type Setting,
   type SettingName,
@@ -14,6 +17,7 @@ import {
 export class ConfigError extends Error {
   /** One entry per bad variable: `NAME: what was expected`. */
   readonly problems: string[];
+  /** @param problems one entry per bad variable */
   constructor(problems: string[]) {
     super(`invalid configuration:\n  ${problems.join("\n  ")}`);
     this.name = "ConfigError";
@@ -21,11 +25,27 @@ export class ConfigError extends Error {
   }
 }
 
-/** Raw, validated values by name (strings as given; use the typed getters). */
+/**
+ * Validated values by name, read through typed getters, and the environment
+ * they came from (for `vault:` references and the child's environment).
+ * Made by {@link parseConfig}, once, in `main`.
+ */
 export class Config {
+  /** The environment the values were read from. */
+  readonly env: Readonly<Record<string, string>>;
   readonly #values: Map<string, string>;
   readonly #sources: Map<string, string>;
-  constructor(values: Map<string, string>, sources: Map<string, string>) {
+  /**
+   * @param env the environment parsed
+   * @param values validated values by name
+   * @param sources the variable each value was read from (an alias or the name)
+   */
+  constructor(
+    env: Readonly<Record<string, string>>,
+    values: Map<string, string>,
+    sources: Map<string, string>,
+  ) {
+    this.env = env;
     this.#values = values;
     this.#sources = sources;
   }
@@ -41,12 +61,23 @@ export class Config {
   source(name: SettingName): string {
     return this.#sources.get(name) ?? name;
   }
+  /** A `bool` setting. */
   bool(name: SettingName): boolean {
     const v = this.string(name);
     return v !== undefined && TRUE.has(v.toLowerCase());
   }
+  /** An `int` setting. */
   int(name: SettingName): number {
     return Number(this.string(name) ?? "0");
+  }
+  /** An `enum` setting: one of the table's values, or the default. */
+  enum<N extends EnumName>(name: N): EnumValue<N> {
+    return this.string(name) as EnumValue<N>;
+  }
+  /** A `list` setting: its words, trimmed; empty when unset. */
+  list(name: ListName): string[] {
+    const v = this.string(name);
+    return v === undefined ? [] : splitList(v).filter((w) => w !== "");
   }
   /** A duration in milliseconds. */
   durationMs(name: SettingName): number {
@@ -82,6 +113,10 @@ export function parseDurationMs(v: string): number | null {
   return v.length ? total : null;
 }
 
+function splitList(v: string): string[] {
+  return v.split(",").map((w) => w.trim());
+}
+
 function problem(s: Setting, src: string, v: string): string | null {
   const k: Kind = s.kind;
   const shown = s.sensitive ? "(value hidden)" : JSON.stringify(v);
@@ -105,6 +140,15 @@ function problem(s: Setting, src: string, v: string): string | null {
       return ms > MAX_DURATION_MS
         ? `${src}=${shown}: at most ${MAX_DURATION_MS} ms (596h31m23s, ` +
           "the longest a timer can wait)"
+        : null;
+    }
+    case "list": {
+      if (v === "") return `${src} is set but empty`;
+      const empty = splitList(v).indexOf("");
+      // "a,,b", "a," or "," is a typo, not "fewer entries": refuse it.
+      return k.empty === "refuse" && empty >= 0
+        ? `${src} entry ${empty + 1} is empty (${shown}); list entries ` +
+          "separated by single commas"
         : null;
     }
     case "enum":
@@ -168,5 +212,5 @@ export function parseConfig(env: Record<string, string>): Config {
     );
   }
   if (problems.length) throw new ConfigError(problems);
-  return new Config(values, sources);
+  return new Config(env, values, sources);
 }

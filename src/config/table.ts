@@ -4,9 +4,17 @@
  * table are generated from it.
  */
 
+import { DELIVERIES } from "../../ffi/constants.ts";
+
 /** How a variable's value is validated. */
 export type Kind =
   | { type: "string" }
+  /**
+   * Comma-separated words, blanks around each trimmed. `empty`: what an
+   * empty entry (`a,,b`, a trailing comma) means: a typo to refuse, or
+   * nothing.
+   */
+  | { type: "list"; empty: "refuse" | "ignore" }
   | { type: "bool" }
   | { type: "int"; min: number; max: number }
   | { type: "duration" } // seconds or Go-style "1m30s", "500ms"; 1 ms to MAX_DURATION_MS
@@ -32,6 +40,7 @@ export interface Setting {
 const bool: Kind = { type: "bool" };
 const str: Kind = { type: "string" };
 const file: Kind = { type: "file" };
+const names = { type: "list", empty: "ignore" } as const;
 
 /**
  * The longest duration a timer can wait: setTimeout and AbortSignal.timeout
@@ -153,8 +162,8 @@ export const SETTINGS = [
   // cloudtaser's own.
   {
     name: "CLOUDTASER_SECRET_PATHS",
-    kind: str,
-    meaning: "comma-separated KV paths, e.g. secret/data/app/db,kv/app",
+    kind: { type: "list", empty: "refuse" },
+    meaning: "KV paths, e.g. secret/data/app/db,kv/app",
   },
   {
     name: "CLOUDTASER_ENV_MAP",
@@ -176,7 +185,7 @@ export const SETTINGS = [
   },
   {
     name: "CLOUDTASER_DELIVERY",
-    kind: { type: "enum", values: ["env", "interposer", "fd", "auto"] },
+    kind: { type: "enum", values: [...DELIVERIES, "auto"] },
     default: "env",
     meaning: "how the app receives secrets",
   },
@@ -206,12 +215,12 @@ export const SETTINGS = [
   },
   {
     name: "CLOUDTASER_ENV_PASSTHROUGH",
-    kind: str,
-    meaning: "comma-separated configuration variables the app may still see",
+    kind: names,
+    meaning: "configuration variables the app may still see",
   },
   {
     name: "CLOUDTASER_ALLOW_DANGEROUS_NAMES",
-    kind: str,
+    kind: names,
     meaning:
       "secret names allowed although they control the app (LD_*, PATH, ...)",
   },
@@ -241,6 +250,20 @@ export const SETTINGS = [
 
 /** A name in the table. */
 export type SettingName = (typeof SETTINGS)[number]["name"];
+
+type Row = (typeof SETTINGS)[number];
+
+/** A name whose kind is `enum`. */
+export type EnumName = Extract<Row, { kind: { type: "enum" } }>["name"];
+
+/** The values an `enum` setting takes, e.g. `EnumValue<"VAULT_AUTH_METHOD">`. */
+export type EnumValue<N extends EnumName> = Extract<
+  Row,
+  { name: N }
+>["kind"] extends { values: readonly (infer V)[] } ? V : never;
+
+/** A name whose kind is `list`. */
+export type ListName = Extract<Row, { kind: { type: "list" } }>["name"];
 
 /** Prefixes of configuration that never reaches the child by default. */
 export const CONFIG_PREFIXES = ["CLOUDTASER_", "VAULT_", "BAO_"] as const;

@@ -1,20 +1,15 @@
 /**
- * Which delivery can work for the target program: its libc, read from the
- * `PT_INTERP` of its ELF file (the command resolved through `PATH` the way
- * `execvp` does, `#!` scripts followed to their interpreter), and the choice
- * among `CLOUDTASER_DELIVERY=auto|env|interposer|fd`.
+ * What the target program is: its libc, read from the `PT_INTERP` of its
+ * ELF file (the command resolved through `PATH` the way `execvp` does, `#!`
+ * scripts followed to their interpreter), and whether it is a Go program.
+ * choose.ts turns that into a delivery.
  *
  * The parsers are pure and bounds-checked: a truncated or hostile file gives
  * `"unknown"`, never an exception or an out-of-range read.
  */
-import type { Delivery } from "../../ffi/constants.ts";
-
-export type { Delivery };
 
 /** The C library a program runs with. */
 export type Libc = "glibc" | "musl" | "static" | "unknown";
-/** `CLOUDTASER_DELIVERY`. */
-export type RequestedDelivery = Delivery | "auto";
 
 /** What an ELF file's headers say. */
 export interface ElfInfo {
@@ -339,57 +334,4 @@ export function detectLibc(
   path: string | undefined = Deno.env.get("PATH"),
 ): Libc {
   return inspectTarget(command, path).libc;
-}
-
-/** The delivery to use, and why it differs from the request. */
-export interface DeliveryChoice {
-  delivery: Delivery;
-  /** Set when the request fell back to `env`; one sentence, no values. */
-  warning?: string;
-}
-
-/**
- * Chooses the delivery for `CLOUDTASER_DELIVERY`. `env` and `fd` are taken as
- * asked. `interposer` and `auto` give the interposer only where it works: a
- * glibc-dynamic ELF of this architecture, not a Go program (Go copies its
- * environment from the initial stack and never calls getenv). A script run
- * through `env` (`#!/usr/bin/env NAME`, pyenv-style shims) qualifies when
- * NAME does: the interposer hands each program a glibc program execs a
- * region of its own (docs/interposer.md), so env, the shell and the final
- * program each keep interposer delivery. Anywhere else they fall back to
- * `env` with a warning.
- *
- * @example
- * ```ts
- * const { delivery, warning } = chooseDelivery("auto", inspectTarget(argv[0]));
- * if (warning) log.warn(warning);
- * ```
- */
-export function chooseDelivery(
-  requested: RequestedDelivery,
-  target: TargetInfo | Libc,
-): DeliveryChoice {
-  if (requested === "env" || requested === "fd") return { delivery: requested };
-  const t: TargetInfo = typeof target === "string"
-    ? { command: "", chain: [], libc: target, viaEnv: false, go: false }
-    : target;
-  const name = t.chain.at(-1) ?? (t.command || "the target");
-  let why: string | undefined;
-  if (t.libc === "static") {
-    why = `${name} is statically linked and does not load LD_PRELOAD`;
-  } else if (t.libc === "musl") {
-    why = `${name} uses musl, whose loader cannot load a glibc interposer`;
-  } else if (t.libc === "unknown") {
-    why = `the C library of ${name} is unknown (not found, not an ELF ` +
-      `file for this architecture, or an unrecognised PT_INTERP)`;
-  } else if (t.go) {
-    why = `${name} is a Go program, which reads its environment from the ` +
-      `initial stack rather than through getenv`;
-  }
-  if (why === undefined) return { delivery: "interposer" };
-  return {
-    delivery: "env",
-    warning: `CLOUDTASER_DELIVERY=${requested} falls back to env: ${why}; ` +
-      `the secrets are in the app's /proc/<pid>/environ`,
-  };
 }

@@ -33,9 +33,6 @@ export interface EnforcerRegistration {
   error?: string;
 }
 
-/** Default socket path of the enforcer DaemonSet's hostPath. */
-export const DEFAULT_ENFORCER_SOCKET = "/run/cloudtaser/enforcer.sock";
-
 const MAX_ANSWER = 4096;
 
 /**

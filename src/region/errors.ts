@@ -1,9 +1,11 @@
 /**
- * The region could not be set up as the configuration demands
- * (a strict mode, or a record that cannot be stored). The message names the
- * kernel feature, capability or key; it never holds a secret value.
+ * A record cannot be stored (an invalid or duplicate key, a value with a
+ * NUL byte, a region larger than the kernel maps). The message names the key
+ * or the size; it never holds a secret value. A missing protection the
+ * configuration demands is a ProtectionMissingError (src/protect/errors.ts).
  */
 export class RegionError extends Error {
+  /** @param message names the key or the size, never a value */
   constructor(message: string) {
     super(message);
     this.name = "RegionError";

@@ -8,6 +8,7 @@
  * Values enter as bytes only; they never become JS strings here.
  */
 import * as native from "../../ffi/mod.ts";
+import { ProtectionMissingError } from "../protect/errors.ts";
 import { RegionError } from "./errors.ts";
 import {
   CANARY_SIZE,
@@ -304,7 +305,7 @@ export class SecretRegion {
           `grant CAP_IPC_LOCK)`;
       } else throw e;
       if (this.#opts.requireMemfdSecret) {
-        throw new RegionError(
+        throw new ProtectionMissingError(
           `CLOUDTASER_REQUIRE_MEMFD_SECRET=true but ${why}`,
         );
       }
@@ -340,7 +341,9 @@ export class SecretRegion {
       const why = `${e.message}: the secret region can be swapped to disk ` +
         `(grant CAP_IPC_LOCK or raise RLIMIT_MEMLOCK)`;
       if (this.#opts.requireMlock) {
-        throw new RegionError(`CLOUDTASER_REQUIRE_MLOCK=true but ${why}`);
+        throw new ProtectionMissingError(
+          `CLOUDTASER_REQUIRE_MLOCK=true but ${why}`,
+        );
       }
       this.#warnOnce(why);
       return false;

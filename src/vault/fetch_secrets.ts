@@ -11,10 +11,11 @@ import { writeSecret } from "./write_secret.ts";
 
 /** Input of {@link fetchSecrets}. */
 export interface FetchOptions {
-  /** The parsed configuration (`parseConfig(env)`). */
+  /**
+   * The parsed configuration (`parseConfig(env)`); its `env` is scanned for
+   * `vault:` references.
+   */
   config: Config;
-  /** The wrapper's environment, scanned for `vault:` references. */
-  env: Record<string, string>;
   /** Where the values go. */
   region: SecretRegion;
   /** Aborts the whole fetch (VAULT_CLIENT_TIMEOUT applies regardless). */
@@ -51,13 +52,13 @@ export interface FetchReport {
  * ```ts
  * const config = parseConfig(Deno.env.toObject());
  * const region = SecretRegion.create();
- * const report = await fetchSecrets({ config, env: Deno.env.toObject(), region });
+ * const report = await fetchSecrets({ config, region });
  * console.error(`${report.keys.length} secrets in ${report.requests} requests`);
  * ```
  */
 export async function fetchSecrets(opts: FetchOptions): Promise<FetchReport> {
   const t0 = performance.now();
-  const plan = planSecrets(opts.config, opts.env);
+  const plan = planSecrets(opts.config);
   const client = VaultClient.create(opts.config, { signal: opts.signal });
   let revoking: Promise<TokenRevocation> | undefined;
   try {

@@ -11,12 +11,12 @@
  * | token | none | VAULT_TOKEN_FILE, else VAULT_TOKEN |
  */
 import type { Config } from "../config/parse.ts";
-import type { SettingName } from "../config/table.ts";
+import type { EnumValue, SettingName } from "../config/table.ts";
 import { VaultError } from "./errors.ts";
 import { jsonBody, readCredentialFile } from "./json_body.ts";
 
 /** An auth method name, as VAULT_AUTH_METHOD spells it. */
-export type AuthMethod = "kubernetes" | "cert" | "approle" | "jwt" | "token";
+export type AuthMethod = EnumValue<"VAULT_AUTH_METHOD">;
 
 /** A login to POST, or a token to use as is. */
 export type LoginRequest =
@@ -66,8 +66,7 @@ function credential(config: Config, name: SettingName): Uint8Array {
  * `token`) after use.
  */
 export function loginRequest(config: Config): LoginRequest {
-  const method =
-    (config.string("VAULT_AUTH_METHOD") ?? "kubernetes") as AuthMethod;
+  const method = config.enum("VAULT_AUTH_METHOD");
   const withSecret = (
     fields: Record<string, Uint8Array>,
     secret: Uint8Array,

@@ -14,10 +14,7 @@
  * key name used as the env name.
  */
 import type { Config } from "../config/parse.ts";
-import {
-  allowedNames,
-  dangerousNameProblem,
-} from "../config/dangerous_names.ts";
+import { dangerousNameProblem } from "../config/dangerous_names.ts";
 import { VaultError } from "./errors.ts";
 
 /** One value to deliver: `field` of the secret becomes env `env`. */
@@ -133,30 +130,16 @@ class Builder {
  *
  * @example
  * ```ts
- * const plan = planSecrets(parseConfig(env), env);
+ * const plan = planSecrets(parseConfig(env));
  * plan.reads.map((r) => r.path); // ["secret/data/app/db", "kv/app"]
  * ```
  */
-export function planSecrets(
-  config: Config,
-  env: Record<string, string>,
-): SecretPlan {
+export function planSecrets(config: Config): SecretPlan {
   const b = new Builder(
-    allowedNames(config.string("CLOUDTASER_ALLOW_DANGEROUS_NAMES")),
+    new Set(config.list("CLOUDTASER_ALLOW_DANGEROUS_NAMES")),
   );
-  const pathsText = config.string("CLOUDTASER_SECRET_PATHS");
-  const paths = pathsText === undefined
-    ? []
-    : pathsText.split(",").map((p) => p.trim());
-  const empty = paths.indexOf("");
-  if (empty >= 0) {
-    // "a,,b", "a," or "," is a typo, not "fewer paths": refuse it.
-    throw new VaultError(
-      "config",
-      `CLOUDTASER_SECRET_PATHS entry ${empty + 1} is empty ` +
-        `(${JSON.stringify(pathsText)}); list paths separated by single commas`,
-    );
-  }
+  // Empty entries ("a,,b") were refused by the table's list kind.
+  const paths = config.list("CLOUDTASER_SECRET_PATHS");
   const mapText = config.string("CLOUDTASER_ENV_MAP");
   const groups = mapText === undefined ? [] : mapText.split(";");
   if (groups.length > paths.length) {
@@ -196,7 +179,7 @@ export function planSecrets(
       );
     }
   });
-  for (const [name, value] of Object.entries(env)) {
+  for (const [name, value] of Object.entries(config.env)) {
     if (!value.startsWith("vault:")) continue;
     const parts = value.slice("vault:".length).split("#");
     const where = `env ${name}=${value}`;

@@ -137,8 +137,7 @@ export class VaultClient {
 
   private constructor(config: Config, opts: VaultClientOptions) {
     this.#config = config;
-    this.authMethod = (config.string("VAULT_AUTH_METHOD") ??
-      "kubernetes") as AuthMethod;
+    this.authMethod = config.enum("VAULT_AUTH_METHOD");
     const tls = tlsSettings(config);
     this.skipVerify = tls.skipVerify;
     this.#serverName = tls.serverName;

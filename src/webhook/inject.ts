@@ -212,7 +212,7 @@ function checkConfig(pod: Pod, c: Container): void {
   const env: Record<string, string> = {};
   for (const e of c.env ?? []) if (e.value !== undefined) env[e.name] = e.value;
   try {
-    planSecrets(parseConfig(env), env);
+    planSecrets(parseConfig(env));
   } catch (e) {
     if (!(e instanceof ConfigError || e instanceof VaultError)) throw e;
     const from = VARIABLE_ANNOTATIONS.filter(([a]) =>

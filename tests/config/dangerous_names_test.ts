@@ -1,10 +1,10 @@
 /** The names a secret may not take unless allowed, and the allow list. */
 import assert from "node:assert/strict";
 import {
-  allowedNames,
   dangerousNameProblem,
   isDangerousName,
 } from "../../src/config/dangerous_names.ts";
+import { parseConfig } from "../../src/config/parse.ts";
 
 Deno.test("loader, shell and interpreter names are dangerous; ordinary secret names are not", () => {
   for (
@@ -53,7 +53,10 @@ Deno.test("loader, shell and interpreter names are dangerous; ordinary secret na
 });
 
 Deno.test("the allow list lets exactly the names it lists through", () => {
-  const allowed = allowedNames(" PATH , NODE_OPTIONS,,");
+  const allowed = new Set(
+    parseConfig({ CLOUDTASER_ALLOW_DANGEROUS_NAMES: " PATH , NODE_OPTIONS,," })
+      .list("CLOUDTASER_ALLOW_DANGEROUS_NAMES"),
+  );
   assert.deepEqual([...allowed], ["PATH", "NODE_OPTIONS"]);
   assert.equal(dangerousNameProblem("PATH", "x", allowed), undefined);
   assert.equal(dangerousNameProblem("DB_PASSWORD", "x", new Set()), undefined);

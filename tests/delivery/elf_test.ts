@@ -8,6 +8,7 @@ import {
   bytesSource,
   chooseDelivery,
   detectLibc,
+  fallbackWarning,
   inspectTarget,
   parseElf,
   parseShebang,
@@ -83,14 +84,18 @@ Deno.test("chooseDelivery: interposer only for glibc-dynamic, env with a warning
     for (const req of ["auto", "interposer"] as const) {
       const c = chooseDelivery(req, libc);
       assert.equal(c.delivery, "env");
+      assert.deepEqual(c.fallback, {
+        cause: libc === "unknown" ? "unknown-libc" : libc,
+        program: "the target",
+      });
       assert.match(
-        c.warning!,
+        fallbackWarning(req, c.fallback!),
         new RegExp(`CLOUDTASER_DELIVERY=${req} falls back to env`),
       );
     }
   }
   const st = chooseDelivery("auto", inspectTarget(STATIC));
-  assert.match(st.warning!, /statically linked/);
+  assert.match(fallbackWarning("auto", st.fallback!), /statically linked/);
   const go = chooseDelivery("auto", {
     command: "app",
     chain: ["/app"],
@@ -98,7 +103,8 @@ Deno.test("chooseDelivery: interposer only for glibc-dynamic, env with a warning
     viaEnv: false,
     go: true,
   });
-  assert.match(go.warning!, /Go program/);
+  assert.deepEqual(go.fallback, { cause: "go", program: "/app" });
+  assert.match(fallbackWarning("auto", go.fallback!), /Go program/);
   // A script run through env that ends in a glibc program: the interposer
   // follows the execs (exec_test.ts), so it keeps interposer delivery.
   const viaEnv = chooseDelivery("auto", {
@@ -161,7 +167,8 @@ for (
       const choice = chooseDelivery("auto", inspectTarget(bin));
       assert.equal(choice.delivery, "env");
       for (const val of Object.values(secrets)) {
-        if (val) assert.ok(!choice.warning!.includes(val));
+        const warning = fallbackWarning("auto", choice.fallback!);
+        if (val) assert.ok(!warning.includes(val));
       }
       const viaEnv = await run({
         mode: choice.delivery,

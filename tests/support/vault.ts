@@ -43,11 +43,7 @@ export interface Fetched {
 export async function fetchInto(env: Record<string, string>): Promise<Fetched> {
   const region = SecretRegion.create();
   try {
-    const report = await fetchSecrets({
-      config: parseConfig(env),
-      env,
-      region,
-    });
+    const report = await fetchSecrets({ config: parseConfig(env), region });
     const values: Record<string, string> = {};
     const bytes: Record<string, Uint8Array> = {};
     for (const k of region.keys()) {
@@ -68,7 +64,7 @@ export async function fetchInto(env: Record<string, string>): Promise<Fetched> {
 export async function fetchError(env: Record<string, string>): Promise<Error> {
   const region = SecretRegion.create();
   try {
-    await fetchSecrets({ config: parseConfig(env), env, region });
+    await fetchSecrets({ config: parseConfig(env), region });
   } catch (e) {
     return e as Error;
   } finally {

@@ -220,7 +220,7 @@ Deno.test("env names: invalid or duplicate names are refused, naming both source
   const bao = await ready();
   const plan = (extra: Record<string, string>) => {
     const env = bao.env(extra);
-    return () => planSecrets(parseConfig(env), env);
+    return () => planSecrets(parseConfig(env));
   };
   assert.throws(
     plan({
@@ -312,7 +312,7 @@ Deno.test("VaultClient.check verifies paths and keys without delivering values",
   const config = parseConfig(env);
   const client = VaultClient.create(config);
   try {
-    const results = await client.check(planSecrets(config, env));
+    const results = await client.check(planSecrets(config));
     assert.deepEqual(results.map((r) => [r.path, r.kvVersion, r.keys.length]), [
       ["secret/data/app/db", 2, 6],
       ["kv/app", 1, 2],
@@ -325,7 +325,7 @@ Deno.test("VaultClient.check verifies paths and keys without delivering values",
   const bad = { ...env, CLOUDTASER_ENV_MAP: "nope=P" };
   const c2 = VaultClient.create(parseConfig(bad));
   try {
-    await assert.rejects(c2.check(planSecrets(parseConfig(bad), bad)), {
+    await assert.rejects(c2.check(planSecrets(parseConfig(bad))), {
       name: "VaultError",
       message: /secret\/data\/app\/db has no key "nope"/,
     });

@@ -172,6 +172,33 @@ Deno.test("install is atomic, 0755 and idempotent, and the installed wrapper run
   }
 });
 
+Deno.test("install, version and --help work with an invalid configuration that run refuses", async () => {
+  const bad = {
+    PATH: "/usr/bin:/bin",
+    CLOUDTASER_LOG_LEVEL: "loud",
+    VAULT_ADDR: "not a url",
+  };
+  const dir = await Deno.makeTempDir({ prefix: "ct-install-" });
+  try {
+    const inst = await wrapper(["install", dir], bad);
+    assert.equal(inst.code, 0, inst.stderr);
+    assert.match(inst.stdout, /^installed: .*cloudtaser-wrapper/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+  const version = await wrapper(["version"], bad);
+  assert.equal(version.code, 0, version.stderr);
+  assert.equal(version.stdout.trim(), "cloudtaser-wrapper 0.1.0");
+  const help = await wrapper(["--help"], bad);
+  assert.equal(help.code, 0, help.stderr);
+  assert.match(help.stdout, /^Usage:/m);
+  const run = await wrapper(["--", "/bin/true"], bad);
+  assert.equal(run.code, 2);
+  const said = logLines(run).map((l) => l.message).join("\n");
+  assert.match(said, /CLOUDTASER_LOG_LEVEL="loud": expected one of/);
+  assert.match(said, /VAULT_ADDR="not a url": expected a URL/);
+});
+
 Deno.test("--help lists every configuration variable; bad options exit 2", async () => {
   const r = await wrapper(["--help"], {});
   assert.equal(r.code, 0);
