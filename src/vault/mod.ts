@@ -2,11 +2,7 @@
 export { fetchSecrets } from "./fetch_secrets.ts";
 export type { FetchOptions, FetchReport } from "./fetch_secrets.ts";
 export { VaultClient } from "./vault_client.ts";
-export type {
-  CheckResult,
-  KvSecret,
-  VaultClientOptions,
-} from "./vault_client.ts";
+export type { KvSecret, VaultClientOptions } from "./vault_client.ts";
 export { isEnvName, planSecrets } from "./secret_plan.ts";
 export type { FieldTarget, PathRead, SecretPlan } from "./secret_plan.ts";
 export { VaultError } from "./errors.ts";

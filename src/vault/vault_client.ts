@@ -1,7 +1,8 @@
 /**
  * VaultClient: one server, one transport, one token. Logs in, tells KV v1
  * from v2 per mount, reads secrets as bytes with retries under one deadline.
- * It never writes a value anywhere; `fetchSecrets` and `check` decide that.
+ * It never writes a value anywhere; `fetchSecrets` decides that. Mount
+ * lookup is kv_mounts.ts, the wording of failed answers status_errors.ts.
  */
 import type { Config } from "../config/parse.ts";
 import { log } from "../log.ts";
@@ -9,22 +10,26 @@ import { classifyFailure } from "./classify_failure.ts";
 import { createTransport } from "./create_transport.ts";
 import { VaultError } from "./errors.ts";
 import {
-  decodeInto,
   decodeString,
   findPath,
   type JsonSpan,
   JsonSyntaxError,
-  maxDecodedLength,
-  objectMembers,
 } from "./json_bytes.ts";
+import {
+  apiPath,
+  legacyMount,
+  type Mount,
+  MountCache,
+  mountFromAnswer,
+} from "./kv_mounts.ts";
 import { type AuthMethod, loginRequest } from "./login_request.ts";
-import type { PathRead, SecretPlan } from "./secret_plan.ts";
-import { responseErrors } from "./response_errors.ts";
+import type { PathRead } from "./secret_plan.ts";
 import {
   isRetryableStatus,
   parseRetryAfterMs,
   retryDelayMs,
 } from "./retry_policy.ts";
+import { loginError, readError, statusError } from "./status_errors.ts";
 import { tlsSettings } from "./tls_settings.ts";
 import { TokenStore } from "./token_store.ts";
 import type { Transport, TransportResponse } from "./transport.ts";
@@ -54,20 +59,6 @@ export interface KvSecret {
   data: JsonSpan;
 }
 
-/** What `check` found for one path: key names only. */
-export interface CheckResult {
-  path: string;
-  version?: number;
-  kvVersion: 1 | 2;
-  /** Every key the secret holds. */
-  keys: string[];
-}
-
-interface Mount {
-  path: string; // "secret/"
-  version: 1 | 2;
-}
-
 interface Sent {
   body?: Uint8Array;
   token?: boolean;
@@ -88,10 +79,6 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-function firstSegment(path: string): string {
-  return path.split("/")[0];
-}
-
 /**
  * A client for one Vault/OpenBao server.
  *
@@ -100,7 +87,8 @@ function firstSegment(path: string): string {
  * const client = VaultClient.create(parseConfig(Deno.env.toObject()));
  * try {
  *   await client.login();
- *   const results = await client.check(planSecrets(config, env));
+ *   const secret = await client.readSecret(planSecrets(config).reads[0]);
+ *   secret.body.fill(0);
  * } finally {
  *   client.close();
  * }
@@ -111,8 +99,6 @@ export class VaultClient {
   readonly authMethod: AuthMethod;
   /** True when the server certificate is not verified (costs score). */
   readonly skipVerify: boolean;
-  /** Which transport carries the requests. */
-  readonly transportKind: Transport["kind"];
   /**
    * VAULT_ADDR is plain http:// (allowed by CLOUDTASER_ALLOW_INSECURE_HTTP):
    * the token and the secrets cross the network in clear (costs score).
@@ -130,8 +116,7 @@ export class VaultClient {
   readonly #deadlineAt: number;
   readonly #signal: AbortSignal;
   readonly #token = new TokenStore();
-  readonly #mounts: Mount[] = [];
-  readonly #preflights = new Map<string, Promise<unknown>>();
+  readonly #mounts = new MountCache();
   #requests = 0;
   #closed = false;
 
@@ -160,7 +145,6 @@ export class VaultClient {
       ? AbortSignal.any([this.#deadline, opts.signal])
       : this.#deadline;
     this.#transport = createTransport(tls);
-    this.transportKind = this.#transport.kind;
   }
 
   /**
@@ -241,7 +225,15 @@ export class VaultClient {
       req.body.fill(0);
     }
     try {
-      if (res.status !== 200) throw this.#loginError(res, req.method, what);
+      if (res.status !== 200) {
+        throw loginError(
+          res,
+          req.method,
+          what,
+          this.#maxRetries,
+          this.#config.string("VAULT_AUTH_ROLE"),
+        );
+      }
       const span = this.#parse(res.body, ["auth", "client_token"], what);
       if (span?.kind !== "string") {
         throw new VaultError(
@@ -262,8 +254,11 @@ export class VaultClient {
    * does). Fails closed: missing, forbidden, deleted, sealed → VaultError.
    */
   async readSecret(read: PathRead): Promise<KvSecret> {
-    const mount = await this.#mountOf(read.path);
-    const apiPath = this.#apiPath(read.path, mount);
+    const mount = await this.#mounts.of(
+      read.path,
+      (p) => this.#lookupMount(p),
+    );
+    const api = apiPath(read.path, mount);
     if (read.version !== undefined && mount.version === 1) {
       throw new VaultError(
         "config",
@@ -276,14 +271,14 @@ export class VaultClient {
     const what = `reading ${read.path}${
       read.version !== undefined ? ` version ${read.version}` : ""
     }`;
-    const res = await this.#send("GET", apiPath + query, {
+    const res = await this.#send("GET", api + query, {
       token: true,
       what,
       path: read.path,
     });
     try {
       if (res.status !== 200) {
-        throw this.#readError(res, read, mount, apiPath, what);
+        throw readError(res, read, mount, api, what, this.#maxRetries);
       }
       const dataPath = mount.version === 2 ? ["data", "data"] : ["data"];
       const data = this.#parse(res.body, dataPath, what, read.path);
@@ -296,7 +291,7 @@ export class VaultClient {
       }
       return {
         read,
-        apiPath,
+        apiPath: api,
         kvVersion: mount.version,
         body: res.body,
         data,
@@ -305,45 +300,6 @@ export class VaultClient {
       res.body.fill(0);
       throw e;
     }
-  }
-
-  /**
-   * Dry run for the `check` command: every path in `plan` is read and each
-   * mapped key checked present. Values are not copied anywhere: each body is
-   * zeroed before the next step. Throws the first failure in plan order.
-   */
-  async check(plan: SecretPlan): Promise<CheckResult[]> {
-    if (!this.#token.hasToken) await this.login();
-    const settled = await Promise.allSettled(
-      plan.reads.map((r) => this.readSecret(r)),
-    );
-    const results: CheckResult[] = [];
-    let failure: unknown;
-    for (const s of settled) {
-      if (s.status === "rejected") {
-        failure ??= s.reason;
-        continue;
-      }
-      const secret = s.value;
-      try {
-        const keys = objectMembers(secret.body, secret.data).map(([k]) => k);
-        for (const t of secret.read.targets) {
-          if (!keys.includes(t.field)) {
-            failure ??= missingKey(secret.read, t.field, t.source, keys);
-          }
-        }
-        results.push({
-          path: secret.read.path,
-          version: secret.read.version,
-          kvVersion: secret.kvVersion,
-          keys,
-        });
-      } finally {
-        secret.body.fill(0);
-      }
-    }
-    if (failure) throw failure;
-    return results;
   }
 
   /** Closes the transport and wipes the token. Idempotent. */
@@ -483,35 +439,8 @@ export class VaultClient {
 
   // -- KV mounts -------------------------------------------------------------
 
-  #cachedMount(path: string): Mount | undefined {
-    return this.#mounts.find((m) => (path + "/").startsWith(m.path));
-  }
-
-  /**
-   * The mount of `path` from `sys/internal/ui/mounts/<path>`, cached per
-   * mount. Concurrent lookups under one first segment wait for each other,
-   * so paths on one mount cost one preflight.
-   */
-  async #mountOf(path: string): Promise<Mount> {
-    const seg = firstSegment(path);
-    for (;;) {
-      const cached = this.#cachedMount(path);
-      if (cached) return cached;
-      const pending = this.#preflights.get(seg);
-      if (!pending) break;
-      await pending.catch(() => {});
-      if (this.#preflights.get(seg) === pending) this.#preflights.delete(seg);
-    }
-    const p = this.#preflight(path);
-    this.#preflights.set(seg, p);
-    try {
-      return await p;
-    } finally {
-      if (this.#preflights.get(seg) === p) this.#preflights.delete(seg);
-    }
-  }
-
-  async #preflight(path: string): Promise<Mount> {
+  /** Looks up the mount of `path` (sys/internal/ui/mounts/<path>). */
+  async #lookupMount(path: string): Promise<Mount> {
     const what = `looking up the mount of ${path}`;
     const res = await this.#send("GET", `sys/internal/ui/mounts/${path}`, {
       token: true,
@@ -519,14 +448,9 @@ export class VaultClient {
       path,
     });
     try {
-      if (res.status === 404) {
-        // Vault's CLI treats 404 (servers before 0.10) as KV v1.
-        const m: Mount = { path: firstSegment(path) + "/", version: 1 };
-        this.#mounts.push(m);
-        return m;
-      }
+      if (res.status === 404) return legacyMount(path);
       if (res.status !== 200) {
-        throw this.#statusError(res, what, path, {
+        throw statusError(res, what, path, this.#maxRetries, {
           403: `the token's policies must allow read on ${path} ` +
             "(the preflight sys/internal/ui/mounts/<path> needs any " +
             "capability on it)",
@@ -534,207 +458,17 @@ export class VaultClient {
       }
       const mountSpan = this.#parse(res.body, ["data", "path"], what, path);
       const verSpan = findPath(res.body, ["data", "options", "version"]);
-      const mountPath = mountSpan?.kind === "string"
-        ? decodeString(res.body, mountSpan)
-        : firstSegment(path) + "/";
-      const version = verSpan?.kind === "string" &&
-          decodeString(res.body, verSpan) === "2"
-        ? 2
-        : 1;
-      const m: Mount = {
-        path: mountPath.endsWith("/") ? mountPath : mountPath + "/",
-        version,
-      };
-      if (!(path + "/").startsWith(m.path)) {
-        // A namespace-qualified answer; key the cache on the path itself.
-        m.path = path.slice(0, path.indexOf("/") + 1) || path + "/";
-      }
-      this.#mounts.push(m);
-      return m;
+      return mountFromAnswer(
+        path,
+        mountSpan?.kind === "string"
+          ? decodeString(res.body, mountSpan)
+          : undefined,
+        verSpan?.kind === "string"
+          ? decodeString(res.body, verSpan)
+          : undefined,
+      );
     } finally {
       res.body.fill(0);
     }
   }
-
-  /**
-   * The API path: KV v2 needs `data/` after the mount. A path that already
-   * has it (as cloudtaser and vault-env references write them) is kept; one
-   * without gets it inserted, as `vault kv get` does.
-   */
-  #apiPath(path: string, mount: Mount): string {
-    if (mount.version === 1) return path;
-    const rest = path.slice(mount.path.length);
-    return rest.startsWith("data/") ? path : `${mount.path}data/${rest}`;
-  }
-
-  // -- errors ----------------------------------------------------------------
-
-  #statusError(
-    res: TransportResponse,
-    what: string,
-    path: string | undefined,
-    advice: Record<number, string> = {},
-  ): VaultError {
-    const said = responseErrors(res.body);
-    const tail = said ? ` (server: ${said})` : "";
-    const s = res.status;
-    const detail = { path, status: s };
-    if (s === 503) {
-      return new VaultError(
-        "sealed",
-        `${what}: the server answered 503, it is sealed or not active` +
-          `${tail}; unseal it (bao operator unseal) or check its health`,
-        detail,
-      );
-    }
-    if (s === 429) {
-      return new VaultError(
-        "rate_limited",
-        `${what}: still rate limited (429) after ${this.#maxRetries} ` +
-          `retries${tail}; raise VAULT_MAX_RETRIES or the server's quota`,
-        detail,
-      );
-    }
-    if (s === 403) {
-      return new VaultError(
-        "forbidden",
-        `${what}: permission denied (403)${tail}; ${
-          advice[403] ?? "check the token's policies"
-        }`,
-        detail,
-      );
-    }
-    return new VaultError(
-      "server",
-      `${what}: HTTP ${s}${tail}${advice[s] ? `; ${advice[s]}` : ""}`,
-      detail,
-    );
-  }
-
-  #loginError(
-    res: TransportResponse,
-    method: AuthMethod,
-    what: string,
-  ): VaultError {
-    if (res.status === 503 || res.status === 429) {
-      return this.#statusError(res, what, undefined);
-    }
-    const hint: Record<AuthMethod, string> = {
-      cert: "check VAULT_CLIENT_CERT/VAULT_CLIENT_KEY, that the certificate " +
-        "is signed by the CA of the cert role, and VAULT_AUTH_ROLE",
-      kubernetes: "check VAULT_AUTH_ROLE and the service-account token in " +
-        "VAULT_JWT_FILE (audience, issuer, expiry)",
-      jwt: "check VAULT_AUTH_ROLE and the JWT in VAULT_JWT_FILE (audience, " +
-        "issuer, expiry)",
-      approle: "check VAULT_AUTH_ROLE (the role_id) and the secret_id in " +
-        "VAULT_APPROLE_SECRET_ID_FILE",
-      token: "check the token",
-    };
-    const said = responseErrors(res.body);
-    // The kubernetes method accepted the token (TokenReview) but the role
-    // does not list its service account or namespace.
-    if (method === "kubernetes" && /not authorized/.test(said)) {
-      hint.kubernetes =
-        `the kubernetes auth role "${
-          this.#config.string("VAULT_AUTH_ROLE")
-        }" (VAULT_AUTH_ROLE) does not bind this service account or its ` +
-        "namespace: add them to the role's bound_service_account_names / " +
-        "bound_service_account_namespaces, or run the pod as a service " +
-        "account the role binds (the token is VAULT_JWT_FILE)";
-    }
-    return new VaultError(
-      "auth",
-      `${what} failed: HTTP ${res.status}${said ? ` (server: ${said})` : ""}; ${
-        hint[method]
-      }; the mount comes from VAULT_AUTH_MOUNT_PATH`,
-      { status: res.status },
-    );
-  }
-
-  #readError(
-    res: TransportResponse,
-    read: PathRead,
-    mount: Mount,
-    apiPath: string,
-    what: string,
-  ): VaultError {
-    const detail = { path: read.path, status: res.status };
-    if (res.status === 404) {
-      if (mount.version === 2) {
-        const gone = this.#deletion(res.body);
-        if (gone) {
-          return new VaultError(
-            "deleted",
-            `${what}: ${gone}; ${
-              read.version === undefined
-                ? "restore it (bao kv undelete) or write a new version"
-                : "pin another version"
-            }`,
-            detail,
-          );
-        }
-      }
-      return new VaultError(
-        "not_found",
-        `${what}: no secret at ${apiPath}${
-          read.version !== undefined ? ` version ${read.version}` : ""
-        } (404); check the path in CLOUDTASER_SECRET_PATHS or the vault: ` +
-          `reference${
-            mount.version === 2
-              ? ` (${mount.path} is KV v2: API paths have data/ after the mount)`
-              : ""
-          }`,
-        detail,
-      );
-    }
-    return this.#statusError(res, what, read.path, {
-      403: `the token's policies must grant read on ${apiPath}`,
-    });
-  }
-
-  /** KV v2 answers 404 with metadata for a deleted or destroyed version. */
-  #deletion(body: Uint8Array): string | undefined {
-    try {
-      const destroyed = findPath(body, ["data", "metadata", "destroyed"]);
-      const time = findPath(body, ["data", "metadata", "deletion_time"]);
-      const version = findPath(body, ["data", "metadata", "version"]);
-      const v = version?.kind === "number"
-        ? ` ${numberText(body, version)}`
-        : "";
-      if (destroyed?.kind === "true") return `version${v} was destroyed`;
-      if (time?.kind === "string" && decodeString(body, time) !== "") {
-        return `version${v} was deleted at ${decodeString(body, time)}`;
-      }
-    } catch (e) {
-      if (!(e instanceof JsonSyntaxError)) throw e;
-    }
-    return undefined;
-  }
-}
-
-/** The JSON text of a (non-secret) number, e.g. a version. */
-function numberText(body: Uint8Array, span: JsonSpan): string {
-  const out = new Uint8Array(maxDecodedLength(span));
-  return new TextDecoder().decode(out.subarray(0, decodeInto(body, span, out)));
-}
-
-/** The error for a key the secret lacks; lists the key names it has. */
-export function missingKey(
-  read: PathRead,
-  key: string,
-  source: string,
-  keys: string[],
-): VaultError {
-  const have = keys.length === 0
-    ? "it holds no keys"
-    : `it holds ${keys.length} key(s): ${keys.slice(0, 10).join(", ")}${
-      keys.length > 10 ? ", ..." : ""
-    }`;
-  return new VaultError(
-    "missing_key",
-    `${read.path}${
-      read.version !== undefined ? ` version ${read.version}` : ""
-    } has no key ${JSON.stringify(key)} (wanted by ${source}); ${have}`,
-    { path: read.path, key },
-  );
 }

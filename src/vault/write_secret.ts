@@ -18,7 +18,8 @@ import {
   objectMembers,
 } from "./json_bytes.ts";
 import { isEnvName } from "./secret_plan.ts";
-import { type KvSecret, missingKey } from "./vault_client.ts";
+import { missingKey } from "./status_errors.ts";
+import type { KvSecret } from "./vault_client.ts";
 
 /**
  * Writes the planned values of `secret` into `region` and zeroes its body.
