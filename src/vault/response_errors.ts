@@ -3,7 +3,7 @@
  * are the server's own words (never secret values); a body that is not the
  * JSON Vault sends gives a description of that instead.
  */
-import { decodeInto, findPath, maxDecodedLength } from "./json_bytes.ts";
+import { decodeInto, findPath, maxDecodedLength } from "./json_bytes/mod.ts";
 
 const dec = new TextDecoder();
 

@@ -11,7 +11,7 @@ import {
   type JsonSpan,
   JsonSyntaxError,
   maxDecodedLength,
-} from "./json_bytes.ts";
+} from "./json_bytes/mod.ts";
 import type { AuthMethod } from "./login_request.ts";
 import type { Mount } from "./kv_mounts.ts";
 import { responseErrors } from "./response_errors.ts";

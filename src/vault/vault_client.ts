@@ -14,7 +14,7 @@ import {
   findPath,
   type JsonSpan,
   JsonSyntaxError,
-} from "./json_bytes.ts";
+} from "./json_bytes/mod.ts";
 import {
   apiPath,
   legacyMount,

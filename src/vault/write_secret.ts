@@ -16,7 +16,7 @@ import {
   type JsonSpan,
   maxDecodedLength,
   objectMembers,
-} from "./json_bytes.ts";
+} from "./json_bytes/mod.ts";
 import { isEnvName } from "./secret_plan.ts";
 import { missingKey } from "./status_errors.ts";
 import type { KvSecret } from "./vault_client.ts";

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import vault from "node-vault";
 import { parseConfig } from "../../src/config/parse.ts";
-import { objectMembers } from "../../src/vault/json_bytes.ts";
+import { objectMembers } from "../../src/vault/json_bytes/mod.ts";
 import { planSecrets, VaultClient, VaultError } from "../../src/vault/mod.ts";
 import {
   assertNoSecretIn,

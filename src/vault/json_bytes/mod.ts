@@ -67,7 +67,7 @@ export const MAX_DEPTH = 128;
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { findPath, JsonSyntaxError } from "./json_bytes.ts";
+ * import { findPath, JsonSyntaxError } from "./mod.ts";
  * try {
  *   findPath(new TextEncoder().encode('{"a":1,}'), ["a"]);
  * } catch (e) {
@@ -181,7 +181,7 @@ class IssuedSpan implements JsonSpan {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { decodeInto, findPath, maxDecodedLength } from "./json_bytes.ts";
+ * import { decodeInto, findPath, maxDecodedLength } from "./mod.ts";
  * const body = new TextEncoder().encode(
  *   '{"data":{"data":{"password":"hunter2"}}}',
  * );
@@ -236,7 +236,7 @@ export function findPath(
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { findPath, objectMembers } from "./json_bytes.ts";
+ * import { findPath, objectMembers } from "./mod.ts";
  * const body = new TextEncoder().encode('{"data":{"user":"app","pass":"s"}}');
  * const data = findPath(body, ["data"])!;
  * const keys = objectMembers(body, data).map(([key]) => key);
@@ -274,7 +274,7 @@ export function objectMembers(
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { findPath, maxDecodedLength } from "./json_bytes.ts";
+ * import { findPath, maxDecodedLength } from "./mod.ts";
  * const body = new TextEncoder().encode('{"k":"a\\nb"}');
  * assert.equal(maxDecodedLength(findPath(body, ["k"])!), 4); // decodes to 3
  * ```
@@ -302,7 +302,7 @@ export function maxDecodedLength(span: JsonSpan): number {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { decodeInto, findPath, maxDecodedLength } from "./json_bytes.ts";
+ * import { decodeInto, findPath, maxDecodedLength } from "./mod.ts";
  * const body = new TextEncoder().encode('{"token":"s.\\u00e9x"}');
  * const span = findPath(body, ["token"])!;
  * // In the wrapper, dst is SecretRegion.beginRecord(key, max).view.
@@ -338,7 +338,7 @@ export function decodeInto(
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { decodeString, findPath } from "./json_bytes.ts";
+ * import { decodeString, findPath } from "./mod.ts";
  * const body = new TextEncoder().encode('{"lease_id":"kv/creds/\\u0061b"}');
  * const span = findPath(body, ["lease_id"])!;
  * assert.equal(decodeString(body, span), "kv/creds/ab");

@@ -15,7 +15,7 @@ import {
   MAX_DEPTH,
   maxDecodedLength,
   objectMembers,
-} from "../../src/vault/json_bytes.ts";
+} from "../../../src/vault/json_bytes/mod.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
