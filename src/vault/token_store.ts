@@ -3,7 +3,11 @@
  * region (that one is handed to the app), never a long-lived JS string.
  */
 import { SecretRegion } from "../region/secret_region.ts";
-import { decodeInto, type JsonSpan, maxDecodedLength } from "./json_bytes/mod.ts";
+import {
+  decodeInto,
+  type JsonSpan,
+  maxDecodedLength,
+} from "./json_bytes/mod.ts";
 
 const KEY = "VAULT_TOKEN";
 const dec = new TextDecoder();

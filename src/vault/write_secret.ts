@@ -3,7 +3,7 @@
  * straight from the body bytes into the record (no JS string), then zeroes
  * the body.
  *
- * Value rule (json_bytes.ts): a JSON string is delivered decoded (UTF-8); any
+ * Value rule (json_bytes/mod.ts): a JSON string is delivered decoded (UTF-8); any
  * other value (number, true, false, null, object, array) is delivered as its
  * JSON text exactly as the server sent it.
  */
