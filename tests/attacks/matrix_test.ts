@@ -9,14 +9,13 @@
  */
 import assert from "node:assert/strict";
 import { designSays } from "../support/attacks/design.ts";
+import { APP, ROOTATTACK } from "../support/attacks/binaries.ts";
+import { runMatrix } from "../support/attacks/matrix.ts";
 import {
-  APP,
   type Cell,
   type MatrixReport,
-  ROOTATTACK,
   ROWS,
-  runMatrix,
-} from "../support/attacks/matrix.ts";
+} from "../support/attacks/table.ts";
 import { failures } from "../support/attacks/render.ts";
 
 const REPO = new URL("../../", import.meta.url).pathname;

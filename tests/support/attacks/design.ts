@@ -5,7 +5,7 @@
  * fails a cell the design says is blocked when a marker comes out; the
  * report prints both beside the measurement.
  */
-import type { Cell, Target, VectorId } from "./matrix.ts";
+import type { Cell, Target, VectorId } from "./table.ts";
 
 /** `blocked`: a recovered marker fails the test. `expected`: a known
  * recovery, documented, not a failure. `open`: the design says nothing. */

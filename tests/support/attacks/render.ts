@@ -5,7 +5,7 @@
  * a report never holds a marker.
  */
 import { claimFor, designSays } from "./design.ts";
-import { type Cell, type Column, type MatrixReport, ROWS } from "./matrix.ts";
+import { type Cell, type Column, type MatrixReport, ROWS } from "./table.ts";
 
 const COLUMNS: (Column & { title: string })[] = [
   { mode: "env", enforcer: false, title: "env" },

@@ -1,0 +1,10 @@
+/**
+ * The attack programs (c/attacks/): the one place naming them. They are
+ * separate processes because the enforcer's fallback tier kills the
+ * attacker.
+ */
+const REPO = new URL("../../../", import.meta.url).pathname;
+export const ROOTATTACK = `${REPO}build/attacks/ct-rootattack`;
+export const APP = `${REPO}build/attacks/ct-app`;
+/** A static build of ct-app: a grandchild that cannot load the interposer. */
+export const APP_STATIC = `${REPO}build/attacks/ct-app-static`;
