@@ -15,8 +15,6 @@
  */
 import { DENORT_ZIP, findDenort } from "../tests/support/denort.ts";
 
-export { DENORT_ZIP, findDenort };
-
 /** Runs the compile; returns the exit code. */
 export async function compile(): Promise<number> {
   const denort = findDenort();

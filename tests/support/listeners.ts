@@ -48,8 +48,3 @@ export function listenersOf(pid: number): string[] {
     [, addr],
   ) => addr);
 }
-
-/** Whether anything listens on TCP port `port`. */
-export function portListening(port: number): boolean {
-  return [...listeningTcp().values()].some((a) => a.endsWith(`:${port}`));
-}
