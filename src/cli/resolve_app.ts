@@ -8,7 +8,11 @@ import { ACCESS, accessErrno, errnoName } from "../../ffi/mod.ts";
 
 /** The app's command was not found (the shell's 127). */
 export class CommandNotFoundError extends Error {
-  /** @param message names the command and where it was looked for */
+  /**
+   * Makes the error.
+   *
+   * @param message names the command and where it was looked for
+   */
   constructor(message: string) {
     super(message);
     this.name = "CommandNotFoundError";
@@ -17,7 +21,11 @@ export class CommandNotFoundError extends Error {
 
 /** The app's command exists but cannot be executed (the shell's 126). */
 export class CommandNotExecutableError extends Error {
-  /** @param message names the file and why it cannot run */
+  /**
+   * Makes the error.
+   *
+   * @param message names the file and why it cannot run
+   */
   constructor(message: string) {
     super(message);
     this.name = "CommandNotExecutableError";

@@ -40,7 +40,11 @@ import { resolveApp } from "./resolve_app.ts";
  * protection the configuration demands is a ProtectionMissingError instead.
  */
 export class StartError extends Error {
-  /** @param message names what failed, never a value */
+  /**
+   * Makes the error.
+   *
+   * @param message names what failed, never a value
+   */
   constructor(message: string) {
     super(message);
     this.name = "StartError";

@@ -17,7 +17,11 @@ import {
 export class ConfigError extends Error {
   /** One entry per bad variable: `NAME: what was expected`. */
   readonly problems: string[];
-  /** @param problems one entry per bad variable */
+  /**
+   * Makes the error.
+   *
+   * @param problems one entry per bad variable
+   */
   constructor(problems: string[]) {
     super(`invalid configuration:\n  ${problems.join("\n  ")}`);
     this.name = "ConfigError";
@@ -36,6 +40,8 @@ export class Config {
   readonly #values: Map<string, string>;
   readonly #sources: Map<string, string>;
   /**
+   * Made by {@link parseConfig}; the values are validated already.
+   *
    * @param env the environment parsed
    * @param values validated values by name
    * @param sources the variable each value was read from (an alias or the name)

@@ -7,7 +7,11 @@
  * node lacks; it never holds a secret value.
  */
 export class ProtectionMissingError extends Error {
-  /** @param message names the setting and what is missing */
+  /**
+   * Makes the error.
+   *
+   * @param message names the setting and what is missing
+   */
   constructor(message: string) {
     super(message);
     this.name = "ProtectionMissingError";

@@ -5,7 +5,11 @@
  * configuration demands is a ProtectionMissingError (src/protect/errors.ts).
  */
 export class RegionError extends Error {
-  /** @param message names the key or the size, never a value */
+  /**
+   * Makes the error.
+   *
+   * @param message names the key or the size, never a value
+   */
   constructor(message: string) {
     super(message);
     this.name = "RegionError";

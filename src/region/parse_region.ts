@@ -31,6 +31,12 @@ export interface RegionRecord {
 export class RegionFormatError extends Error {
   /** True when the magic is missing: this is not a cloudtaser region. */
   readonly notRegion: boolean;
+  /**
+   * Makes the error.
+   *
+   * @param message what is wrong with the bytes
+   * @param notRegion true when the magic is missing
+   */
   constructor(message: string, notRegion = false) {
     super(message);
     this.name = "RegionFormatError";

@@ -22,6 +22,12 @@ export type SecretsErrorReason =
 export class SecretsError extends Error {
   /** Why the region could not be opened. */
   readonly reason: SecretsErrorReason;
+  /**
+   * Makes the error.
+   *
+   * @param reason why the region could not be opened
+   * @param message the sentence shown, naming the variable or fd
+   */
   constructor(reason: SecretsErrorReason, message: string) {
     super(message);
     this.name = "SecretsError";
