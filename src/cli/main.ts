@@ -113,7 +113,7 @@ export async function main(args: string[]): Promise<number> {
   }
   // Parsed once, here; the commands that use it get the Config. install
   // and webhook read none of it: a bad value they would never use must not
-  // stop them (the log level then stays at its default).
+  // stop them.
   let config: Config | ConfigError;
   try {
     config = parseConfig(Deno.env.toObject());
@@ -121,10 +121,10 @@ export async function main(args: string[]): Promise<number> {
     if (!(e instanceof ConfigError)) throw e;
     config = e;
   }
+  // An invalid configuration logs at the table's default level.
   setupLogging(
-    config instanceof ConfigError
-      ? undefined
-      : config.enum("CLOUDTASER_LOG_LEVEL"),
+    (config instanceof ConfigError ? parseConfig({}) : config)
+      .enum("CLOUDTASER_LOG_LEVEL"),
   );
   try {
     switch (sub) {
