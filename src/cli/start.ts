@@ -17,7 +17,8 @@ import { registerWithEnforcer } from "../enforcer/client.ts";
 import { log } from "../log.ts";
 import { hardenProcess, ProtectionMissingError } from "../protect/mod.ts";
 import { SecretRegion } from "../region/mod.ts";
-import { buildChildEnv, type Delivery } from "../delivery/child_env.ts";
+import type { Delivery } from "../../ffi/constants.ts";
+import { buildChildEnv } from "../delivery/child_env.ts";
 import {
   checkEnviron,
   environProblem,

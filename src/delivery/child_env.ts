@@ -6,8 +6,6 @@
 import type { Delivery } from "../../ffi/constants.ts";
 import { CONFIG_PREFIXES, type Setting, SETTINGS } from "../config/table.ts";
 
-export type { Delivery };
-
 /** Inputs to {@link buildChildEnv}. */
 export interface ChildEnvInput {
   /** The wrapper's own environment. */

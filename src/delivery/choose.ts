@@ -9,8 +9,6 @@ import type { Delivery } from "../../ffi/constants.ts";
 import type { EnumValue } from "../config/table.ts";
 import type { Libc, TargetInfo } from "./elf.ts";
 
-export type { Delivery };
-
 /** `CLOUDTASER_DELIVERY`: a delivery, or `auto`. */
 export type RequestedDelivery = EnumValue<"CLOUDTASER_DELIVERY">;
 
