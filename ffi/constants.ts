@@ -2,8 +2,8 @@
  * What the TypeScript side shares with the C side (the shim, the
  * supervisor, the interposer, the enforcer): the one TypeScript home of each
  * constant that crosses the FFI or an exec. The C side has its own home for
- * each (`c/include/ct/*.h`; the region format is `src/protect/
- * src/region/format.ts` against `c/sdk/cloudtaser.h`), and
+ * each (`c/include/ct/*.h`; the region format is
+ * `src/region/format.ts` against `c/sdk/cloudtaser.h`), and
  * tests/ffi/constants_test.ts holds the two equal against a program built
  * from the C headers (`build/constants_dump`).
  *

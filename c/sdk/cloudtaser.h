@@ -15,7 +15,7 @@
  *     if (cloudtaser_get(&s, "DB_PASSWORD", &v, &n) == 1) use(v, n);
  *     cloudtaser_close(&s);    // pointers from cloudtaser_get die here
  *
- * Region layout (docs/region-format.md, src/protect/region_format.ts):
+ * Region layout (docs/region-format.md, src/region/format.ts):
  *
  *     offset  size  field (little-endian)
  *      0       8    magic "CTREGN01"
@@ -59,7 +59,7 @@
 #define CLOUDTASER_OFF_RESERVED 24u
 #define CLOUDTASER_OFF_FLAGS 28u
 #define CLOUDTASER_OFF_CANARY 32u
-/* Flag bits (src/protect/region_format.ts FLAGS). A region from an older
+/* Flag bits (src/region/format.ts FLAGS). A region from an older
  * wrapper has 0 here: the strict default of each. */
 #define CLOUDTASER_FLAG_CHILD_ENV_FALLBACK 0x1u /* non-glibc children get env */
 #define CLOUDTASER_FLAG_APP_CORE_DUMPS 0x2u     /* keep the app's RLIMIT_CORE */

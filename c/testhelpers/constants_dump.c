@@ -1,7 +1,7 @@
 // Prints, as one JSON object, every constant the C side shares with the
 // TypeScript side, taken from the headers the C programs use
 // (c/sdk/cloudtaser.h, c/include/ct/*.h, the libc's): tests/ffi/
-// constants_test.ts compares it with src/protect/region_format.ts,
+// constants_test.ts compares it with src/region/format.ts,
 // ffi/constants.ts and src/log.ts.
 //
 //   constants_dump                   the constants

@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import { getLogLevels, type LogRecord } from "@logtape/logtape";
 import * as fmt from "../../src/region/format.ts";
-import { SecretRegion } from "../../src/protect/mod.ts";
+import { SecretRegion } from "../../src/region/mod.ts";
 import { parseRegion, SECRET_FD_ENV } from "../../src/sdk/mod.ts";
 import { jsonLine } from "../../src/log.ts";
 import {

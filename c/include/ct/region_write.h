@@ -2,7 +2,7 @@
 // the layout and the reader): for C code that builds a region, the
 // interposer's child copies (c/interposer/child_env.c) and the test
 // launcher (c/testhelpers/region_exec.c). The wrapper's own writer is
-// src/protect/region.ts.
+// src/region/secret_region.ts.
 #ifndef CT_REGION_WRITE_H
 #define CT_REGION_WRITE_H
 
