@@ -33,6 +33,8 @@
  *   ptrace, ptrace_seize   PTRACE_ATTACH (SEIZE + INTERRUPT), PEEKDATA at
  *                    ADDR (the hunt: then every writable or anonymous
  *                    mapping), detach
+ *   ptrace_inject    attach, make the target write its secretmem mappings
+ *                    into a pipe and steal its read end (inject.c)
  *   getfd, pidfd_getfd   pidfd_getfd each fd of FDS (comma list), then read
  *                    and map what was stolen
  *   reopen, fd_reopen   open /proc/PID/fd/N for each N of FDS, the same
@@ -73,6 +75,7 @@ static const struct vector {
 	{ "process_vm_writev", v_vm_writev, false },
 	{ "ptrace", v_ptrace, false },
 	{ "ptrace_seize", v_ptrace_seize, false },
+	{ "ptrace_inject", v_ptrace_inject, false },
 	{ "getfd", v_getfd, false },
 	{ "pidfd_getfd", v_getfd, false },
 	{ "reopen", v_reopen, false },

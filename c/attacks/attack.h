@@ -64,6 +64,15 @@ void feed(struct scanner *sc, const void *data, size_t n);
 /* The largest chunk any reader takes at once. */
 #define CHUNK (1 << 20)
 
+/* The target's /proc/PID/maps, names made JSON-safe ("[anon]" for none):
+ * the count (*out malloc'd, the caller frees it), or -errno. */
+struct mapping {
+	unsigned long start, end;
+	char perms[5];
+	char name[256];
+};
+int read_maps(struct mapping **out);
+
 /* ---- the vectors (attack.c lists them): each runs the attack and
  * returns finish() ---- */
 
@@ -86,6 +95,9 @@ int v_vm_readv(void);
 int v_vm_writev(void);
 int v_ptrace(void);
 int v_ptrace_seize(void);
+
+/* inject.c: code run by the target itself */
+int v_ptrace_inject(void);
 
 /* bpf_objects.c: BPF objects (probe only; PID names a directory or a
  * program, or is ignored) */

@@ -12,7 +12,8 @@
 #   ct-uring, ct-signal, ct-perf, ct-bpfread   io_uring reads, signals,
 #                    perf stack samples, a foreign tracing BPF program
 ATK_OUT   := $(OUT)/attacks
-ATK_SRC   := attacks/attack.c attacks/output.c attacks/memory.c attacks/files.c \
+ATK_SRC   := attacks/attack.c attacks/output.c attacks/memory.c attacks/inject.c \
+             attacks/files.c \
              attacks/bpf_objects.c
 ATK_H     := $(wildcard attacks/*.h)
 ATK_TOOLS := ct-target ct-uring ct-signal ct-perf

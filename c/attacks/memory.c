@@ -69,13 +69,7 @@ static void read_at(reader rd, void *ctx, unsigned long addr, const char *what_r
 
 /* ---- the target's mappings (the hunt) ---- */
 
-struct mapping {
-	unsigned long start, end;
-	char perms[5];
-	char name[256];
-};
-
-static int read_maps(struct mapping **out)
+int read_maps(struct mapping **out)
 {
 	char path[64], line[768];
 	struct mapping *v;

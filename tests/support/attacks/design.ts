@@ -13,6 +13,7 @@ export type Verdict = "blocked" | "expected" | "open";
 
 /** What the design says for one cell, and why. */
 export function designSays(c: Cell): { verdict: Verdict; why: string } {
+  if (c.vector === "ptrace_inject") return injection(c);
   const issue11 = afterIssue11(c);
   if (issue11) return issue11;
   const enforced = c.enforcer;
@@ -80,6 +81,28 @@ export function designSays(c: Cell): { verdict: Verdict; why: string } {
     why: "interposer delivery: the secrets are only in the app's own " +
       "memfd_secret mapping, its fd closed, its environ secret-free",
   };
+}
+
+/**
+ * Root's ptrace makes the target run syscalls of root's choosing: the
+ * target copies its own secretmem (through its own page tables, which
+ * memfd_secret keeps) into a pipe. Nothing a process does refuses root's
+ * attach; only an LSM does (the enforcer, or Yama's ptrace_scope 3).
+ */
+function injection(c: Cell): { verdict: Verdict; why: string } {
+  return c.enforcer
+    ? {
+      verdict: "blocked",
+      why: "the enforcer refuses the attach (LSM ptrace_access_check) or " +
+        "kills the attacker at PTRACE_SEIZE before it runs another " +
+        "instruction (tracepoint tier)",
+    }
+    : {
+      verdict: "expected",
+      why: "without an LSM nothing refuses root's ptrace: non-dumpable " +
+        "does not, memfd_secret keeps the pages from other processes' " +
+        "reads, not from syscalls the owner is made to run",
+    };
 }
 
 /**
@@ -178,6 +201,7 @@ export function claimFor(vector: VectorId, target: Target): string {
       return '"PR_SET_DUMPABLE(0): Prevents ptrace ATTACH from non-parent ' +
         'processes (defense in depth with eBPF)"; "A root attacker can still ' +
         'read mlocked pages via /proc/PID/mem or ptrace"';
+    case "ptrace_inject":
     case "getfd":
     case "reopen":
     case "map_files":

@@ -182,8 +182,22 @@ export function renderSecurity(r: MatrixReport): string {
       "`map_files` entry and a reopened fd `ENXIO`. This holds for the " +
       "wrapper and, in interposer delivery, for the app's own copy.",
   );
+  if (recovered((c) => c.vector === "ptrace_inject" && !c.enforcer)) {
+    p(
+      "- **But not out of reach of root's ptrace without the enforcer.** " +
+        "Root attaches (non-dumpable does not stop `CAP_SYS_PTRACE`), makes " +
+        "the target run `pipe2` and `write(pipe, region)`, and steals the " +
+        "pipe's read end: the target reads its own secretmem through its own " +
+        "page tables, which memfd_secret keeps (the `ptrace syscall " +
+        "injection` row). No process can refuse root's attach by itself; " +
+        "an LSM can: the enforcer (refused at `ptrace_access_check`, or the " +
+        "attacker killed at `PTRACE_SEIZE` on the tracepoint tier), or " +
+        "Yama's `kernel.yama.ptrace_scope=3` on the node. Run the enforcer " +
+        "wherever root on the node is not trusted.",
+    );
+  }
   if (
-    !recovered((c) => c.target === "wrapper")
+    !recovered((c) => c.target === "wrapper" && c.vector !== "ptrace_inject")
   ) {
     p(
       "- **The resident wrapper holds no secret outside the region.** No " +

@@ -31,6 +31,18 @@ export const ROWS = [
   { id: "vm_readv", target: "app", label: "process_vm_readv" },
   { id: "ptrace", target: "wrapper", label: "ptrace attach + PEEKDATA" },
   { id: "ptrace", target: "app", label: "ptrace attach + PEEKDATA" },
+  {
+    id: "ptrace_inject",
+    target: "wrapper",
+    label:
+      "ptrace syscall injection: the target writes its secretmem to a pipe",
+  },
+  {
+    id: "ptrace_inject",
+    target: "app",
+    label:
+      "ptrace syscall injection: the target writes its secretmem to a pipe",
+  },
   { id: "getfd", target: "wrapper", label: "pidfd_getfd every fd" },
   { id: "getfd", target: "app", label: "pidfd_getfd every fd" },
   { id: "reopen", target: "wrapper", label: "reopen /proc/<pid>/fd/N" },
