@@ -32,7 +32,9 @@
  * number), -EBADF (not an open fd), -EMEDIUMTYPE (the fd is not a secret
  * region: no magic, too small; the fd is left open, it is not ours),
  * -EBADMSG (a region whose header or records are malformed: the fd is
- * closed), or the errno of a failed fstat/mmap.
+ * closed), -EBUSY (cloudtaser_open: a tracer is attached to the process;
+ * nothing mapped, the fd left open), or the errno of a failed
+ * prctl/fstat/mmap.
  *
  * Define CLOUDTASER_NO_UNSETENV before including to keep the variable.
  */
@@ -44,7 +46,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -62,7 +66,8 @@
 /* Flag bits (src/region/format.ts FLAGS). A region from an older
  * wrapper has 0 here: the strict default of each. */
 #define CLOUDTASER_FLAG_CHILD_ENV_FALLBACK 0x1u /* non-glibc children get env */
-#define CLOUDTASER_FLAG_APP_CORE_DUMPS 0x2u     /* keep the app's RLIMIT_CORE */
+#define CLOUDTASER_FLAG_APP_CORE_DUMPS 0x2u     /* the app stays dumpable, its
+                                                   RLIMIT_CORE kept */
 #define CLOUDTASER_MAX_SIZE 0xffff0000u
 
 #ifndef EMEDIUMTYPE
@@ -177,6 +182,39 @@ static inline int cloudtaser_map_fd(cloudtaser_secrets *s, int fd) {
   return 0;
 }
 
+/*
+ * Makes the calling process non-dumpable, then checks that nothing traces
+ * it. A dumpable process can be ptraced by any process of its uid (a
+ * neighbour in the pod, no capability needed), which can make it copy its
+ * own memfd_secret region out (docs/security.md, "a neighbour in the pod").
+ * Non-dumpable refuses every new attach but CAP_SYS_PTRACE's; a tracer
+ * attached before this call is not detached by it, hence the check.
+ * Returns 0, -EBUSY when a tracer is attached (its pid in *tracer), or
+ * -errno of prctl. Without a readable /proc/self/status the check cannot
+ * be made: 0 (the attach refusal still holds).
+ */
+static inline int cloudtaser_refuse_tracing(int *tracer) {
+  char buf[2048];
+  *tracer = 0;
+  if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) return -errno;
+  int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  buf[n] = '\0';
+  const char *t = strstr(buf, "\nTracerPid:");
+  if (t == NULL) return 0;
+  *tracer = atoi(t + sizeof "\nTracerPid:" - 1);
+  return *tracer > 0 ? -EBUSY : 0;
+}
+
+/* The region's policy says the app stays debuggable: dumpable again. */
+static inline void cloudtaser_apply_dump_policy(const cloudtaser_secrets *s) {
+  if (s->flags & CLOUDTASER_FLAG_APP_CORE_DUMPS)
+    (void)prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+}
+
 /* Parses a decimal fd number; -EINVAL unless it is all digits and an int. */
 static inline int cloudtaser_parse_fd(const char *str) {
   if (str == NULL || *str == '\0') return -EINVAL;
@@ -190,8 +228,11 @@ static inline int cloudtaser_parse_fd(const char *str) {
 }
 
 /*
- * Opens the region named by CLOUDTASER_SECRET_FD: maps, validates, closes the
- * fd (when it is a region, valid or not) and unsets the variable.
+ * Opens the region named by CLOUDTASER_SECRET_FD: makes the process
+ * non-dumpable and refuses with -EBUSY while a tracer is attached, maps,
+ * validates, closes the fd (when it is a region, valid or not), makes the
+ * process dumpable again when the region's policy says so
+ * (CLOUDTASER_APP_CORE_DUMPS), and unsets the variable.
  */
 static inline int cloudtaser_open(cloudtaser_secrets *s) {
   memset(s, 0, sizeof *s);
@@ -199,7 +240,11 @@ static inline int cloudtaser_open(cloudtaser_secrets *s) {
   if (str == NULL) return -ENOENT;
   int fd = cloudtaser_parse_fd(str);
   if (fd < 0) return fd;
-  int rc = cloudtaser_map_fd(s, fd);
+  int tracer;
+  int rc = cloudtaser_refuse_tracing(&tracer);
+  if (rc < 0) return rc;
+  rc = cloudtaser_map_fd(s, fd);
+  if (rc == 0) cloudtaser_apply_dump_policy(s);
   if (rc == 0 || rc == -EBADMSG) {
     close(fd);
 #ifndef CLOUDTASER_NO_UNSETENV

@@ -200,7 +200,8 @@ export const SETTINGS = [
     name: "CLOUDTASER_APP_CORE_DUMPS",
     kind: bool,
     default: "false",
-    meaning: "keep the app's RLIMIT_CORE (else 1/1: no core file or pipe core)",
+    meaning:
+      "keep the app debuggable: its RLIMIT_CORE (else 1/1: no core file or pipe core) and, in interposer and C SDK delivery, dumpable (else no process of its uid can ptrace it)",
   },
   {
     name: "CLOUDTASER_MIN_SCORE",

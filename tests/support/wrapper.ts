@@ -90,6 +90,55 @@ export async function wrapper(
   return r;
 }
 
+/**
+ * Starts the wrapper with exactly `env` and keeps talking to it: `line()`
+ * reads the app's next stdout line, `stdin` writes to it, `finish()` closes
+ * stdin and collects the rest (all of it goes to {@link allOutput}).
+ */
+export async function startWrapper(
+  args: string[],
+  env: Record<string, string>,
+  opts: WrapperOptions = {},
+) {
+  const how = await wrapperCommand(args, opts);
+  const child = new Deno.Command(how.cmd, {
+    args: how.args,
+    env: { ...env, ...how.env },
+    clearEnv: true,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const stdin = child.stdin.getWriter();
+  let out = "";
+  const line = async () => {
+    while (!out.includes("\n")) {
+      const r = await reader.read();
+      if (r.done) break;
+      out += r.value;
+    }
+    const nl = out.indexOf("\n");
+    const l = nl < 0 ? out : out.slice(0, nl);
+    out = nl < 0 ? "" : out.slice(nl + 1);
+    allOutput.push(l);
+    return l;
+  };
+  const finish = async () => {
+    await stdin.close().catch(() => {});
+    for (;;) {
+      const r = await reader.read();
+      if (r.done) break;
+      out += r.value;
+    }
+    const st = await child.status;
+    const err = await new Response(child.stderr).text();
+    allOutput.push(out, err);
+    return { status: st, stdout: out, stderr: err };
+  };
+  return { child, line, stdin, finish };
+}
+
 export { put, sharedServer } from "./openbao/mod.ts";
 
 /** Fails if any output of this file holds one of `secrets`. */

@@ -7,14 +7,13 @@
  */
 import assert from "node:assert/strict";
 import {
-  allOutput,
   assertNoSecretInOutput,
   logLines,
   put,
   secret,
   sharedServer,
+  startWrapper,
   wrapper,
-  wrapperCommand,
 } from "../support/wrapper.ts";
 import { sha256Hex } from "../support/markers.ts";
 import {
@@ -197,58 +196,22 @@ Deno.test("as uid 65534, RLIMIT_MEMLOCK decides memfd_secret: 64 KiB is enough, 
 });
 
 /** Starts the wrapper as nobody with stdin/stdout piped; reads one line. */
-async function startNobody(args: string[], env: Record<string, string>) {
-  const how = await wrapperCommand(args, { nobody: true });
-  const child = new Deno.Command(how.cmd, {
-    args: how.args,
-    env: { ...env, ...how.env },
-    clearEnv: true,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  const stdin = child.stdin.getWriter();
-  let out = "";
-  const line = async () => {
-    while (!out.includes("\n")) {
-      const r = await reader.read();
-      if (r.done) break;
-      out += r.value;
-    }
-    const nl = out.indexOf("\n");
-    const l = nl < 0 ? out : out.slice(0, nl);
-    out = nl < 0 ? "" : out.slice(nl + 1);
-    allOutput.push(l);
-    return l;
-  };
-  const finish = async () => {
-    await stdin.close().catch(() => {});
-    for (;;) {
-      const r = await reader.read();
-      if (r.done) break;
-      out += r.value;
-    }
-    const st = await child.status;
-    const err = await new Response(child.stderr).text();
-    allOutput.push(out, err);
-    return { status: st, stdout: out, stderr: err };
-  };
-  return { child, line, stdin, finish };
-}
-
 Deno.test("as uid 65534: interposer delivery, the app reads its secret and its /proc environ holds none", async () => {
   const env = await nobodyEnv({
     CLOUDTASER_SECRET_PATHS: "secret/data/nr/api",
     CLOUDTASER_ENV_MAP: "key=API_KEY",
     CLOUDTASER_DELIVERY: "interposer",
   });
-  const app = await startNobody([
-    "--",
-    "/usr/bin/bash",
-    "-c",
-    'echo "$$ $(id -u) $(printf %s "$API_KEY" | sha256sum | cut -c1-64)"; read -r _',
-  ], env);
+  const app = await startWrapper(
+    [
+      "--",
+      "/usr/bin/bash",
+      "-c",
+      'echo "$$ $(id -u) $(printf %s "$API_KEY" | sha256sum | cut -c1-64)"; read -r _',
+    ],
+    env,
+    { nobody: true },
+  );
   try {
     const [pid, uid, hash] = (await app.line()).split(" ");
     assert.equal(uid, String(NOBODY));
@@ -290,13 +253,17 @@ Deno.test("as uid 65534: the supervisor forwards SIGTERM, reaps, wipes the regio
     CLOUDTASER_SECRET_PATHS: "secret/data/nr/db",
     CLOUDTASER_ENV_MAP: "password=DB_PASSWORD",
   });
-  const app = await startNobody([
-    "--",
-    "/bin/sh",
-    "-c",
-    // An orphan for the supervisor to reap, then wait for SIGTERM.
-    '(sleep 0.2 &); trap "echo got-term; exit 7" TERM; echo "ready $$"; while :; do sleep 0.05; done',
-  ], env);
+  const app = await startWrapper(
+    [
+      "--",
+      "/bin/sh",
+      "-c",
+      // An orphan for the supervisor to reap, then wait for SIGTERM.
+      '(sleep 0.2 &); trap "echo got-term; exit 7" TERM; echo "ready $$"; while :; do sleep 0.05; done',
+    ],
+    env,
+    { nobody: true },
+  );
   const [word, appPid] = (await app.line()).split(" ");
   assert.equal(word, "ready");
   // The wrapper's pid is now the supervisor: unprivileged and not dumpable.

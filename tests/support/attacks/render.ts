@@ -196,6 +196,18 @@ export function renderSecurity(r: MatrixReport): string {
         "wherever root on the node is not trusted.",
     );
   }
+  p(
+    "- **A neighbour in the pod is not root.** A process of the app's uid " +
+      "with no capability (a sidecar with `shareProcessNamespace`) may " +
+      "ptrace any dumpable process of that uid and inject the same way; " +
+      "`tests/attacks/neighbour_test.ts` proves it recovered the interposer " +
+      "app's region before the interposer made the app non-dumpable. Now " +
+      "the interposer (and the C SDK's `cloudtaser_open`) sets " +
+      "`PR_SET_DUMPABLE` 0 before mapping the region and refuses to start " +
+      "under an attached tracer: that neighbour gets `EPERM`/`EACCES` for " +
+      "every vector on the app and the supervisor. It still reads an " +
+      "env-delivery app's `environ` (the control of that test).",
+  );
   if (
     !recovered((c) => c.target === "wrapper" && c.vector !== "ptrace_inject")
   ) {

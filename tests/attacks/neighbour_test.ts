@@ -1,0 +1,242 @@
+/**
+ * A neighbour in the pod: a process with the app's uid (65534), no
+ * capabilities, in the same pid namespace (a sidecar with
+ * `shareProcessNamespace`, or anything else the app's user runs). No root,
+ * no enforcer. It attacks the app and the resident supervisor with the
+ * matrix's attack program (`ct-attack --hunt`): /proc reads, memory reads,
+ * ptrace, syscall injection, fd theft.
+ *
+ * What must hold: the supervisor gives nothing (non-dumpable, and the
+ * neighbour has no CAP_SYS_PTRACE); in interposer delivery the app is made
+ * non-dumpable by the interposer, so neither its /proc entries nor ptrace
+ * reach its region. The control: env delivery's app, which stays dumpable
+ * (nothing of ours runs in it), gives up its environ to the same neighbour:
+ * the attacks work, and env delivery is documented as not guarding against
+ * a same-uid neighbour without the enforcer.
+ */
+import assert from "node:assert/strict";
+import {
+  allOutput,
+  assertNoSecretInOutput,
+  put,
+  secret,
+  sharedServer,
+  startWrapper,
+  wrapperArgs,
+} from "../support/wrapper.ts";
+import { APP, ROOTATTACK } from "../support/attacks/binaries.ts";
+import {
+  asNobody,
+  readableBy,
+  unprivilegedTree,
+} from "../support/unprivileged.ts";
+import type { OpenBao } from "../support/openbao/server.ts";
+
+const { server, stop } = sharedServer();
+const ATTACK = ROOTATTACK.replace(/ct-rootattack$/, "ct-attack");
+const API_KEY = secret("nb-api");
+const ignore = Deno.uid() !== 0;
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+/** Every vector a same-uid neighbour would try. */
+const VECTORS = [
+  "environ",
+  "scan",
+  "vm_readv",
+  "ptrace",
+  "ptrace_inject",
+  "getfd",
+  "reopen",
+  "map_files",
+] as const;
+
+let seeded: Promise<OpenBao> | undefined;
+function seed(): Promise<OpenBao> {
+  return seeded ??= (async () => {
+    const bao = await server();
+    await put(bao, "secret/data/nb/api", { key: API_KEY });
+    return bao;
+  })();
+}
+
+/** A program of build/attacks/ where uid 65534 can run it. */
+async function runnable(path: string): Promise<string> {
+  const tree = await unprivilegedTree();
+  const to = `${tree.root}/${path.slice(path.lastIndexOf("/") + 1)}`;
+  await Deno.copyFile(path, to);
+  await Deno.chmod(to, 0o755);
+  return to;
+}
+
+interface Hunt {
+  hits: number;
+  refusals: string[];
+  text: string;
+}
+
+/** One hunt by the neighbour: uid 65534, no capabilities. */
+async function hunt(vector: string, pid: number): Promise<Hunt> {
+  const [cmd, ...args] = asNobody([
+    await runnable(ATTACK),
+    "--hunt",
+    vector,
+    String(pid),
+    "0",
+    "0,1,2,3,4,5,6,7,8,9,10",
+  ]);
+  const p = new Deno.Command(cmd, {
+    args,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const w = p.stdin.getWriter();
+  await w.write(enc.encode(API_KEY + "\n"));
+  await w.close();
+  const out = await p.output();
+  const text = dec.decode(out.stdout);
+  allOutput.push(text, dec.decode(out.stderr));
+  const final = text.split("\n").find((l) => l.startsWith('{"vector"'));
+  assert.ok(
+    final,
+    `${vector}: no result line: ${text} ${dec.decode(out.stderr)}`,
+  );
+  const facts = JSON.parse(final) as {
+    hits: number;
+    items: { what: string; err?: string }[];
+  };
+  return {
+    hits: facts.hits,
+    refusals: facts.items.filter((i) => i.err).map((i) =>
+      `${i.what}: ${i.err}`
+    ),
+    text: final,
+  };
+}
+
+/** The wrapper as uid 65534 with `delivery`, running the matrix's app
+ * (ct-app: it reads its secret with getenv and keeps the pointer, copies
+ * nothing), which reports its pid and its parent's (the supervisor). */
+async function start(delivery: string) {
+  const bao = await seed();
+  const files = await readableBy({
+    VAULT_CACERT: bao.caCert,
+    VAULT_CLIENT_CERT: bao.clientCert,
+    VAULT_CLIENT_KEY: bao.clientKey,
+  });
+  const env = bao.env({
+    PATH: "/usr/bin:/bin",
+    ...files,
+    CLOUDTASER_SECRET_PATHS: "secret/data/nb/api",
+    CLOUDTASER_ENV_MAP: "key=API_KEY",
+    CLOUDTASER_DELIVERY: delivery,
+  });
+  const app = await startWrapper(
+    ["--", await runnable(APP), "API_KEY"],
+    env,
+    { nobody: true },
+  );
+  const info = JSON.parse(await app.line()) as { app: number; wrapper: number };
+  const stopApp = async () => {
+    app.child.kill("SIGTERM");
+    return await app.finish();
+  };
+  return { stopApp, pid: info.app, supervisor: info.wrapper };
+}
+
+Deno.test({
+  name:
+    "a same-uid neighbour gets nothing from an interposer-delivery app or its supervisor (every vector refused, the app non-dumpable)",
+  ignore,
+  sanitizeResources: false,
+  async fn() {
+    const { stopApp, pid, supervisor } = await start("interposer");
+    try {
+      const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+      assert.match(status, /^Uid:\s+65534\b/m, "the app runs as 65534");
+      for (const target of [pid, supervisor]) {
+        for (const v of VECTORS) {
+          const h = await hunt(v, target);
+          const who = target === pid ? "app" : "supervisor";
+          assert.equal(h.hits, 0, `${v} on the ${who}: ${h.text}`);
+          if (v !== "getfd" && v !== "reopen") {
+            assert.ok(
+              h.refusals.some((r) => /EPERM|EACCES|EIO|ENOENT/.test(r)),
+              `${v} on the ${who} was not refused: ${h.text}`,
+            );
+          }
+        }
+      }
+    } finally {
+      await stopApp();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "control: the same neighbour reads an env-delivery app's environ (env delivery does not guard against its own uid)",
+  ignore,
+  sanitizeResources: false,
+  async fn() {
+    const { stopApp, pid, supervisor } = await start("env");
+    try {
+      assert.ok((await hunt("environ", pid)).hits > 0);
+      assert.ok((await hunt("ptrace_inject", pid)).hits > 0);
+      for (const v of VECTORS) {
+        assert.equal((await hunt(v, supervisor)).hits, 0, `${v} supervisor`);
+      }
+    } finally {
+      await stopApp();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "an app that a tracer already holds at start (strace -f) does not map its region: exit 3, the tracer named",
+  ignore,
+  async fn() {
+    const bao = await seed();
+    const env = bao.env({
+      PATH: "/usr/bin:/bin",
+      CLOUDTASER_SECRET_PATHS: "secret/data/nb/api",
+      CLOUDTASER_ENV_MAP: "key=API_KEY",
+      CLOUDTASER_DELIVERY: "interposer",
+    });
+    const out = await new Deno.Command("strace", {
+      args: [
+        "-f",
+        "-qq",
+        "-e",
+        "trace=none",
+        "-o",
+        "/dev/null",
+        Deno.execPath(),
+        ...wrapperArgs(["--", APP, "API_KEY"]),
+      ],
+      env,
+      clearEnv: true,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stderr = dec.decode(out.stderr);
+    allOutput.push(dec.decode(out.stdout), stderr);
+    assert.equal(out.code, 3, stderr);
+    assert.match(stderr, /a tracer \(pid \d+\) is attached to the app/);
+    assert.doesNotMatch(dec.decode(out.stdout), /"keys"/, "the app ran");
+  },
+});
+
+Deno.test({
+  name: "neighbour runs: no secret in any output",
+  ignore,
+  async fn() {
+    try {
+      assertNoSecretInOutput([API_KEY]);
+    } finally {
+      await stop();
+    }
+  },
+});
