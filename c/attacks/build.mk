@@ -9,6 +9,7 @@
 #   ct-app           the app the matrix runs under the wrapper (and a
 #                    static build, a grandchild that cannot load the
 #                    interposer)
+#   ct-seize         a neighbour racing for the tracer slot of what starts
 #   ct-uring, ct-signal, ct-perf, ct-bpfread   io_uring reads, signals,
 #                    perf stack samples, a foreign tracing BPF program
 ATK_OUT   := $(OUT)/attacks
@@ -16,7 +17,7 @@ ATK_SRC   := attacks/attack.c attacks/output.c attacks/memory.c attacks/inject.c
              attacks/files.c \
              attacks/bpf_objects.c
 ATK_H     := $(wildcard attacks/*.h)
-ATK_TOOLS := ct-target ct-uring ct-signal ct-perf
+ATK_TOOLS := ct-target ct-uring ct-signal ct-perf ct-seize
 ATK_VM    := ct-attack ct-bpfread $(ATK_TOOLS)
 
 ALL += $(ATK_OUT)/ct-attack $(ATK_OUT)/ct-rootattack $(ATK_OUT)/ct-bpfread \

@@ -151,11 +151,23 @@ static int parse_args(int argc, char **argv, struct options *o) {
 // execve resets the dumpable flag, so the wrapper's PR_SET_DUMPABLE(0) is
 // gone. The name: exec from a memfd would leave "memfd:cloudtase" in ps.
 // The core limit waits for the region's flags (limit_app_cores).
+// Between the exec and this call the process is dumpable: a process of the
+// same uid may attach then and would own the region fd. Attaching is
+// refused from here on, and one already attached stops the start.
 static int harden(void) {
   if (prctl(PR_SET_NAME, "ct-supervisor", 0, 0, 0) < 0)
     return fail("prctl(PR_SET_NAME)");
-  if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+  int tracer;
+  int rc = cloudtaser_refuse_tracing(&tracer);
+  if (rc == -EBUSY) {
+    say(CT_ERROR, "a tracer (pid %d) is attached to the supervisor: the app "
+                  "does not start", tracer);
+    return -1;
+  }
+  if (rc < 0) {
+    errno = -rc;
     return fail("prctl(PR_SET_DUMPABLE)");
+  }
   return 0;
 }
 

@@ -6,6 +6,7 @@
  * inherit (see {@link APP_CORE_LIMIT}).
  */
 import * as native from "../../ffi/mod.ts";
+import { ProtectionMissingError } from "./errors.ts";
 
 /**
  * The app's core limit when cores are off: 1 byte, soft and hard. No file
@@ -27,10 +28,50 @@ export interface HardenOptions {
 /**
  * Applies the hardening; throws a SyscallError naming the failed call. A hard
  * limit of 0 cannot be raised to 1 and is kept (it stops file cores only).
+ * Then refuses to go on under a tracer ({@link assertUntraced}).
  */
 export function hardenProcess(opts: HardenOptions = {}): void {
   if (!opts.appCoreDumps && native.coreLimit().hard >= APP_CORE_LIMIT) {
     native.setCoreLimit(APP_CORE_LIMIT, APP_CORE_LIMIT);
   }
   native.setDumpable(false);
+  assertUntraced();
+}
+
+/**
+ * Throws a {@link ProtectionMissingError} when any thread of this process
+ * has a tracer. Until `PR_SET_DUMPABLE(0)` the process is dumpable (Deno's
+ * boot takes tens of milliseconds): any process of the same uid may attach
+ * to one of its threads then, needs no capability to do so, and keeps the
+ * attachment through the flag, the fetch and the exec into the supervisor,
+ * where its register access makes the process run what it likes (ptrace is
+ * per thread: every thread is checked). After the flag no new tracer
+ * without `CAP_SYS_PTRACE` can attach, so a clean check here holds.
+ */
+export function assertUntraced(): void {
+  const tasks = "/proc/self/task";
+  let tids: string[];
+  try {
+    tids = [...Deno.readDirSync(tasks)].map((e) => e.name);
+  } catch (e) {
+    throw new ProtectionMissingError(
+      `cannot list ${tasks} to check for a tracer: ${(e as Error).message}`,
+    );
+  }
+  for (const tid of tids) {
+    let status: string;
+    try {
+      status = Deno.readTextFileSync(`${tasks}/${tid}/status`);
+    } catch {
+      continue; // the thread has exited
+    }
+    const tracer = Number(/^TracerPid:\s*(\d+)/m.exec(status)?.[1] ?? "0");
+    if (tracer !== 0) {
+      throw new ProtectionMissingError(
+        `a tracer (pid ${tracer}) is attached to thread ${tid} of the ` +
+          "wrapper: it could make the wrapper hand it every secret; " +
+          "nothing was fetched",
+      );
+    }
+  }
 }

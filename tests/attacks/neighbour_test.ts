@@ -24,7 +24,7 @@ import {
   startWrapper,
   wrapperArgs,
 } from "../support/wrapper.ts";
-import { APP, ROOTATTACK } from "../support/attacks/binaries.ts";
+import { APP, ROOTATTACK, SEIZE } from "../support/attacks/binaries.ts";
 import {
   asNobody,
   readableBy,
@@ -226,6 +226,86 @@ Deno.test({
     assert.equal(out.code, 3, stderr);
     assert.match(stderr, /a tracer \(pid \d+\) is attached to the app/);
     assert.doesNotMatch(dec.decode(out.stdout), /"keys"/, "the app ran");
+  },
+});
+
+Deno.test({
+  name:
+    "a neighbour racing for the tracer slot (PTRACE_SEIZE spun over the next pids) during 12 starts: every start it got hold of ends before the app (exit 3 or 125)",
+  ignore,
+  sanitizeResources: false,
+  async fn() {
+    const bao = await seed();
+    const files = await readableBy({
+      VAULT_CACERT: bao.caCert,
+      VAULT_CLIENT_CERT: bao.clientCert,
+      VAULT_CLIENT_KEY: bao.clientKey,
+    });
+    const env = bao.env({
+      PATH: "/usr/bin:/bin",
+      ...files,
+      CLOUDTASER_SECRET_PATHS: "secret/data/nb/api",
+      CLOUDTASER_ENV_MAP: "key=API_KEY",
+      CLOUDTASER_DELIVERY: "interposer",
+    });
+    const seize = await runnable(SEIZE);
+    // The app prints a line only when it got its secret.
+    const app = ["--", "/usr/bin/bash", "-c", 'test -n "$API_KEY" && echo ran'];
+    let held = 0;
+    for (let i = 0; i < 12; i++) {
+      const last = Number(
+        Deno.readTextFileSync("/proc/sys/kernel/ns_last_pid"),
+      );
+      const [cmd, ...args] = asNobody([
+        seize,
+        String(last + 1),
+        String(last + 400),
+        "60",
+      ]);
+      const neighbour = new Deno.Command(cmd, {
+        args,
+        stdout: "piped",
+        stderr: "null",
+      }).spawn();
+      const w = await startWrapper(app, env, { nobody: true });
+      const r = await w.finish();
+      neighbour.kill("SIGKILL");
+      const got = dec.decode((await neighbour.output()).stdout).split("\n")
+        .filter((l) => l.startsWith("{")).map((l) =>
+          JSON.parse(l) as { attached: number; tgid: number; comm: string }
+        );
+      // The wrapper and the supervisor are one pid; the app runs bash.
+      const ours = got.filter((a) =>
+        a.tgid === w.child.pid || a.comm === "bash"
+      );
+      if (ours.length === 0) {
+        assert.equal(r.status.code, 0, r.stderr);
+        continue;
+      }
+      held++;
+      assert.ok(
+        [3, 125].includes(r.status.code),
+        `start ${i}: a neighbour held ${
+          JSON.stringify(ours)
+        } and the start went on (exit ${r.status.code})`,
+      );
+      assert.doesNotMatch(r.stdout, /ran/, "the app ran under a tracer");
+      assert.match(r.stderr, /a tracer \(pid \d+\) is attached/);
+      // Held while Deno ran (a thread of the wrapper, before the exec into
+      // the supervisor): the wrapper itself refuses, before any fetch; the
+      // supervisor's check would come after the secrets were in its heap.
+      if (
+        ours.some((a) =>
+          a.tgid === w.child.pid && !/^(ct-supervisor|memfd:)/.test(a.comm)
+        )
+      ) {
+        assert.match(r.stderr, /is attached to thread \d+ of the wrapper/);
+        assert.equal(r.status.code, 3);
+      }
+    }
+    // The control: the race is real (Deno's boot alone leaves tens of ms).
+    assert.ok(held > 0, "the neighbour never got hold of a start");
+    console.log(`neighbour held ${held} of 12 starts; each refused`);
   },
 });
 

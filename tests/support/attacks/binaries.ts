@@ -8,3 +8,5 @@ export const ROOTATTACK = `${REPO}build/attacks/ct-rootattack`;
 export const APP = `${REPO}build/attacks/ct-app`;
 /** A static build of ct-app: a grandchild that cannot load the interposer. */
 export const APP_STATIC = `${REPO}build/attacks/ct-app-static`;
+/** A neighbour that races for the tracer slot of the next processes. */
+export const SEIZE = `${REPO}build/attacks/ct-seize`;

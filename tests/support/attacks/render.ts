@@ -201,12 +201,17 @@ export function renderSecurity(r: MatrixReport): string {
       "with no capability (a sidecar with `shareProcessNamespace`) may " +
       "ptrace any dumpable process of that uid and inject the same way; " +
       "`tests/attacks/neighbour_test.ts` proves it recovered the interposer " +
-      "app's region before the interposer made the app non-dumpable. Now " +
-      "the interposer (and the C SDK's `cloudtaser_open`) sets " +
-      "`PR_SET_DUMPABLE` 0 before mapping the region and refuses to start " +
-      "under an attached tracer: that neighbour gets `EPERM`/`EACCES` for " +
-      "every vector on the app and the supervisor. It still reads an " +
-      "env-delivery app's `environ` (the control of that test).",
+      "app's region before the interposer made the app non-dumpable, and " +
+      "that a neighbour spinning `PTRACE_SEIZE` over the next pids holds " +
+      "the wrapper itself during Deno's boot in every start (a tracer " +
+      "stays attached through `PR_SET_DUMPABLE(0)` and exec). Now the " +
+      "wrapper, the supervisor, the interposer and the C SDK's " +
+      "`cloudtaser_open` each make their process non-dumpable and refuse " +
+      "to hold a secret while any of its threads has a tracer (exit 3 or " +
+      "125): that neighbour gets `EPERM`/`EACCES` for every vector on the " +
+      "app and the supervisor, and every start it held ends before the " +
+      "app. It still reads an env-delivery app's `environ` (the control " +
+      "of that test).",
   );
   if (
     !recovered((c) => c.target === "wrapper" && c.vector !== "ptrace_inject")

@@ -1,0 +1,117 @@
+// SPDX-License-Identifier: Apache-2.0
+/* ct-seize: a neighbour racing for the tracer slot. It spins PTRACE_SEIZE
+ * over the pids [LO, HI) for SECONDS, so that it attaches to a process the
+ * moment that process is attachable (a same-uid process needs no capability
+ * for a dumpable target), and keeps every attachment: a tracer stays
+ * attached through the target's PR_SET_DUMPABLE(0) and its execs, with
+ * register access from then on (the start of a syscall injection, see
+ * inject.c). Each attachment prints one line:
+ *
+ *   {"attached":TID,"tgid":PID,"comm":"deno"}
+ *
+ * Tracees run on (SEIZE does not stop them); a signal-delivery stop is
+ * continued with its signal, so the targets behave as untraced. At the end
+ * (or when killed) the kernel detaches them.
+ *
+ *   ct-seize LO HI SECONDS */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* The thread group of a thread id, from /proc/TID/status; 0 if unknown. */
+static int tgid_of(int tid)
+{
+	char path[64], line[128];
+	int tgid = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", tid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Tgid: %d", &tgid) == 1)
+			break;
+	fclose(f);
+	return tgid;
+}
+
+static void comm_of(int pid, char *out, size_t n)
+{
+	char path[64];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+	out[0] = 0;
+	f = fopen(path, "r");
+	if (!f)
+		return;
+	if (fgets(out, (int)n, f))
+		out[strcspn(out, "\n")] = 0;
+	fclose(f);
+	for (char *c = out; *c; c++)
+		if (*c == '"' || *c == '\\' || (unsigned char)*c < 0x20)
+			*c = '?';
+}
+
+/* Continues every tracee that stopped, with the signal it stopped for. */
+static void service(void)
+{
+	int st;
+	pid_t p;
+
+	while ((p = waitpid(-1, &st, __WALL | WNOHANG)) > 0) {
+		if (!WIFSTOPPED(st))
+			continue;
+		int sig = WSTOPSIG(st);
+
+		/* a group-stop or an event stop: no signal to pass on */
+		if ((st >> 16) != 0 || sig == SIGTRAP)
+			sig = 0;
+		ptrace(PTRACE_CONT, p, 0, sig);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct timespec now, end;
+
+	if (argc != 4) {
+		fprintf(stderr, "usage: ct-seize LO HI SECONDS\n");
+		return 2;
+	}
+	int lo = atoi(argv[1]), hi = atoi(argv[2]);
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_sec += atoi(argv[3]);
+	char *held = calloc((size_t)(hi > lo ? hi - lo : 1), 1);
+
+	if (!held)
+		return 1;
+	for (;;) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec > end.tv_sec ||
+		    (now.tv_sec == end.tv_sec && now.tv_nsec >= end.tv_nsec))
+			break;
+		for (int p = lo; p < hi; p++) {
+			char comm[32];
+
+			if (held[p - lo] || ptrace(PTRACE_SEIZE, p, 0, 0) < 0)
+				continue;
+			held[p - lo] = 1;
+			comm_of(p, comm, sizeof(comm));
+			printf("{\"attached\":%d,\"tgid\":%d,\"comm\":\"%s\"}\n", p, tgid_of(p),
+			       comm);
+		}
+		service();
+	}
+	return 0;
+}
