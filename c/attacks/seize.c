@@ -13,13 +13,23 @@
  * continued with its signal, so the targets behave as untraced. At the end
  * (or when killed) the kernel detaches them.
  *
- *   ct-seize LO HI SECONDS */
+ *   ct-seize LO HI SECONDS
+ *   ct-seize --after-harden PID SECONDS
+ *
+ * --after-harden waits until PID has made itself non-dumpable (its
+ * /proc/PID/environ refused to this same-uid process while its real uid is
+ * not root), then spins on PID
+ * alone: it gets in only if an exec makes PID dumpable again (the window
+ * between the wrapper's exec into the supervisor and the supervisor's own
+ * PR_SET_DUMPABLE(0)). It prints {"hardened":PID} when the wait is over. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdbool.h>
 #include <sys/ptrace.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -79,28 +89,89 @@ static void service(void)
 	}
 }
 
+static bool past(const struct timespec *end)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec > end->tv_sec ||
+	       (now.tv_sec == end->tv_sec && now.tv_nsec >= end->tv_nsec);
+}
+
+/* The real uid of PID, from /proc/PID/status; -1 if unknown. */
+static int uid_of(int pid)
+{
+	char path[64], line[128];
+	int uid = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Uid: %d", &uid) == 1)
+			break;
+	fclose(f);
+	return uid;
+}
+
+/* Waits for PID, running as a user other than root, to refuse this
+ * process its /proc/PID/environ (non-dumpable), then spins on PID. */
+static int after_harden(int pid, const struct timespec *end)
+{
+	char path[64], comm[32];
+
+	snprintf(path, sizeof(path), "/proc/%d/environ", pid);
+	for (;;) {
+		int fd;
+
+		if (past(end))
+			return 1;
+		if (uid_of(pid) <= 0)
+			continue;
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 && (errno == EACCES || errno == EPERM))
+			break;
+		if (fd >= 0)
+			close(fd);
+	}
+	printf("{\"hardened\":%d}\n", pid);
+	while (!past(end)) {
+		if (ptrace(PTRACE_SEIZE, pid, 0, 0) == 0) {
+			comm_of(pid, comm, sizeof(comm));
+			printf("{\"attached\":%d,\"tgid\":%d,\"comm\":\"%s\"}\n", pid,
+			       tgid_of(pid), comm);
+			while (!past(end))
+				service();
+			return 0;
+		}
+		if (errno == ESRCH)
+			return 0;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
-	struct timespec now, end;
+	struct timespec end;
 
 	if (argc != 4) {
-		fprintf(stderr, "usage: ct-seize LO HI SECONDS\n");
+		fprintf(stderr, "usage: ct-seize LO HI SECONDS | --after-harden PID SECONDS\n");
 		return 2;
 	}
-	int lo = atoi(argv[1]), hi = atoi(argv[2]);
-
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	clock_gettime(CLOCK_MONOTONIC, &end);
 	end.tv_sec += atoi(argv[3]);
+	if (strcmp(argv[1], "--after-harden") == 0)
+		return after_harden(atoi(argv[2]), &end);
+
+	int lo = atoi(argv[1]), hi = atoi(argv[2]);
 	char *held = calloc((size_t)(hi > lo ? hi - lo : 1), 1);
 
 	if (!held)
 		return 1;
-	for (;;) {
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (now.tv_sec > end.tv_sec ||
-		    (now.tv_sec == end.tv_sec && now.tv_nsec >= end.tv_nsec))
-			break;
+	while (!past(&end)) {
 		for (int p = lo; p < hi; p++) {
 			char comm[32];
 

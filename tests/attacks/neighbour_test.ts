@@ -22,7 +22,6 @@ import {
   secret,
   sharedServer,
   startWrapper,
-  wrapperArgs,
 } from "../support/wrapper.ts";
 import { APP, ROOTATTACK, SEIZE } from "../support/attacks/binaries.ts";
 import {
@@ -34,6 +33,7 @@ import type { OpenBao } from "../support/openbao/server.ts";
 
 const { server, stop } = sharedServer();
 const ATTACK = ROOTATTACK.replace(/ct-rootattack$/, "ct-attack");
+const BUILD = new URL("../../build", import.meta.url).pathname;
 const API_KEY = secret("nb-api");
 const ignore = Deno.uid() !== 0;
 const enc = new TextEncoder();
@@ -193,39 +193,82 @@ Deno.test({
   },
 });
 
+/** Runs `cmd` under `strace -f` with the region region_exec makes for
+ * `mode`: an app that a tracer holds from its exec on. */
+async function underStrace(mode: "interposer" | "fd", cmd: string[]) {
+  const p = new Deno.Command("strace", {
+    args: [
+      "-f",
+      "-qq",
+      "-e",
+      "trace=none",
+      "-o",
+      "/dev/null",
+      `${BUILD}/region_exec`,
+      "--mode",
+      mode,
+      "--",
+      ...cmd,
+    ],
+    env: { PATH: "/usr/bin:/bin" },
+    clearEnv: true,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const w = p.stdin.getWriter();
+  await w.write(enc.encode(`API_KEY=${API_KEY}\n\n`));
+  await w.close();
+  const out = await p.output();
+  const r = {
+    code: out.code,
+    stdout: dec.decode(out.stdout),
+    stderr: dec.decode(out.stderr),
+  };
+  allOutput.push(r.stdout, r.stderr);
+  return r;
+}
+
 Deno.test({
   name:
-    "an app that a tracer already holds at start (strace -f) does not map its region: exit 3, the tracer named",
+    "an app that a tracer holds from its exec (strace -f) gets no region: the interposer exits 3 naming the tracer, the C SDK's cloudtaser_open gives EBUSY",
   ignore,
   async fn() {
-    const bao = await seed();
-    const env = bao.env({
-      PATH: "/usr/bin:/bin",
-      CLOUDTASER_SECRET_PATHS: "secret/data/nb/api",
-      CLOUDTASER_ENV_MAP: "key=API_KEY",
-      CLOUDTASER_DELIVERY: "interposer",
-    });
-    const out = await new Deno.Command("strace", {
+    const i = await underStrace("interposer", [
+      "/usr/bin/bash",
+      "-c",
+      'test -n "$API_KEY" && echo ran',
+    ]);
+    assert.equal(i.code, 3, i.stderr);
+    assert.match(i.stderr, /a tracer \(pid \d+\) is attached to the app/);
+    assert.doesNotMatch(i.stdout, /ran/);
+    const f = await underStrace("fd", [
+      `${BUILD}/cloudtaser_sdk_example`,
+      "API_KEY",
+    ]);
+    assert.equal(f.code, 1, f.stderr);
+    assert.match(f.stderr, /cloudtaser_open: Device or resource busy/);
+    assert.doesNotMatch(f.stdout, /count/);
+    // The control: without the tracer both deliver.
+    const plain = await new Deno.Command(`${BUILD}/region_exec`, {
       args: [
-        "-f",
-        "-qq",
-        "-e",
-        "trace=none",
-        "-o",
-        "/dev/null",
-        Deno.execPath(),
-        ...wrapperArgs(["--", APP, "API_KEY"]),
+        "--mode",
+        "fd",
+        "--",
+        `${BUILD}/cloudtaser_sdk_example`,
+        "API_KEY",
       ],
-      env,
-      clearEnv: true,
+      stdin: "piped",
       stdout: "piped",
       stderr: "piped",
-    }).output();
-    const stderr = dec.decode(out.stderr);
-    allOutput.push(dec.decode(out.stdout), stderr);
-    assert.equal(out.code, 3, stderr);
-    assert.match(stderr, /a tracer \(pid \d+\) is attached to the app/);
-    assert.doesNotMatch(dec.decode(out.stdout), /"keys"/, "the app ran");
+    }).spawn();
+    const pw = plain.stdin.getWriter();
+    await pw.write(enc.encode(`API_KEY=${API_KEY}\n\n`));
+    await pw.close();
+    const po = await plain.output();
+    allOutput.push(dec.decode(po.stdout), dec.decode(po.stderr));
+    assert.equal(po.code, 0, dec.decode(po.stderr));
+    assert.match(dec.decode(po.stdout), /^count 1$/m);
   },
 });
 
@@ -306,6 +349,56 @@ Deno.test({
     // The control: the race is real (Deno's boot alone leaves tens of ms).
     assert.ok(held > 0, "the neighbour never got hold of a start");
     console.log(`neighbour held ${held} of 12 starts; each refused`);
+  },
+});
+
+Deno.test({
+  name:
+    "a neighbour that waits for the wrapper's hardening and then spins on its pid never gets the supervisor: it is non-dumpable from its first instruction (execute-only memfd), 12 starts",
+  ignore,
+  sanitizeResources: false,
+  async fn() {
+    const bao = await seed();
+    const files = await readableBy({
+      VAULT_CACERT: bao.caCert,
+      VAULT_CLIENT_CERT: bao.clientCert,
+      VAULT_CLIENT_KEY: bao.clientKey,
+    });
+    const env = bao.env({
+      PATH: "/usr/bin:/bin",
+      ...files,
+      CLOUDTASER_SECRET_PATHS: "secret/data/nb/api",
+      CLOUDTASER_ENV_MAP: "key=API_KEY",
+      CLOUDTASER_DELIVERY: "env",
+    });
+    const seize = await runnable(SEIZE);
+    const app = ["--", "/usr/bin/bash", "-c", 'test -n "$API_KEY" && echo ran'];
+    let waited = 0;
+    for (let i = 0; i < 12; i++) {
+      const w = await startWrapper(app, env, { nobody: true });
+      const [cmd, ...args] = asNobody([
+        seize,
+        "--after-harden",
+        String(w.child.pid),
+        "60",
+      ]);
+      const neighbour = new Deno.Command(cmd, {
+        args,
+        stdout: "piped",
+        stderr: "null",
+      }).spawn();
+      const r = await w.finish();
+      neighbour.kill("SIGKILL");
+      const out = dec.decode((await neighbour.output()).stdout);
+      if (out.includes('"hardened"')) waited++;
+      assert.doesNotMatch(out, /"attached"/, `start ${i}: ${out}`);
+      assert.equal(r.status.code, 0, r.stderr);
+      assert.match(r.stdout, /^ran$/m);
+    }
+    // The control: the neighbour saw the hardening and spun through the
+    // exec in most starts (it may start too late in some).
+    assert.ok(waited >= 6, `the neighbour saw the hardening in ${waited}`);
+    console.log(`neighbour spun through the exec in ${waited} of 12 starts`);
   },
 });
 

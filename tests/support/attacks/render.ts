@@ -208,7 +208,9 @@ export function renderSecurity(r: MatrixReport): string {
       "wrapper, the supervisor, the interposer and the C SDK's " +
       "`cloudtaser_open` each make their process non-dumpable and refuse " +
       "to hold a secret while any of its threads has a tracer (exit 3 or " +
-      "125): that neighbour gets `EPERM`/`EACCES` for every vector on the " +
+      "125), and the supervisor's program is an execute-only memfd, which " +
+      "makes it non-dumpable from its first instruction for a non-root " +
+      "wrapper: that neighbour gets `EPERM`/`EACCES` for every vector on the " +
       "app and the supervisor, and every start it held ends before the " +
       "app. It still reads an env-delivery app's `environ` (the control " +
       "of that test).",
