@@ -42,7 +42,9 @@ import {
 } from "./bench/real_check.ts";
 import {
   type BenchResults,
+  cpuTable,
   markdown,
+  ratioTable,
   requestsTable,
   residentTable,
   startupTable,
@@ -253,21 +255,25 @@ async function main(): Promise<number> {
       }
     }
 
+    // The breakdown belongs to the same run as the contestants: with
+    // --only, too, whenever the wrapper is one of them.
+    if (list.some((c) => c.id === "wrapper-env")) {
+      say("profiling the wrapper's start-up");
+      try {
+        results.profile = await profileWrapper(
+          fx,
+          sets[1],
+          values.quick ? 3 : 9,
+        );
+        for (const f of results.profile.failures) notes.push(f);
+      } catch (e) {
+        skipped.push(`start-up profile: ${(e as Error).message}`);
+      }
+    }
+
     if (only) {
       printTables(results);
       return 0;
-    }
-
-    say("profiling the wrapper's start-up");
-    try {
-      results.profile = await profileWrapper(
-        fx,
-        sets[1],
-        values.quick ? 3 : 9,
-      );
-      for (const f of results.profile.failures) notes.push(f);
-    } catch (e) {
-      skipped.push(`start-up profile: ${(e as Error).message}`);
     }
 
     say(`${stormN} wrappers at once`);
@@ -349,6 +355,12 @@ function printTables(r: BenchResults): void {
     "",
     "Start-up (median ms)",
     startupTable(r),
+    "",
+    "CPU per start (user + sys, median ms)",
+    cpuTable(r),
+    "",
+    "The wrapper against the tools (start-up ratio, CPU ratio)",
+    ratioTable(r),
     "",
     "Requests per start (audit log; logged by the wrapper)",
     requestsTable(r),

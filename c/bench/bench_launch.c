@@ -1,8 +1,11 @@
 /*
  * The benchmark's launcher: takes the start stamp (CLOCK_REALTIME, the clock
  * ct-bench-app stamps with), forks, execs CMD, waits, and prints
- * "T0_NS STATUS\n" on stdout, STATUS being the exit code or 128+N for a death
- * by signal N. It makes itself a process-group leader so the bench can kill
+ * "T0_NS STATUS CPU_US\n" on stdout, STATUS being the exit code or 128+N for a
+ * death by signal N, CPU_US the user + system CPU time, in microseconds, of
+ * every process CMD started and waited for (getrusage(RUSAGE_CHILDREN): the
+ * launcher itself has no other child, and a process's threads count with it,
+ * also those an exec ended). It makes itself a process-group leader so the bench can kill
  * everything it started with one kill(-pgid).
  *
  * With --at NS it first sleeps until that CLOCK_REALTIME instant: many
@@ -15,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -70,6 +74,11 @@ int main(int argc, char **argv)
 		}
 	}
 	int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-	printf("%lld %d\n", ns(&t0), code);
+	struct rusage ru;
+	long long cpu_us = -1;
+	if (getrusage(RUSAGE_CHILDREN, &ru) == 0)
+		cpu_us = (long long)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000LL +
+			 ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
+	printf("%lld %d %lld\n", ns(&t0), code, cpu_us);
 	return 0;
 }

@@ -29,6 +29,13 @@ export interface LaunchResult {
   startMs: number;
   /** The launcher's exit report: the command's code, or 128+N. */
   code: number;
+  /**
+   * User + system CPU of everything the command started, ms (the launcher's
+   * getrusage of its waited-for children): the start up to the app's first
+   * instruction plus the app's tiny run and the exits after it, which the
+   * `direct` floor measures alone. NaN when not reported.
+   */
+  cpuMs: number;
   stamp?: Stamp;
   /** Set with `hold`: null when nothing stays between launcher and app. */
   resident?: Resident | null;
@@ -146,12 +153,13 @@ export async function launchOnce(opts: LaunchOptions): Promise<LaunchResult> {
     }
     const [text, stderr] = [await out, await err];
     await child.status;
-    const m = text.trim().match(/^(\d+) (\d+)$/);
+    const m = text.trim().match(/^(\d+) (\d+) (-?\d+)$/);
     const stamp = readStamp(opts.stampFile);
     const startMs = m && stamp ? Number(stamp.ns - BigInt(m[1])) / 1e6 : NaN;
     return {
       startMs,
       code: m ? Number(m[2]) : -1,
+      cpuMs: m && Number(m[3]) >= 0 ? Number(m[3]) / 1000 : NaN,
       stamp,
       resident,
       stderr,

@@ -65,6 +65,18 @@ function sets(r: BenchResults): Array<[number, number]> {
   return [...seen.values()];
 }
 
+/**
+ * The wrapper's CPU per start before issue #16's work, the reference of
+ * the "half the CPU" target: medians of `deno task bench` at BASELINE.commit
+ * (10 secrets / 1 path), measured by this bench's launcher.
+ */
+export const BASELINE = { commit: "29034d1", date: "2026-11-30" };
+/** See {@linkcode BASELINE}. */
+export const BASELINE_CPU_MS: Record<string, number> = {
+  "wrapper-env": 131.4,
+  "wrapper-interposer": 139.1,
+};
+
 /** The target rows: [target, measured, verdict]. */
 export function targets(r: BenchResults): string[][] {
   const rows: string[][] = [];
@@ -89,6 +101,31 @@ export function targets(r: BenchResults): string[][] {
       ve === undefined || Number.isNaN(ve) || w === undefined
         ? "NOT MEASURED"
         : w <= ve
+        ? "PASS"
+        : "MISS",
+    ]);
+  }
+  for (const id of ["wrapper-env", "wrapper-interposer"]) {
+    const ve = cell(r, "vault-env", 10, 1)?.medianMs;
+    const w = cell(r, id, 10, 1)?.medianMs;
+    const ok = ve !== undefined && !Number.isNaN(ve) && w !== undefined &&
+      !Number.isNaN(w);
+    rows.push([
+      `${id}: within 1.5x of vault-env (re-creation; 10 secrets / 1 path)`,
+      ok ? `${fmt(w)} vs ${fmt(ve)} ms (x${fmt(w! / ve!, 2)})` : "n/a",
+      !ok ? "NOT MEASURED" : w! <= 1.5 * ve! ? "PASS" : "MISS",
+    ]);
+    const cpu = cell(r, id, 10, 1)?.medianCpuMs;
+    const base = BASELINE_CPU_MS[id];
+    rows.push([
+      `${id}: CPU per start <= half of ${BASELINE.commit}'s ` +
+      `${fmt(base)} ms (10 secrets / 1 path)`,
+      cpu === undefined || Number.isNaN(cpu)
+        ? "n/a"
+        : `${fmt(cpu)} ms (x${fmt(cpu / base, 2)} of ${fmt(base)} ms)`,
+      cpu === undefined || Number.isNaN(cpu)
+        ? "NOT MEASURED"
+        : cpu <= base / 2
         ? "PASS"
         : "MISS",
     ]);
@@ -145,6 +182,46 @@ export function startupTable(r: BenchResults): string {
       })`;
     }),
   ]);
+  return table(head, rows);
+}
+
+/** CPU time (user + sys) per start, medians. */
+export function cpuTable(r: BenchResults): string {
+  const ss = sets(r);
+  const head = ["contestant", ...ss.map(([n, p]) => setName(n, p))];
+  const rows = r.contestants.map((c) => [
+    `\`${c.id}\``,
+    ...ss.map(([n, p]) => {
+      const x = cell(r, c.id, n, p);
+      return x && !Number.isNaN(x.medianCpuMs)
+        ? `${fmt(x.medianCpuMs)} ms`
+        : "n/a";
+    }),
+  ]);
+  return table(head, rows);
+}
+
+/** The wrapper against vault-env and envconsul of the same run: ratios of
+ * the start-up medians and of the CPU medians. */
+export function ratioTable(r: BenchResults): string {
+  const ss = sets(r);
+  const head = ["wrapper / tool", ...ss.map(([n, p]) => setName(n, p))];
+  const rows: string[][] = [];
+  for (const id of ["wrapper-env", "wrapper-interposer"]) {
+    for (const tool of ["vault-env", "envconsul"]) {
+      rows.push([
+        `${id} / ${tool}`,
+        ...ss.map(([n, p]) => {
+          const w = cell(r, id, n, p);
+          const t = cell(r, tool, n, p);
+          if (!w || !t) return "n/a";
+          return `x${fmt(w.medianMs / t.medianMs, 2)} (CPU x${
+            fmt(w.medianCpuMs / t.medianCpuMs, 2)
+          })`;
+        }),
+      ]);
+    }
+  }
   return table(head, rows);
 }
 
@@ -320,6 +397,21 @@ export function markdown(r: BenchResults): string {
     startupTable(r),
     "",
     "![start-up medians](benchmarks.svg)",
+    "",
+    "## CPU per start",
+    "",
+    "User + system CPU time of every process a start created (the " +
+    "launcher's `getrusage(RUSAGE_CHILDREN)` after it reaped the command): " +
+    "the whole start up to the app's first instruction, plus the app's own " +
+    "tiny run and the exits after it, which the `direct` row measures alone. " +
+    "Medians of the same runs as the start-up table.",
+    "",
+    cpuTable(r),
+    "",
+    "The wrapper against the tools, same run: ratio of the start-up medians " +
+    "(and of the CPU medians).",
+    "",
+    ratioTable(r),
     "",
     ...goSection(r),
     "## Requests sent to OpenBao per start",

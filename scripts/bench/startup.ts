@@ -22,6 +22,9 @@ export interface StartupCell {
   /** Successful runs' start-up times, ms. */
   startMs: number[];
   medianMs: number;
+  /** Successful runs' CPU time (user + sys of every process started), ms. */
+  cpuMs: number[];
+  medianCpuMs: number;
   /** Why runs failed (first few). */
   failures: string[];
   /** Request entries in OpenBao's audit log for one start. */
@@ -155,6 +158,8 @@ export async function benchStartup(
         paths: s.paths,
         startMs: [],
         medianMs: NaN,
+        cpuMs: [],
+        medianCpuMs: NaN,
         failures: [],
       });
     }
@@ -199,12 +204,16 @@ export async function benchStartup(
           if (cell.failures.length < 3) cell.failures.push(p);
         } else {
           cell.startMs.push(r.startMs);
+          if (!Number.isNaN(r.cpuMs)) cell.cpuMs.push(r.cpuMs);
           cell.loggedRequests ??= loggedRequests(r.stderr);
         }
       }
     }
   }
-  for (const cell of cells.values()) cell.medianMs = median(cell.startMs);
+  for (const cell of cells.values()) {
+    cell.medianMs = median(cell.startMs);
+    cell.medianCpuMs = median(cell.cpuMs);
+  }
 
   const resident: ResidentRow[] = [];
   const rsets = opts.residentSets ?? ["10/1", "100/10"];
