@@ -21,6 +21,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { bundleWrapper } from "../tests/support/bundle.ts";
 import { findBao } from "../tests/support/openbao/binary.ts";
 import { type OpenBao, startOpenBao } from "../tests/support/openbao/server.ts";
 import {
@@ -166,6 +167,9 @@ async function main(): Promise<number> {
   const shellProblem = await ensureCurlJq(notes);
   say("building the bench tools and the vault-env/envconsul re-creations");
   const tools = await buildBenchTools();
+  // The wrapper runs as it ships, bundled: made from this checkout now, so a
+  // stale build/cloudtaser-wrapper.js is never what is measured.
+  await bundleWrapper();
   const go = await goTools();
   for (const t of go) {
     if (t.skipped) {

@@ -3,11 +3,10 @@
  * the app's command line into its own, with its own environment, against the
  * same OpenBao (TLS; client-certificate login where the tool supports it).
  */
+import { BUNDLE } from "../../tests/support/bundle.ts";
 import type { OpenBao } from "../../tests/support/openbao/server.ts";
 import type { GoTool } from "./go_tools.ts";
 import type { BenchTools } from "./native.ts";
-
-const REPO = new URL("../../", import.meta.url).pathname;
 
 /** Every env name the bench writes starts with this. */
 export const PREFIX = "BENCH_";
@@ -117,15 +116,13 @@ const shell: Contestant = {
   }),
 };
 
-/** The wrapper under `deno run`, in the given delivery. */
+/** The wrapper as it ships: `deno run` of the bundle (tests/support/bundle.ts). */
 export function wrapperArgv(): string[] {
   return [
     Deno.execPath(),
     "run",
     "-A",
-    "--config",
-    `${REPO}deno.json`,
-    `${REPO}src/main.ts`,
+    BUNDLE,
     "--",
   ];
 }

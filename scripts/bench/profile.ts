@@ -8,9 +8,9 @@ import type { Fixture, SecretSet } from "./contestants.ts";
 import { PREFIX } from "./contestants.ts";
 import { launchOnce } from "./launch.ts";
 import { median } from "./stats.ts";
+import { BUNDLE, bundleWrapper } from "../../tests/support/bundle.ts";
 
 const HERE = new URL("./", import.meta.url).pathname;
-const REPO = new URL("../../", import.meta.url).pathname;
 
 /** One phase of the start-up, median ms. */
 export interface Phase {
@@ -86,6 +86,13 @@ export async function profileWrapper(
   const push = (k: string, v: number) => (cols[k] ??= []).push(v);
   const failures: string[] = [];
   const stampFile = `${fx.dir}/stamp-profile`;
+  // Bundled like the wrapper that ships (tests/support/bundle.ts), so the
+  // phases are those of the bundle, module load included; in build/ beside
+  // it, where the bundle's ffi finds the native libraries.
+  const child = await bundleWrapper(
+    BUNDLE.replace(/[^/]*$/, "bench-profile-child.js"),
+    `${HERE}profile_child.ts`,
+  );
   for (let i = 0; i < runs + 1; i++) {
     const r = await launchOnce({
       tools: fx.tools,
@@ -93,9 +100,7 @@ export async function profileWrapper(
         Deno.execPath(),
         "run",
         "-A",
-        "--config",
-        `${REPO}deno.json`,
-        `${HERE}profile_child.ts`,
+        child,
         "--",
         fx.tools.app,
         stampFile,
@@ -209,7 +214,7 @@ export async function profileWrapper(
       },
       {
         phase: "module load",
-        what: "src/main.ts and its graph (LogTape, config, vault client)",
+        what: "the rest of the bundle (LogTape, config, vault client)",
         ms: med("modules"),
       },
       {

@@ -2,7 +2,6 @@
  * The command line: dispatches to run, check, score, install, version.
  * Loaded by src/main.ts after it has started what must start first.
  */
-import { parseArgs } from "node:util";
 import { type Config, ConfigError, parseConfig } from "../config/parse.ts";
 import { settingsHelp } from "../config/help.ts";
 import { checkCommand } from "./check.ts";
@@ -79,17 +78,24 @@ function splitArgs(args: string[]) {
 /** Entry point; returns the process exit code. */
 export async function main(args: string[]): Promise<number> {
   const { sub, opts, words, bare } = splitArgs(args);
-  let values, positionals;
+  let values: { help?: boolean; version?: boolean; json?: boolean } = {};
+  let positionals: string[] = [];
   try {
-    ({ values, positionals } = parseArgs({
-      args: sub === "webhook" ? [] : opts, // webhook parses its own
-      options: {
-        help: { type: "boolean", short: "h" },
-        version: { type: "boolean", short: "V" },
-        json: { type: "boolean" },
-      },
-      allowPositionals: true,
-    }));
+    // The usual start (`cloudtaser-wrapper -- CMD`) has no options: it does
+    // not load node:util, whose parseArgs costs about 12 ms of CPU on the
+    // first call (the Node compatibility layer's validators and errors).
+    if (opts.length) {
+      const { parseArgs } = await import("node:util");
+      ({ values, positionals } = parseArgs({
+        args: sub === "webhook" ? [] : opts, // webhook parses its own
+        options: {
+          help: { type: "boolean", short: "h" },
+          version: { type: "boolean", short: "V" },
+          json: { type: "boolean" },
+        },
+        allowPositionals: true,
+      }));
+    }
   } catch (e) {
     // node:util's message quotes the option oddly ('-- "--bogus"); say it
     // plainly.

@@ -9,7 +9,6 @@
  *     [--image-pull-policy POLICY] [--volume-size 256Mi]
  * ```
  */
-import { parseArgs } from "node:util";
 import { ConfigError, parseConfig } from "../config/parse.ts";
 import { type Setting, SETTINGS } from "../config/table.ts";
 import { log } from "../log.ts";
@@ -66,6 +65,9 @@ async function readPem(flag: string, path: string | undefined) {
 
 /** Runs the server until SIGTERM, SIGINT or SIGQUIT; returns the exit code. */
 export async function webhookCommand(args: string[]): Promise<number> {
+  // node:util here, not at the top: a bundle hoists static imports, and
+  // the wrapper's own start must not load the Node compatibility layer.
+  const { parseArgs } = await import("node:util");
   let parsed;
   try {
     parsed = parseArgs({

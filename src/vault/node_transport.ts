@@ -2,8 +2,12 @@
  * The fallback transport, `node:https`: only it can verify against a server
  * name other than the URL host (VAULT_TLS_SERVER_NAME) or skip verification
  * (VAULT_SKIP_VERIFY). HTTP/1.1 with keep-alive.
+ *
+ * `node:https` is imported inside {@linkcode nodeTransport}, not at the top:
+ * a bundle (`deno task build`) inlines this module and would hoist a static
+ * import, loading the Node compatibility layer (about 25 ms of CPU) on every
+ * start, also those that never use this transport.
  */
-import https from "node:https";
 import type { TlsSettings } from "./tls_settings.ts";
 import type {
   Transport,
@@ -12,7 +16,8 @@ import type {
 } from "./transport.ts";
 
 /** A `node:https` transport with one keep-alive agent. */
-export function nodeTransport(tls: TlsSettings): Transport {
+export async function nodeTransport(tls: TlsSettings): Promise<Transport> {
+  const { default: https } = await import("node:https");
   const agent = new https.Agent({ keepAlive: true });
   return {
     kind: "node-https",

@@ -15,6 +15,7 @@
 import { listLibraries, writeLayout } from "../../src/cli/install.ts";
 import { nativePath } from "../../ffi/mod.ts";
 import { bytesSource, parseElf } from "../../src/delivery/elf.ts";
+import { bundleWrapper } from "./bundle.ts";
 import { findDenort } from "./denort.ts";
 import type { Podman } from "./podman.ts";
 
@@ -128,25 +129,7 @@ async function assembleLayout(
     }
     return "compiled";
   }
-  const bundle = `${scratch}/main.js`;
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "bundle",
-      "--quiet",
-      "--platform=deno",
-      "--config",
-      `${ROOT}deno.json`,
-      "-o",
-      bundle,
-      `${ROOT}src/main.ts`,
-    ],
-    cwd: ROOT,
-  }).output();
-  if (!out.success) {
-    throw new Error(
-      `deno bundle failed: ${new TextDecoder().decode(out.stderr)}`,
-    );
-  }
+  const bundle = await bundleWrapper(`${scratch}/main.js`);
   await writeLayout(dir, { kind: "bundle", deno: Deno.execPath(), bundle });
   await Deno.remove(bundle);
   return "bundle";
