@@ -317,9 +317,11 @@ async function main(): Promise<number> {
         `(${results.machine.cores} cores): other work on the machine ` +
         "(another session's attack matrix, say) competes with every " +
         "contestant alike, since runs are interleaved.",
-      "The wrapper runs under `deno run` (`deno compile` needs the denort " +
-        "runtime, which cannot be downloaded here); its module graph is " +
-        "loaded from Deno's cache on every start.",
+      "The wrapper runs as `deno run` of its bundle, " +
+        "build/cloudtaser-wrapper.js (tests/support/bundle.ts; the install " +
+        "layout's bundle kind runs the same file); `deno compile` needs the " +
+        "denort runtime, which cannot be downloaded here, so the compiled " +
+        "binary is not measured.",
       "The shell entrypoint sends one curl + one jq per path after the " +
         "login; it keeps nothing resident and, like vault-env, leaves the " +
         "secrets in the app's /proc/<pid>/environ.",
