@@ -16,9 +16,9 @@
  *   ct-seize LO HI SECONDS
  *   ct-seize --after-harden PID SECONDS
  *
- * --after-harden waits until PID has made itself non-dumpable (its
- * /proc/PID/environ refused to this same-uid process while its real uid is
- * not root), then spins on PID
+ * --after-harden waits until PID, dumpable first, has made itself
+ * non-dumpable (its /proc/PID/environ readable by this same-uid process,
+ * then refused), then spins on PID
  * alone: it gets in only if an exec makes PID dumpable again (the window
  * between the wrapper's exec into the supervisor and the supervisor's own
  * PR_SET_DUMPABLE(0)). It prints {"hardened":PID} when the wait is over. */
@@ -116,11 +116,16 @@ static int uid_of(int pid)
 	return uid;
 }
 
-/* Waits for PID, running as a user other than root, to refuse this
- * process its /proc/PID/environ (non-dumpable), then spins on PID. */
+/* Waits for PID, running as a user other than root, to give this process
+ * its /proc/PID/environ (dumpable: a program it exec'd) and then refuse it
+ * (non-dumpable: that program hardened), then spins on PID. A setuid
+ * launcher in front (setpriv) is non-dumpable after its setuid but before
+ * its exec, hence the first step. */
 static int after_harden(int pid, const struct timespec *end)
 {
 	char path[64], comm[32];
+
+	bool seen_open = false;
 
 	snprintf(path, sizeof(path), "/proc/%d/environ", pid);
 	for (;;) {
@@ -131,10 +136,12 @@ static int after_harden(int pid, const struct timespec *end)
 		if (uid_of(pid) <= 0)
 			continue;
 		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0 && (errno == EACCES || errno == EPERM))
-			break;
-		if (fd >= 0)
+		if (fd >= 0) {
+			seen_open = true; /* the exec'd program, still dumpable */
 			close(fd);
+		} else if (seen_open && (errno == EACCES || errno == EPERM)) {
+			break; /* and now it has hardened */
+		}
 	}
 	printf("{\"hardened\":%d}\n", pid);
 	while (!past(end)) {

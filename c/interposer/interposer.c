@@ -3,10 +3,11 @@
 //
 // Loaded with LD_PRELOAD next to CLOUDTASER_SECRET_FD=N (docs/interposer.md).
 // The constructor, before the app's main:
-//   0. makes the app non-dumpable and stops the start if a tracer is
-//      attached (refuse_tracing: a process of the app's uid could otherwise
-//      ptrace it and make it copy its region out); dumpable again after the
-//      mapping when the region's flags say CLOUDTASER_APP_CORE_DUMPS;
+//   0. makes the app non-dumpable (refuse_tracing: a process of the app's
+//      uid could otherwise ptrace it and make it copy its region out), and
+//      stops the start if a tracer is attached, unless the region's flags
+//      say CLOUDTASER_ALLOW_TRACER (stop_if_traced); dumpable again after
+//      the mapping when they say CLOUDTASER_APP_CORE_DUMPS;
 //   1. maps the region behind fd N read-only (c/sdk/cloudtaser.h validates
 //      it) and closes the fd at once: an open fd can be stolen by root with
 //      pidfd_getfd, a mapping cannot;
@@ -534,28 +535,42 @@ fail:
 // Before the region is mapped: the app becomes non-dumpable, so that no
 // process of its uid can ptrace it and make it copy its region out (a
 // neighbour in the pod needs no capability to attach to a dumpable
-// process). One already attached owns the process: the start stops here
-// with CT_EXIT_PROTECTION_MISSING, the region unmapped and its fd closed,
-// rather than hand it the secrets. (One that attached between the exec and
-// this constructor can also skip this check: only an LSM closes that
-// window, docs/security.md.)
-static void refuse_tracing(int fd) {
+// process). Returns the pid of a tracer already attached, or 0.
+static int refuse_tracing(void) {
   int tracer;
   int rc = cloudtaser_refuse_tracing(&tracer);
-  if (rc == -EBUSY) {
-    char line[160];
-    close(fd);
-    snprintf(line, sizeof line,
-             "a tracer (pid %d) is attached to the app: the secret region is "
-             "not mapped and the app does not start",
-             tracer);
-    ct_log(CT_ERROR, line);
-    _exit(CT_EXIT_PROTECTION_MISSING);
-  }
-  if (rc < 0)
+  if (rc < 0 && rc != -EBUSY)
     warn_once("prctl(PR_SET_DUMPABLE, 0) failed: processes of the app's uid "
               "can ptrace it",
               -rc);
+  return tracer;
+}
+
+// A tracer already attached owns the process: unless the region's flags
+// say CLOUDTASER_ALLOW_TRACER (debugging), the start stops here with
+// CT_EXIT_PROTECTION_MISSING, the region unmapped and its fd closed, rather
+// than hand it the secrets. (One that attached between the exec and this
+// constructor could also skip this check: only an LSM closes that window,
+// docs/security.md.)
+static void stop_if_traced(int tracer, int fd) {
+  char line[200];
+  if (tracer <= 0) return;
+  if (ct_region.flags & CLOUDTASER_FLAG_ALLOW_TRACER) {
+    snprintf(line, sizeof line,
+             "a tracer (pid %d) is attached to the app "
+             "(CLOUDTASER_ALLOW_TRACER)",
+             tracer);
+    ct_log(CT_WARNING, line);
+    return;
+  }
+  cloudtaser_close(&ct_region);
+  close(fd);
+  snprintf(line, sizeof line,
+           "a tracer (pid %d) is attached to the app: the secret region is "
+           "unmapped and the app does not start",
+           tracer);
+  ct_log(CT_ERROR, line);
+  _exit(CT_EXIT_PROTECTION_MISSING);
 }
 
 static void after_fork_child(void) {
@@ -577,8 +592,9 @@ __attribute__((constructor)) static void cloudtaser_interposer_init(void) {
   const char *str = scan(environ, CLOUDTASER_FD_ENV);
   int fd = str ? cloudtaser_parse_fd(str) : -ENOENT;
   int rc = fd;
-  if (fd >= 0) refuse_tracing(fd);
+  int tracer = fd >= 0 ? refuse_tracing() : 0;
   if (fd >= 0) rc = cloudtaser_map_fd(&ct_region, fd);
+  if (rc == 0) stop_if_traced(tracer, fd);
   if (rc == 0 || rc == -EBADMSG) close(fd); // ours: never leave it open
   if (rc == 0) cloudtaser_apply_dump_policy(&ct_region);
 

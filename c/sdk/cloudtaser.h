@@ -68,6 +68,8 @@
 #define CLOUDTASER_FLAG_CHILD_ENV_FALLBACK 0x1u /* non-glibc children get env */
 #define CLOUDTASER_FLAG_APP_CORE_DUMPS 0x2u     /* the app stays dumpable, its
                                                    RLIMIT_CORE kept */
+#define CLOUDTASER_FLAG_ALLOW_TRACER 0x4u       /* a tracer may stay attached
+                                                   (debugging) */
 #define CLOUDTASER_MAX_SIZE 0xffff0000u
 
 #ifndef EMEDIUMTYPE
@@ -182,6 +184,12 @@ static inline int cloudtaser_map_fd(cloudtaser_secrets *s, int fd) {
   return 0;
 }
 
+/* Unmaps the region; every pointer it handed out becomes invalid. */
+static inline void cloudtaser_close(cloudtaser_secrets *s) {
+  if (s->map != NULL) munmap(s->map, s->map_len);
+  memset(s, 0, sizeof *s);
+}
+
 /*
  * Makes the calling process non-dumpable, then checks that nothing traces
  * it. A dumpable process can be ptraced by any process of its uid (a
@@ -229,10 +237,11 @@ static inline int cloudtaser_parse_fd(const char *str) {
 
 /*
  * Opens the region named by CLOUDTASER_SECRET_FD: makes the process
- * non-dumpable and refuses with -EBUSY while a tracer is attached, maps,
- * validates, closes the fd (when it is a region, valid or not), makes the
- * process dumpable again when the region's policy says so
- * (CLOUDTASER_APP_CORE_DUMPS), and unsets the variable.
+ * non-dumpable, maps, validates, refuses with -EBUSY (unmapped, the fd left
+ * open) while a tracer is attached unless the region's flags say
+ * CLOUDTASER_ALLOW_TRACER, closes the fd (when it is a region, valid or
+ * not), makes the process dumpable again when they say
+ * CLOUDTASER_APP_CORE_DUMPS, and unsets the variable.
  */
 static inline int cloudtaser_open(cloudtaser_secrets *s) {
   memset(s, 0, sizeof *s);
@@ -242,8 +251,12 @@ static inline int cloudtaser_open(cloudtaser_secrets *s) {
   if (fd < 0) return fd;
   int tracer;
   int rc = cloudtaser_refuse_tracing(&tracer);
-  if (rc < 0) return rc;
+  if (rc < 0 && rc != -EBUSY) return rc;
   rc = cloudtaser_map_fd(s, fd);
+  if (rc == 0 && tracer > 0 && !(s->flags & CLOUDTASER_FLAG_ALLOW_TRACER)) {
+    cloudtaser_close(s);
+    return -EBUSY;
+  }
   if (rc == 0) cloudtaser_apply_dump_policy(s);
   if (rc == 0 || rc == -EBADMSG) {
     close(fd);
@@ -297,12 +310,6 @@ static inline int cloudtaser_getn(const cloudtaser_secrets *s, const char *key,
 static inline int cloudtaser_get(const cloudtaser_secrets *s, const char *key,
                                  const char **value, size_t *value_len) {
   return cloudtaser_getn(s, key, strlen(key), value, value_len);
-}
-
-/* Unmaps the region; every pointer it handed out becomes invalid. */
-static inline void cloudtaser_close(cloudtaser_secrets *s) {
-  if (s->map != NULL) munmap(s->map, s->map_len);
-  memset(s, 0, sizeof *s);
 }
 
 #endif /* CLOUDTASER_H */

@@ -151,24 +151,35 @@ static int parse_args(int argc, char **argv, struct options *o) {
 // execve resets the dumpable flag, so the wrapper's PR_SET_DUMPABLE(0) is
 // gone. The name: exec from a memfd would leave "memfd:cloudtase" in ps.
 // The core limit waits for the region's flags (limit_app_cores).
-// Between the exec and this call the process is dumpable: a process of the
-// same uid may attach then and would own the region fd. Attaching is
-// refused from here on, and one already attached stops the start.
-static int harden(void) {
+// Between the exec and this call the process may be dumpable (root's: the
+// wrapper's execute-only program keeps others' supervisors from it): a
+// process of the same uid may attach then and would own the region fd.
+// Attaching is refused from here on; one already attached is returned in
+// *tracer and stops the start once the region's flags are known
+// (refuse_tracer).
+static int harden(int *tracer) {
   if (prctl(PR_SET_NAME, "ct-supervisor", 0, 0, 0) < 0)
     return fail("prctl(PR_SET_NAME)");
-  int tracer;
-  int rc = cloudtaser_refuse_tracing(&tracer);
-  if (rc == -EBUSY) {
-    say(CT_ERROR, "a tracer (pid %d) is attached to the supervisor: the app "
-                  "does not start", tracer);
-    return -1;
-  }
-  if (rc < 0) {
+  int rc = cloudtaser_refuse_tracing(tracer);
+  if (rc < 0 && rc != -EBUSY) {
     errno = -rc;
     return fail("prctl(PR_SET_DUMPABLE)");
   }
   return 0;
+}
+
+// A tracer found by harden() stops the start unless the region's flags say
+// CLOUDTASER_ALLOW_TRACER (debugging: logged).
+static int refuse_tracer(int tracer, uint32_t flags) {
+  if (tracer <= 0) return 0;
+  if (flags & CLOUDTASER_FLAG_ALLOW_TRACER) {
+    say(CT_WARNING, "a tracer (pid %d) is attached to the supervisor "
+                    "(CLOUDTASER_ALLOW_TRACER)", tracer);
+    return 0;
+  }
+  say(CT_ERROR, "a tracer (pid %d) is attached to the supervisor: the app "
+                "does not start", tracer);
+  return -1;
 }
 
 // --------------------------------------------------------------- 3 signals
@@ -550,12 +561,17 @@ int main(int argc, char **argv) {
   int status = EXIT_START_FAILED;
   log_json = !isatty(STDERR_FILENO);
 
-  if (parse_args(argc, argv, &o) < 0 || harden() < 0)
+  int tracer = 0;
+  if (parse_args(argc, argv, &o) < 0 || harden(&tracer) < 0)
     return EXIT_START_FAILED;
   int sfd = open_signalfd();
   if (sfd < 0 || become_subreaper() < 0 ||
       resident_region(o.region_fd, &r, &m) < 0)
     return EXIT_START_FAILED;
+  if (refuse_tracer(tracer, r.parsed.flags) < 0) {
+    region_wipe(&r);
+    return EXIT_START_FAILED;
+  }
   limit_app_cores(r.parsed.flags);
   if (build_child_env(&o, &r, &env) < 0) {
     region_wipe(&r);

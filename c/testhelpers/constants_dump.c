@@ -44,13 +44,15 @@ static void region_constants(void) {
          "\"off_records_offset\":%u,\"off_records_length\":%u,"
          "\"off_record_count\":%u,\"off_data_size\":%u,\"off_reserved\":%u,"
          "\"off_flags\":%u,\"off_canary\":%u,\"max_size\":%u,\"fd_env\":\"%s\","
-         "\"flags\":{\"CHILD_ENV_FALLBACK\":%u,\"APP_CORE_DUMPS\":%u}}",
+         "\"flags\":{\"CHILD_ENV_FALLBACK\":%u,\"APP_CORE_DUMPS\":%u,"
+         "\"ALLOW_TRACER\":%u}}",
          CLOUDTASER_MAGIC, CLOUDTASER_HEADER_SIZE, CLOUDTASER_CANARY_SIZE,
          CLOUDTASER_OFF_RECORDS_OFFSET, CLOUDTASER_OFF_RECORDS_LENGTH,
          CLOUDTASER_OFF_RECORD_COUNT, CLOUDTASER_OFF_DATA_SIZE,
          CLOUDTASER_OFF_RESERVED, CLOUDTASER_OFF_FLAGS, CLOUDTASER_OFF_CANARY,
          CLOUDTASER_MAX_SIZE, CLOUDTASER_FD_ENV,
-         CLOUDTASER_FLAG_CHILD_ENV_FALLBACK, CLOUDTASER_FLAG_APP_CORE_DUMPS);
+         CLOUDTASER_FLAG_CHILD_ENV_FALLBACK, CLOUDTASER_FLAG_APP_CORE_DUMPS,
+         CLOUDTASER_FLAG_ALLOW_TRACER);
 }
 
 static void shared_constants(void) {

@@ -87,7 +87,10 @@ export async function prepare(
   resolveApp(argv[0], env.PATH, bare);
   // Registered before anything secret exists (DESIGN.md step 0): from its
   // first secret byte the process is one the enforcer guards.
-  hardenProcess({ appCoreDumps: config.bool("CLOUDTASER_APP_CORE_DUMPS") });
+  hardenProcess({
+    appCoreDumps: config.bool("CLOUDTASER_APP_CORE_DUMPS"),
+    allowTracer: config.bool("CLOUDTASER_ALLOW_TRACER"),
+  });
   const enforcer = await enforcerState(config);
   signal?.throwIfAborted();
   const region = protectedRegion(config);
@@ -172,7 +175,8 @@ export async function prepare(
  */
 export function protectedRegion(config: Config): SecretRegion {
   const appCoreDumps = config.bool("CLOUDTASER_APP_CORE_DUMPS");
-  hardenProcess({ appCoreDumps });
+  const allowTracer = config.bool("CLOUDTASER_ALLOW_TRACER");
+  hardenProcess({ appCoreDumps, allowTracer });
   const region = SecretRegion.create({
     requireMemfdSecret: config.bool("CLOUDTASER_REQUIRE_MEMFD_SECRET"),
     requireMlock: config.bool("CLOUDTASER_REQUIRE_MLOCK"),
@@ -180,6 +184,7 @@ export function protectedRegion(config: Config): SecretRegion {
   region.setFlags(regionFlags({
     childEnvFallback: config.bool("CLOUDTASER_CHILD_ENV_FALLBACK"),
     appCoreDumps,
+    allowTracer,
   }));
   for (const w of region.warnings) log("protect").warn(w);
   log("protect").debug("region fd open for {us} us", {

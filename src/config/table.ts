@@ -204,6 +204,13 @@ export const SETTINGS = [
       "keep the app debuggable: its RLIMIT_CORE (else 1/1: no core file or pipe core) and, in interposer and C SDK delivery, dumpable (else no process of its uid can ptrace it)",
   },
   {
+    name: "CLOUDTASER_ALLOW_TRACER",
+    kind: bool,
+    default: "false",
+    meaning:
+      "go on when a tracer (strace, gdb) is attached to the wrapper, supervisor or app; it can read every secret: debugging only",
+  },
+  {
     name: "CLOUDTASER_MIN_SCORE",
     kind: { type: "int", min: 0, max: 200 },
     default: "0",

@@ -12,6 +12,8 @@ export interface RegionPolicy {
   childEnvFallback: boolean;
   /** `CLOUDTASER_APP_CORE_DUMPS`. */
   appCoreDumps: boolean;
+  /** `CLOUDTASER_ALLOW_TRACER`. @default false */
+  allowTracer?: boolean;
 }
 
 /**
@@ -24,5 +26,6 @@ export interface RegionPolicy {
  */
 export function regionFlags(p: RegionPolicy): number {
   return (p.childEnvFallback ? FLAGS.CHILD_ENV_FALLBACK : 0) |
-    (p.appCoreDumps ? FLAGS.APP_CORE_DUMPS : 0);
+    (p.appCoreDumps ? FLAGS.APP_CORE_DUMPS : 0) |
+    (p.allowTracer ? FLAGS.ALLOW_TRACER : 0);
 }

@@ -6,6 +6,7 @@
  * inherit (see {@link APP_CORE_LIMIT}).
  */
 import * as native from "../../ffi/mod.ts";
+import { log } from "../log.ts";
 import { ProtectionMissingError } from "./errors.ts";
 
 /**
@@ -23,6 +24,11 @@ export interface HardenOptions {
    * inherited, for the app to dump core with. @default false
    */
   appCoreDumps?: boolean;
+  /**
+   * `CLOUDTASER_ALLOW_TRACER`: a tracer attached to the wrapper is logged
+   * as a warning instead of stopping the start. @default false
+   */
+  allowTracer?: boolean;
 }
 
 /**
@@ -35,7 +41,16 @@ export function hardenProcess(opts: HardenOptions = {}): void {
     native.setCoreLimit(APP_CORE_LIMIT, APP_CORE_LIMIT);
   }
   native.setDumpable(false);
-  assertUntraced();
+  try {
+    assertUntraced();
+  } catch (e) {
+    if (!opts.allowTracer || !(e instanceof ProtectionMissingError)) throw e;
+    log("protect").warn(
+      `${
+        e.message.replace(/; nothing was fetched$/, "")
+      } (CLOUDTASER_ALLOW_TRACER)`,
+    );
+  }
 }
 
 /**

@@ -53,4 +53,9 @@ export const FLAGS = {
    * `RLIMIT_CORE` it inherited; without the bit the app gets 1/1.
    */
   APP_CORE_DUMPS: 1 << 1,
+  /**
+   * `CLOUDTASER_ALLOW_TRACER`: the supervisor and the interposer go on with
+   * a tracer attached (debugging); without the bit they refuse to start.
+   */
+  ALLOW_TRACER: 1 << 2,
 } as const;

@@ -78,6 +78,9 @@ Deno.test("the wrapper registers with the enforcer before it creates a region, a
         CLOUDTASER_SECRET_PATHS: "secret/data/order/app",
         CLOUDTASER_ENV_MAP: "value=APP_VALUE",
         CLOUDTASER_ENFORCER_SOCKET: socket,
+        // strace is a tracer: the wrapper and the supervisor refuse one
+        // unless told (tests/attacks/neighbour_test.ts proves the refusal).
+        CLOUDTASER_ALLOW_TRACER: "true",
       }),
       clearEnv: true,
       stdout: "piped",
@@ -86,6 +89,12 @@ Deno.test("the wrapper registers with the enforcer before it creates a region, a
     const stderr = new TextDecoder().decode(out.stderr);
     allOutput.push(new TextDecoder().decode(out.stdout), stderr);
     assert.equal(out.code, 0, stderr);
+    // The knob lets the start go on, and says so in each process.
+    assert.match(stderr, /attached to thread \d+ of the wrapper.*ALLOW_TRACER/);
+    assert.match(
+      stderr,
+      /attached to the supervisor \(CLOUDTASER_ALLOW_TRACER/,
+    );
     const calls = await readTrace(dir, "trace");
     const register = calls.findIndex((c) =>
       c.name === "connect" && c.args.includes("enforcer.sock")
