@@ -87,10 +87,11 @@ export async function prepare(
   resolveApp(argv[0], env.PATH, bare);
   // Registered before anything secret exists (DESIGN.md step 0): from its
   // first secret byte the process is one the enforcer guards.
-  hardenProcess({
+  const traced = hardenProcess({
     appCoreDumps: config.bool("CLOUDTASER_APP_CORE_DUMPS"),
     allowTracer: config.bool("CLOUDTASER_ALLOW_TRACER"),
   });
+  for (const w of traced) log("protect").warn(w);
   const enforcer = await enforcerState(config);
   signal?.throwIfAborted();
   const region = protectedRegion(config);
@@ -176,7 +177,9 @@ export async function prepare(
 export function protectedRegion(config: Config): SecretRegion {
   const appCoreDumps = config.bool("CLOUDTASER_APP_CORE_DUMPS");
   const allowTracer = config.bool("CLOUDTASER_ALLOW_TRACER");
-  hardenProcess({ appCoreDumps, allowTracer });
+  for (const w of hardenProcess({ appCoreDumps, allowTracer })) {
+    log("protect").warn(w);
+  }
   const region = SecretRegion.create({
     requireMemfdSecret: config.bool("CLOUDTASER_REQUIRE_MEMFD_SECRET"),
     requireMlock: config.bool("CLOUDTASER_REQUIRE_MLOCK"),

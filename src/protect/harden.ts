@@ -6,7 +6,6 @@
  * inherit (see {@link APP_CORE_LIMIT}).
  */
 import * as native from "../../ffi/mod.ts";
-import { log } from "../log.ts";
 import { ProtectionMissingError } from "./errors.ts";
 
 /**
@@ -34,9 +33,10 @@ export interface HardenOptions {
 /**
  * Applies the hardening; throws a SyscallError naming the failed call. A hard
  * limit of 0 cannot be raised to 1 and is kept (it stops file cores only).
- * Then refuses to go on under a tracer ({@link assertUntraced}).
+ * Then refuses to go on under a tracer ({@link assertUntraced}); with
+ * `allowTracer` it returns what it found as a warning for the caller to log.
  */
-export function hardenProcess(opts: HardenOptions = {}): void {
+export function hardenProcess(opts: HardenOptions = {}): string[] {
   if (!opts.appCoreDumps && native.coreLimit().hard >= APP_CORE_LIMIT) {
     native.setCoreLimit(APP_CORE_LIMIT, APP_CORE_LIMIT);
   }
@@ -45,12 +45,13 @@ export function hardenProcess(opts: HardenOptions = {}): void {
     assertUntraced();
   } catch (e) {
     if (!opts.allowTracer || !(e instanceof ProtectionMissingError)) throw e;
-    log("protect").warn(
+    return [
       `${
         e.message.replace(/; nothing was fetched$/, "")
       } (CLOUDTASER_ALLOW_TRACER)`,
-    );
+    ];
   }
+  return [];
 }
 
 /**
