@@ -23,7 +23,8 @@
  *     12       4    records length in bytes
  *     16       4    record count
  *     20       4    data size (the fd's size, a page multiple)
- *     24       4    reserved, zero (docs/refresh.md: a generation)
+ *     24       4    generation: 0 at start, odd while records change
+ *                   in place (docs/refresh.md), then even
  *     28       4    flags (CLOUDTASER_FLAG_*: the wrapper's policy)
  *     32      16    canary copy (the same 16 bytes end the data)
  *     48     ...    records: KEY=VALUE\0 KEY=VALUE\0 ...
@@ -61,6 +62,9 @@
 #define CLOUDTASER_OFF_RECORD_COUNT 16u
 #define CLOUDTASER_OFF_DATA_SIZE 20u
 #define CLOUDTASER_OFF_RESERVED 24u
+/* The generation (docs/refresh.md): odd while the wrapper's supervisor
+ * writes new records in place, even otherwise; the old "reserved" field. */
+#define CLOUDTASER_OFF_GENERATION CLOUDTASER_OFF_RESERVED
 #define CLOUDTASER_OFF_FLAGS 28u
 #define CLOUDTASER_OFF_CANARY 32u
 /* Flag bits (src/region/format.ts FLAGS). A region from an older

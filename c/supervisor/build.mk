@@ -10,7 +10,7 @@
 MUSL_GCC := $(shell command -v musl-gcc 2>/dev/null)
 MUSL_LIB ?= /usr/lib/$(shell $(CC) -dumpmachine | sed 's/-gnu$$/-musl/')
 SUPERVISOR := $(OUT)/cloudtaser-supervisor
-SUPERVISOR_SRC := supervisor/supervisor.c supervisor/region.c supervisor/log.c
+SUPERVISOR_SRC := $(filter-out supervisor/testapp.c,$(wildcard supervisor/*.c))
 
 ifneq ($(and $(MUSL_GCC),$(wildcard $(MUSL_LIB)/rcrt1.o)),)
 SUPERVISOR_LINK = $(MUSL_GCC) $(CFLAGS) -Os -fPIE -nostartfiles \

@@ -12,6 +12,7 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
+#include "ct/region_write.h"
 #include "log.h"
 
 #ifndef SECRETMEM_MAGIC
@@ -244,4 +245,32 @@ void region_wipe(struct region *r) {
   else
     explicit_bzero((void *)r->data, r->size);
   unmap(r);
+}
+
+long region_write_in_place(struct region *r, const struct region *src) {
+  size_t room = r->size - CLOUDTASER_HEADER_SIZE - CLOUDTASER_CANARY_SIZE;
+  size_t len = src->parsed.records_len;
+  if (len > room) return -1;
+  unsigned char *d = (unsigned char *)r->data;
+  if (mprotect(d, r->span, PROT_READ | PROT_WRITE) < 0) {
+    warn_failed("mprotect(region, PROT_WRITE) for a change in place");
+    return -1;
+  }
+  uint32_t *gen = (uint32_t *)(d + CLOUDTASER_OFF_GENERATION);
+  uint32_t g = __atomic_load_n(gen, __ATOMIC_RELAXED);
+  if (g & 1u) g++; // a writer that died midway: start from even
+  __atomic_store_n(gen, g + 1, __ATOMIC_SEQ_CST);
+  __atomic_thread_fence(__ATOMIC_SEQ_CST);
+  memcpy(d + CLOUDTASER_HEADER_SIZE, src->parsed.records, len);
+  memset(d + CLOUDTASER_HEADER_SIZE + len, 0, room - len);
+  ct_region_put32(d, CLOUDTASER_OFF_RECORDS_OFFSET, CLOUDTASER_HEADER_SIZE);
+  ct_region_put32(d, CLOUDTASER_OFF_RECORDS_LENGTH, (uint32_t)len);
+  ct_region_put32(d, CLOUDTASER_OFF_RECORD_COUNT, src->parsed.count);
+  ct_region_put32(d, CLOUDTASER_OFF_FLAGS, src->parsed.flags);
+  __atomic_store_n(gen, g + 2, __ATOMIC_RELEASE);
+  if (mprotect(d, r->span, PROT_READ) < 0)
+    warn_failed("mprotect(region, PROT_READ) after a change in place");
+  if (cloudtaser_parse((const char *)r->data, r->size, &r->parsed) < 0)
+    say(CT_ERROR, "the region written in place does not parse");
+  return (long)(g + 2);
 }

@@ -76,6 +76,13 @@ bool lines_next(struct line_reader *r, char *out, size_t cap);
 // True while the canary's two copies are equal.
 bool region_canary_intact(const struct region *r);
 
+// Writes src's records, count and flags into r in place under the
+// generation seqlock (docs/refresh.md "signal:NAME"): the generation at
+// CLOUDTASER_OFF_GENERATION is odd while the bytes change and even (two
+// more) after. Returns the new generation, or -1 when src's records do not
+// fit r (nothing written) or the mapping cannot be made writable.
+long region_write_in_place(struct region *r, const struct region *src);
+
 // Checks the canary (an error line when broken), zeroes every byte and
 // unmaps the reservation. Idempotent.
 void region_wipe(struct region *r);

@@ -60,7 +60,11 @@
 #include "ct/delivery.h"
 #include "ct/exit_codes.h"
 #include "ct/signals.h"
+#include "app.h"
+#include "child.h"
+#include "cycle.h"
 #include "log.h"
+#include "options.h"
 #include "region.h"
 
 #ifndef CLOSE_RANGE_CLOEXEC
@@ -72,13 +76,6 @@ extern char **environ;
 // Exit code when the start fails before the app runs (as env(1) and
 // container runtimes do); 126/127 stay the shell's codes for exec failures.
 #define EXIT_START_FAILED CT_EXIT_SUPERVISOR_START_FAILED
-
-struct options {
-  int region_fd;
-  int signal_fd; // -1 when the wrapper captured nothing
-  enum ct_delivery delivery;
-  char **cmd;
-};
 
 // What the app's process reports through the exec-error pipe.
 enum child_step { STEP_SETPGID, STEP_TCSETPGRP, STEP_SIGNALS, STEP_FDS, STEP_EXEC };
@@ -93,57 +90,6 @@ struct child_error {
 static const char *signame(int sig) {
   const char *name = ct_signal_name(sig);
   return name ? name : "signal";
-}
-
-// ------------------------------------------------------------- 1 arguments
-
-static int parse_fd(const char *flag, const char *s, int *out) {
-  char *end;
-  errno = 0;
-  long v = s ? strtol(s, &end, 10) : -1;
-  if (!s || errno || *end || v < -1 || v > INT32_MAX) {
-    say(CT_ERROR, "%s needs a file descriptor number", flag);
-    return -1;
-  }
-  *out = (int)v;
-  return 0;
-}
-
-static int parse_delivery(const char *s, enum ct_delivery *out) {
-  *out = ct_delivery_parse(s);
-  if (*out != CT_DELIVERY_UNSET) return 0;
-  say(CT_ERROR, "--delivery must be env, interposer or fd");
-  return -1;
-}
-
-// argv: --region-fd N [--signal-fd M] --delivery env|interposer|fd -- CMD ...
-static int parse_args(int argc, char **argv, struct options *o) {
-  *o = (struct options){
-      .region_fd = -1, .signal_fd = -1, .delivery = CT_DELIVERY_UNSET};
-  int i = 1;
-  for (; i < argc && strcmp(argv[i], "--") != 0; i += 2) {
-    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-    int r;
-    if (strcmp(argv[i], "--region-fd") == 0)
-      r = parse_fd("--region-fd", v, &o->region_fd);
-    else if (strcmp(argv[i], "--signal-fd") == 0)
-      r = parse_fd("--signal-fd", v, &o->signal_fd);
-    else if (strcmp(argv[i], "--delivery") == 0)
-      r = parse_delivery(v, &o->delivery);
-    else {
-      say(CT_ERROR, "unknown argument %s", argv[i]);
-      r = -1;
-    }
-    if (r < 0) return -1;
-  }
-  if (i + 1 >= argc || o->region_fd < 0 || o->delivery == CT_DELIVERY_UNSET) {
-    say(CT_ERROR, "usage: " PROGRAM " --region-fd N [--signal-fd M] "
-                 "--delivery env|interposer|fd -- CMD [ARGS...] (started by "
-                 "cloudtaser-wrapper, not by hand)");
-    return -1;
-  }
-  o->cmd = argv + i + 1;
-  return 0;
 }
 
 // ------------------------------------------------------ 2 process hardening
@@ -367,41 +313,26 @@ static int cloexec_from(unsigned first, int keep) {
   return (int)syscall(SYS_close_range, first, ~0U, CLOSE_RANGE_CLOEXEC);
 }
 
-// Every signal back to SIG_DFL. The raw syscall: libc's sigaction refuses
-// the real-time signals it reserves (32-34 in musl), and a SIG_IGN there,
-// inherited through the wrapper, would otherwise reach the app.
-static int reset_dispositions(void) {
-  struct {
-    void *handler;
-    unsigned long flags;
-    void *restorer;
-    uint64_t mask;
-  } dfl = {0};
-  for (int sig = 1; sig <= 64; sig++) {
-    if (sig == SIGKILL || sig == SIGSTOP) continue;
-    if (syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof dfl.mask) < 0)
-      return -1;
-  }
-  return 0;
-}
-
 // In the app's process: take the terminal, restore what the app expects
 // (default dispositions: Deno ignored SIGPIPE and exec keeps SIG_IGN; an
 // empty mask), keep only stdio (and the region fd for interposer/fd), exec.
-static void child_exec(const struct options *o, char **env, int err_fd,
-                       bool take_tty) {
-  if (take_tty) {
+static void child_exec(const struct options *o, char **env, int app_fd,
+                       int err_fd, bool take_tty, bool own_group) {
+  if (take_tty || own_group) {
     if (setpgid(0, 0) < 0) child_fail(err_fd, STEP_SETPGID);
+  }
+  if (take_tty) {
     // SIGTTOU is still blocked, so a background group may take the terminal.
     if (tcsetpgrp(STDIN_FILENO, getpgrp()) < 0 && errno != ENOTTY &&
         errno != ENXIO) // no terminal after all: nothing to take
       child_fail(err_fd, STEP_TCSETPGRP);
   }
-  if (reset_dispositions() < 0) child_fail(err_fd, STEP_SIGNALS);
-  sigset_t none;
-  sigemptyset(&none);
-  if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
-    child_fail(err_fd, STEP_SIGNALS);
+  if (reset_signals() < 0) child_fail(err_fd, STEP_SIGNALS);
+  // After a restart the region is a new file: the app finds it under the
+  // number its CLOUDTASER_SECRET_FD names.
+  if (o->delivery != CT_DELIVERY_ENV && app_fd != o->region_fd &&
+      dup2(app_fd, o->region_fd) < 0)
+    child_fail(err_fd, STEP_FDS);
   if (cloexec_from(3, o->delivery == CT_DELIVERY_ENV ? -1 : o->region_fd) < 0)
     child_fail(err_fd, STEP_FDS);
   environ = env; // execvpe searches the PATH of the app's own environment
@@ -422,8 +353,8 @@ static const char *step_call(int step) {
 // Forks and execs the app. Returns its pid, or -1 with *status set to the
 // exit code for the failure: 127 not found, 126 found but not executable (or
 // any other exec error), 125 when a step before the exec failed.
-static pid_t spawn(const struct options *o, char **env, bool take_tty,
-                   int *status) {
+static pid_t spawn(const struct options *o, char **env, int app_fd,
+                   bool take_tty, bool own_group, int *status) {
   *status = EXIT_START_FAILED;
   int errp[2];
   if (pipe2(errp, O_CLOEXEC) < 0) return fail("pipe2");
@@ -434,9 +365,12 @@ static pid_t spawn(const struct options *o, char **env, bool take_tty,
     close(errp[1]);
     return -1;
   }
-  if (pid == 0) child_exec(o, env, errp[1], take_tty);
+  if (pid == 0) child_exec(o, env, app_fd, errp[1], take_tty, own_group);
+  // Before the exec too, so a signal to the group never misses the app.
+  if (own_group && setpgid(pid, pid) < 0 && errno != EACCES)
+    warn_failed("setpgid(app)");
   // The app has its copy (interposer/fd) or needs none; ours goes at once.
-  if (close(o->region_fd) < 0) warn_failed("close(region fd)");
+  if (close(app_fd) < 0) warn_failed("close(region fd)");
   close(errp[1]);
   struct child_error e;
   ssize_t n;
@@ -461,7 +395,7 @@ static pid_t spawn(const struct options *o, char **env, bool take_tty,
 
 // -------------------------------------------- 10-11 forward, reap, wait
 
-static void forward(pid_t child, int sig) {
+void forward(pid_t child, int sig) {
   if (kill(child, sig) == 0) return;
   if (errno == ESRCH) // the app is gone and reaped: nobody left to tell
     say(CT_INFO, "%s not forwarded: the app has already exited", signame(sig));
@@ -535,7 +469,7 @@ static int supervise(int sfd, pid_t child) {
 
 // ------------------------------------------------------------ 12-13 exit
 
-static int exit_code(int ws) {
+int exit_code(int ws) {
   if (WIFEXITED(ws)) return WEXITSTATUS(ws);
   if (WIFSIGNALED(ws)) return 128 + WTERMSIG(ws);
   return 1;
@@ -553,11 +487,36 @@ static int resident_region(int fd, struct region *r, struct resident *m) {
   return 0;
 }
 
+pid_t start_app(const struct options *o, const struct region *r, int app_fd,
+                bool take_tty, bool own_group, int *status) {
+  char **env = NULL;
+  *status = EXIT_START_FAILED;
+  if (build_child_env(o, r, &env) < 0) return -1;
+  pid_t child = spawn(o, env, app_fd, take_tty, own_group, status);
+  free(env); // pointers only: the strings are the region and our environ
+  return child;
+}
+
+// With refresh: the token region (mapped like the app's, its fd closed at
+// once) and the program a refresh runs. Fails closed.
+static int refresh_inputs(const struct options *o, struct cycle *c) {
+  if (region_map(o->token_fd, &c->token) < 0) {
+    say(CT_ERROR, "--token-fd %d is not a valid token region", o->token_fd);
+    return -1;
+  }
+  if (close(o->token_fd) < 0) warn_failed("close(--token-fd)");
+  if (program_open(o, &c->prog) < 0) {
+    region_wipe(&c->token);
+    return -1;
+  }
+  return 0;
+}
+
 int main(int argc, char **argv) {
   struct options o;
   struct region r = {0};
   struct resident m;
-  char **env = NULL;
+  struct cycle c = {.o = &o, .app = &r};
   int status = EXIT_START_FAILED;
   log_json = !isatty(STDERR_FILENO);
 
@@ -572,23 +531,30 @@ int main(int argc, char **argv) {
     region_wipe(&r);
     return EXIT_START_FAILED;
   }
-  limit_app_cores(r.parsed.flags);
-  if (build_child_env(&o, &r, &env) < 0) {
+  if (o.refresh && refresh_inputs(&o, &c) < 0) {
     region_wipe(&r);
     return EXIT_START_FAILED;
   }
+  limit_app_cores(r.parsed.flags);
   // Hand the terminal to the app only when it is ours to give (foreground).
   bool take_tty =
       isatty(STDIN_FILENO) && tcgetpgrp(STDIN_FILENO) == getpgrp();
-  pid_t child = spawn(&o, env, take_tty, &status);
-  free(env); // pointers only: the strings are the region and our environ
+  pid_t child = start_app(&o, &r, o.region_fd, take_tty, o.refresh, &status);
   if (child < 0) {
+    region_wipe(&c.token);
     region_wipe(&r);
     return status;
   }
   report_resident(&m, child);
   forward_early_signals(o.signal_fd, child);
-  status = exit_code(supervise(sfd, child));
+  if (o.refresh) {
+    c.sfd = sfd;
+    c.take_tty = take_tty;
+    c.child = child;
+    status = cycle_run(&c);
+  } else {
+    status = exit_code(supervise(sfd, child));
+  }
   region_wipe(&r);
   // Take the terminal back for whoever started us (SIGTTOU is blocked).
   if (take_tty && tcsetpgrp(STDIN_FILENO, getpgrp()) < 0 && errno != ENOTTY)
