@@ -1,7 +1,8 @@
 /*
  * cloudtaser.h: read the secrets cloudtaser-wrapper hands to the app.
  *
- * Single header, no allocation, no copies. The wrapper passes a secret region
+ * Single header, no allocation, no copies (cloudtaser_read copies into the
+ * caller's buffer). The wrapper passes a secret region
  * (a memfd_secret file) as the fd named in CLOUDTASER_SECRET_FD.
  * cloudtaser_open() maps it read-only, closes the fd at once (an open fd can
  * be stolen by root with pidfd_getfd; a mapping cannot) and removes
@@ -51,6 +52,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define CLOUDTASER_FD_ENV "CLOUDTASER_SECRET_FD"
@@ -308,6 +310,76 @@ static inline int cloudtaser_getn(const cloudtaser_secrets *s, const char *key,
     }
   }
   return 0;
+}
+
+/*
+ * The region's generation (docs/refresh.md): 0 for a region never changed,
+ * odd while the wrapper's supervisor writes new records in place, even
+ * after. Acquire order: reads after it see at least that generation's bytes.
+ */
+static inline uint32_t cloudtaser_generation(const cloudtaser_secrets *s) {
+  return __atomic_load_n((const uint32_t *)(s->data + CLOUDTASER_OFF_GENERATION),
+                         __ATOMIC_ACQUIRE);
+}
+
+/* One attempt of cloudtaser_read on whatever the bytes are now: every
+ * length is checked against the mapping, never trusted. */
+static inline int cloudtaser__read_once(const cloudtaser_secrets *s,
+                                        const char *key, size_t key_len,
+                                        char *buf, size_t cap, size_t *len) {
+  size_t limit = s->size - CLOUDTASER_CANARY_SIZE;
+  uint32_t roff = cloudtaser__le32(s->data + CLOUDTASER_OFF_RECORDS_OFFSET);
+  uint32_t rlen = cloudtaser__le32(s->data + CLOUDTASER_OFF_RECORDS_LENGTH);
+  if (roff < CLOUDTASER_HEADER_SIZE || roff > limit || rlen > limit - roff)
+    return -EBADMSG;
+  const char *p = s->data + roff, *end = p + rlen;
+  while (p < end) {
+    const char *nul = (const char *)memchr(p, '\0', (size_t)(end - p));
+    if (nul == NULL) return -EBADMSG;
+    if ((size_t)(nul - p) > key_len && p[key_len] == '=' &&
+        memcmp(p, key, key_len) == 0) {
+      size_t n = (size_t)(nul - p) - key_len - 1;
+      *len = n;
+      if (n + 1 > cap) return -ERANGE;
+      memcpy(buf, p + key_len + 1, n);
+      buf[n] = '\0';
+      return 1;
+    }
+    p = nul + 1;
+  }
+  return 0;
+}
+
+/*
+ * The value of key copied into buf (cap bytes, NUL-terminated), consistent
+ * with one generation: a change written in place while this reads (the
+ * wrapper's CLOUDTASER_ON_CHANGE=signal:NAME) makes it read again, so a
+ * record is never half old, half new. Use it instead of cloudtaser_get when
+ * the region can change; pointers from cloudtaser_get keep pointing into
+ * the mapping, whose bytes a change rewrites. Returns 1 (*len set), 0 (no
+ * such key), -ERANGE (*len is the value's length; buf too small), -EAGAIN
+ * (the writer did not finish within many tries) or -EBADMSG.
+ */
+static inline int cloudtaser_read(const cloudtaser_secrets *s, const char *key,
+                                  char *buf, size_t cap, size_t *len) {
+  size_t key_len = strlen(key);
+  for (int attempt = 0; attempt < 1000000; attempt++) {
+    uint32_t g1 = cloudtaser_generation(s);
+    if (g1 & 1u) {
+      if (attempt > 64) { /* the writer was preempted: let it finish */
+        struct timespec ts = {0, 10000};
+        nanosleep(&ts, NULL);
+      }
+      continue;
+    }
+    int rc = cloudtaser__read_once(s, key, key_len, buf, cap, len);
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    uint32_t g2 = __atomic_load_n(
+        (const uint32_t *)(s->data + CLOUDTASER_OFF_GENERATION),
+        __ATOMIC_RELAXED);
+    if (g1 == g2) return rc;
+  }
+  return -EAGAIN;
 }
 
 /* cloudtaser_getn with a NUL-terminated key. */

@@ -29,4 +29,5 @@ $(SUPERVISOR): $(SUPERVISOR_SRC) $(wildcard supervisor/*.h) sdk/cloudtaser.h \
 $(OUT)/cloudtaser-supervisor-testapp: supervisor/testapp.c | $(OUT)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
 
-ALL += $(SUPERVISOR) $(OUT)/cloudtaser-supervisor-testapp
+ALL += $(SUPERVISOR) $(OUT)/cloudtaser-supervisor-testapp \
+       $(OUT)/refresh_launch $(OUT)/refresh_fake

@@ -133,7 +133,8 @@ static void take_token(struct loop *L) {
   L->c->token = fresh;
 }
 
-// app=changed: pending for apply_in_ms; a newer change replaces an older.
+// app=changed: pending for apply_in_ms; a newer change replaces an older
+// one still pending and keeps its apply time (debounce: one delivery).
 static void take_app(struct loop *L, long apply_in_ms) {
   struct region fresh;
   if (region_map(L->run.out_app_fd, &fresh) < 0) {
@@ -141,12 +142,15 @@ static void take_app(struct loop *L, long apply_in_ms) {
                  "dropped");
     return;
   }
-  if (L->pending.set)
+  uint64_t at = now_ms() + (uint64_t)apply_in_ms;
+  if (L->pending.set) {
+    // Merged into one delivery at the time the first change got.
     say(CT_INFO, "a newer change replaces the one still pending");
+    if (L->pending.at < at) at = L->pending.at;
+  }
   drop_pending(L);
   L->pending = (struct pending){.set = true, .r = fresh,
-                                .fd = L->run.out_app_fd,
-                                .at = now_ms() + (uint64_t)apply_in_ms};
+                                .fd = L->run.out_app_fd, .at = at};
   L->run.out_app_fd = -1; // the pending change owns it now
 }
 

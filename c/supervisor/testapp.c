@@ -2,17 +2,28 @@
 //
 //   cloudtaser-supervisor-testapp signals N  record signals, exit 0 after N
 //   cloudtaser-supervisor-testapp sleep MS   sleep, then exit 0
+//   cloudtaser-supervisor-testapp watch KEY sdk|getenv
+//                                            "ready <pid>", then on each
+//                                            SIGHUP/SIGUSR1 the value of KEY
+//                                            read by the C SDK's
+//                                            cloudtaser_read (fd delivery) or
+//                                            getenv (interposer delivery) as
+//                                            "value KEY len=N fnv=H" (FNV-1a
+//                                            64, never the value); exits 0 on
+//                                            SIGTERM
 // `signals` prints "ready <pid>" once its handlers are in place, then
 // "got SIGNAME" per signal. Both print the signal state they started with
 // ("mask <SigBlk> ignored <SigIgn>", from /proc/self/status) first.
 #define _GNU_SOURCE
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "cloudtaser.h"
 #include "ct/signals.h"
 
 static volatile sig_atomic_t got[NSIG];
@@ -55,6 +66,50 @@ static int record(int want) {
   return 0;
 }
 
+static unsigned long long fnv64(const char *p, size_t n) {
+  unsigned long long h = 14695981039346656037ull;
+  for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)p[i]) * 1099511628211ull;
+  return h;
+}
+
+static void print_value(const char *key, const char *v, size_t n) {
+  if (v) printf("value %s len=%zu fnv=%016llx\n", key, n, fnv64(v, n));
+  else printf("value %s missing\n", key);
+  fflush(stdout);
+}
+
+static int watch(const char *key, const char *how) {
+  bool sdk = strcmp(how, "sdk") == 0;
+  cloudtaser_secrets s;
+  if (sdk) {
+    int rc = cloudtaser_open(&s);
+    if (rc < 0) return fprintf(stderr, "cloudtaser_open: %d\n", rc), 1;
+  }
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGHUP);
+  sigaddset(&set, SIGUSR1);
+  sigaddset(&set, SIGTERM);
+  sigprocmask(SIG_BLOCK, &set, NULL);
+  printf("ready %d\n", (int)getpid());
+  fflush(stdout);
+  for (;;) {
+    int sig;
+    if (sigwait(&set, &sig) != 0) return 1;
+    if (sig == SIGTERM) return 0;
+    if (sdk) {
+      static char buf[65536];
+      size_t n = 0;
+      int rc = cloudtaser_read(&s, key, buf, sizeof buf, &n);
+      if (rc < 0) return fprintf(stderr, "cloudtaser_read: %d\n", rc), 1;
+      print_value(key, rc == 1 ? buf : NULL, n);
+    } else {
+      const char *v = getenv(key);
+      print_value(key, v, v ? strlen(v) : 0);
+    }
+  }
+}
+
 int main(int argc, char **argv) {
   if (argc < 3) {
     fprintf(stderr, "usage: %s signals N | sleep MS\n", argv[0]);
@@ -63,6 +118,7 @@ int main(int argc, char **argv) {
   print_signal_state();
   fflush(stdout);
   if (strcmp(argv[1], "signals") == 0) return record(atoi(argv[2]));
+  if (strcmp(argv[1], "watch") == 0 && argc > 3) return watch(argv[2], argv[3]);
   long ms = atol(argv[2]);
   struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
   while (nanosleep(&ts, &ts) < 0) {}

@@ -19,31 +19,13 @@
 // canary; its fd is inherited (no CLOEXEC). Secrets never appear in argv or
 // on any output.
 #define _GNU_SOURCE
-#include <errno.h>
 #include <limits.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/mman.h>
-#include <sys/random.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
-#include "cloudtaser.h"
-#include "ct/exit_codes.h"
-#include "ct/region_write.h"
-
-#ifndef SYS_memfd_secret
-#define SYS_memfd_secret 447
-#endif
+#include "test_region.h"
 
 #define MAX_STDIN (1u << 24)
 
-static void die(const char *what) {
-  fprintf(stderr, "region_exec: %s: %s\n", what, strerror(errno));
-  exit(CT_EXIT_SUPERVISOR_START_FAILED); // failed before the exec, as env(1)
-}
+#define die test_die
 
 // Reads stdin up to "\n\n" or EOF; returns the bytes, *len set.
 static char *read_secrets(size_t *len) {
@@ -71,40 +53,16 @@ static char *read_secrets(size_t *len) {
   return buf;
 }
 
-// Writes the lines as records into a new region; returns its fd.
+// Writes the lines as records into a new region, corrupted as asked;
+// returns its fd.
 static int make_region(const char *in, size_t len, int use_memfd,
                        const char *corrupt, uint32_t flags) {
-  long page = sysconf(_SC_PAGESIZE);
-  size_t size = ct_region_size(len + 1, (size_t)page); // + the last NUL
-  if (size == 0) {
-    errno = E2BIG;
-    die("stdin");
-  }
   int fd = use_memfd ? memfd_create("cloudtaser-secrets", 0)
                      : (int)syscall(SYS_memfd_secret, 0);
   if (fd < 0) die(use_memfd ? "memfd_create" : "memfd_secret");
-  if (ftruncate(fd, (off_t)size) < 0) die("ftruncate");
-  unsigned char *m =
-      mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  if (m == MAP_FAILED) die("mmap");
-  size_t w = CLOUDTASER_HEADER_SIZE;
-  uint32_t count = 0;
-  for (size_t i = 0; i < len;) {
-    const char *nl = memchr(in + i, '\n', len - i);
-    size_t l = nl ? (size_t)(nl - (in + i)) : len - i;
-    if (l > 0) {
-      memcpy(m + w, in + i, l);
-      m[w + l] = '\0';
-      w += l + 1;
-      count++;
-    }
-    i += l + 1;
-  }
-  unsigned char canary[CLOUDTASER_CANARY_SIZE];
-  if (getrandom(canary, sizeof canary, 0) != (ssize_t)sizeof canary)
-    die("getrandom");
-  ct_region_seal(m, size, (uint32_t)(w - CLOUDTASER_HEADER_SIZE), count, flags,
-                 canary);
+  unsigned char *m;
+  size_t size, w;
+  uint32_t count = test_region_fill(fd, in, len, flags, &m, &size, &w);
   if (corrupt != NULL) {
     if (strcmp(corrupt, "magic") == 0) m[0] ^= 0x20;
     else if (strcmp(corrupt, "canary") == 0) m[size - 1] ^= 0xff;
@@ -117,7 +75,6 @@ static int make_region(const char *in, size_t len, int use_memfd,
       exit(2);
     }
   }
-  explicit_bzero(canary, sizeof canary);
   if (munmap(m, size) < 0) die("munmap");
   return fd;
 }
