@@ -12,12 +12,13 @@
 //      it) and closes the fd at once: an open fd can be stolen by root with
 //      pidfd_getfd, a mapping cannot;
 //   2. copies it into a secret mapping of the app's own (memfd_secret, fd
-//      closed at once; memfd + mlock where memfd_secret fails) and unmaps the
-//      wrapper's. Programs write into environment strings: bash's start-up
-//      turns each '=' into NUL and back. On the wrapper's region mapped
-//      read-only that is a SIGSEGV, mapped writable it would let the app
-//      change the wrapper's memory. The copy is writable, private to the app,
-//      and out of the kernel's direct map like the original;
+//      closed at once; memfd + mlock where memfd_secret fails) and keeps the
+//      wrapper's mapped read-only for its generation only. Programs write
+//      into environment strings: bash's start-up turns each '=' into NUL and
+//      back. On the wrapper's region mapped read-only that is a SIGSEGV,
+//      mapped writable it would let the app change the wrapper's memory. The
+//      copy is writable, private to the app, and out of the kernel's direct
+//      map like the original;
 //   3. rebuilds `environ`: the inherited entries minus CLOUDTASER_SECRET_FD
 //      (and minus this library in LD_PRELOAD, so programs the app runs do not
 //      load it for nothing), plus one pointer per record. A record is
@@ -27,7 +28,11 @@
 //      the initial environment (/proc/<pid>/environ) never held them;
 //   4. indexes `environ` in an open-addressing hash table.
 //
-// getenv: a hash lookup, no allocation, errno preserved. A hit is checked
+// getenv: a hash lookup, no allocation, errno preserved. First it compares
+// the wrapper's region's generation with the one copied: when the supervisor
+// wrote a change in place (CLOUDTASER_ON_CHANGE=signal:NAME, docs/refresh.md)
+// it makes a new copy, under the seqlock, and a new environ; the old copy
+// stays mapped so every pointer returned before stays valid. A hit is checked
 // against `environ` itself (same slot, same pointer), so a program that edits
 // `environ` behind our back gets glibc's linear scan, never a stale answer.
 // setenv, unsetenv, putenv, clearenv call glibc's own and re-index, which
@@ -57,6 +62,7 @@
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ct/errname.h"
@@ -89,6 +95,12 @@ static inline unsigned prefix_bit(unsigned char c0, unsigned char c1) {
 }
 
 static struct index *_Atomic g_index;
+// The wrapper's region, kept mapped read-only for its generation (the
+// supervisor writes changes in place, docs/refresh.md); .data is NULL when
+// there is none to follow.
+static cloudtaser_secrets g_source;
+static _Atomic uint32_t g_seen_gen;
+static void follow_generation(uint32_t g);
 static struct index *g_retired; // kept one generation (see the top)
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 cloudtaser_secrets ct_region;
@@ -248,6 +260,14 @@ index_lookup(const struct index *ix, char **env, const char *name) {
 }
 
 __attribute__((always_inline)) static inline char *lookup(const char *name) {
+  if (g_source.data != NULL) { // one load and compare on the hot path
+    uint32_t g = __atomic_load_n(
+        (const uint32_t *)(g_source.data + CLOUDTASER_OFF_GENERATION),
+        __ATOMIC_ACQUIRE);
+    if (__builtin_expect(
+            g != atomic_load_explicit(&g_seen_gen, memory_order_relaxed), 0))
+      follow_generation(g);
+  }
   char **env = environ;
   const struct index *ix = atomic_load_explicit(&g_index, memory_order_acquire);
   if (ix == NULL || ix->env != env) return scan(env, name);
@@ -426,7 +446,10 @@ static char *strip_self(char *entry) {
 
 // The new environ: the inherited entries minus CLOUDTASER_SECRET_FD and minus
 // any entry a secret overrides, then one pointer per record into the mapping.
-static int rebuild_environ(const cloudtaser_secrets *r) {
+// `drop`: a previous copy whose records leave environ (a new generation);
+// the previous array is not freed (a concurrent reader may still walk it).
+static int rebuild_environ(const cloudtaser_secrets *r,
+                           const cloudtaser_secrets *drop) {
   char **old = environ;
   size_t n = 0;
   if (old != NULL)
@@ -452,6 +475,7 @@ static int rebuild_environ(const cloudtaser_secrets *r) {
   for (size_t i = 0; i < n; i++) {
     char *e = old[i];
     if (is_key(e, CLOUDTASER_FD_ENV)) continue;
+    if (drop && e >= drop->data && e < drop->data + drop->size) continue;
     if (is_key(e, "LD_PRELOAD")) {
       e = strip_self(e);
       if (e == NULL) continue;
@@ -486,12 +510,15 @@ static int rebuild_environ(const cloudtaser_secrets *r) {
 #define SYS_memfd_secret 447
 #endif
 
-// Replaces *r (the wrapper's region, mapped read-only) with a writable copy in
-// a mapping of our own, between guard pages; unmaps the original. The copy's
-// fd is closed before this returns.
-static int copy_region(cloudtaser_secrets *r) {
+// A writable copy of src (the wrapper's region, mapped read-only) in a
+// mapping of our own, between guard pages, consistent with one generation
+// of src (docs/refresh.md: the supervisor may write new records in place;
+// its generation is odd meanwhile). The copy's fd is closed before this
+// returns; *gen is the generation copied.
+static int copy_region(const cloudtaser_secrets *src, cloudtaser_secrets *out,
+                       uint32_t *gen) {
   size_t page = (size_t)sysconf(_SC_PAGESIZE);
-  size_t span = (r->size + page - 1) / page * page;
+  size_t span = (src->size + page - 1) / page * page;
   int secret = 1;
   int fd = (int)syscall(SYS_memfd_secret, O_CLOEXEC);
   if (fd < 0) {
@@ -502,28 +529,42 @@ static int copy_region(cloudtaser_secrets *r) {
   int rc = 0;
   char *res = MAP_FAILED, *data = MAP_FAILED;
   size_t map_len = span + 2 * page;
-  if (ftruncate(fd, (off_t)r->size) < 0) goto fail;
+  if (ftruncate(fd, (off_t)src->size) < 0) goto fail;
   res = mmap(NULL, map_len, PROT_NONE,
              MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (res == MAP_FAILED) goto fail;
-  data = mmap(res + page, r->size, PROT_READ | PROT_WRITE,
+  data = mmap(res + page, src->size, PROT_READ | PROT_WRITE,
               MAP_SHARED | MAP_FIXED, fd, 0);
   if (data == MAP_FAILED) goto fail;
   close(fd);
   fd = -1;
   (void)madvise(data, span, MADV_DONTDUMP);
   if (!secret) (void)mlock(data, span); // best effort, as the wrapper's own
-  memcpy(data, r->data, r->size);
   cloudtaser_secrets copy;
-  if (cloudtaser_parse(data, r->size, &copy) < 0) { // cannot happen
-    rc = -EBADMSG;
+  rc = -EAGAIN;
+  for (int attempt = 0; attempt < 100000 && rc == -EAGAIN; attempt++) {
+    uint32_t g1 = cloudtaser_generation(src);
+    if (g1 & 1u) { // the writer is midway: let it finish
+      struct timespec ts = {0, 20000};
+      nanosleep(&ts, NULL);
+      continue;
+    }
+    memcpy(data, src->data, src->size);
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    if (__atomic_load_n((const uint32_t *)(src->data +
+                                           CLOUDTASER_OFF_GENERATION),
+                        __ATOMIC_RELAXED) != g1)
+      continue;
+    *gen = g1;
+    rc = cloudtaser_parse(data, src->size, &copy) < 0 ? -EBADMSG : 0;
+  }
+  if (rc < 0) {
     munmap(res, map_len);
     return rc;
   }
   copy.map = res;
   copy.map_len = map_len;
-  cloudtaser_close(r);
-  *r = copy;
+  *out = copy;
   return 0;
 fail:
   rc = -errno;
@@ -573,6 +614,31 @@ static void stop_if_traced(int tracer, int fd) {
   _exit(CT_EXIT_PROTECTION_MISSING);
 }
 
+// A new generation of the wrapper's region: a new copy, environ and index
+// point at it; the old copy stays mapped, so every pointer getenv returned
+// stays valid (its value is the old one).
+__attribute__((noinline, cold)) static void follow_generation(uint32_t g) {
+  int saved = errno;
+  pthread_mutex_lock(&g_lock);
+  if (g != atomic_load_explicit(&g_seen_gen, memory_order_relaxed)) {
+    cloudtaser_secrets next;
+    uint32_t got = g;
+    int rc = copy_region(&g_source, &next, &got);
+    if (rc == 0 && rebuild_environ(&next, &ct_region) == 0) {
+      ct_region = next; // the old copy: kept mapped, never reused
+      reindex();
+    } else if (rc == 0) {
+      munmap(next.map, next.map_len);
+    }
+    if (rc < 0)
+      ct_log(CT_WARNING, "cannot copy a new generation of the secret region; "
+                         "getenv keeps the previous values");
+    atomic_store_explicit(&g_seen_gen, got, memory_order_release);
+  }
+  pthread_mutex_unlock(&g_lock);
+  errno = saved;
+}
+
 static void after_fork_child(void) {
   pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
   memcpy(&g_lock, &fresh, sizeof fresh);
@@ -619,14 +685,21 @@ __attribute__((constructor)) static void cloudtaser_interposer_init(void) {
   }
 
   if (rc == 0) {
-    int c = copy_region(&ct_region);
-    if (c < 0) // keep the read-only mapping: still correct, less compatible
+    cloudtaser_secrets copy;
+    uint32_t gen = 0;
+    int c = copy_region(&ct_region, &copy, &gen);
+    if (c < 0) { // keep the read-only mapping: still correct, less compatible
       warn_once("cannot copy the secret region into a writable mapping; "
                 "programs that write into environment strings will fault",
                 -c);
+    } else { // the wrapper's stays mapped read-only for its generation
+      g_source = ct_region;
+      ct_region = copy;
+      atomic_store_explicit(&g_seen_gen, gen, memory_order_relaxed);
+    }
   }
   if (rc == 0 || rc == -EBADMSG) {
-    if (rebuild_environ(rc == 0 ? &ct_region : NULL) < 0) {
+    if (rebuild_environ(rc == 0 ? &ct_region : NULL, NULL) < 0) {
       // Out of memory before main: the app cannot get its secrets.
       warn_once("out of memory while rebuilding environ; no secrets were "
                 "delivered",

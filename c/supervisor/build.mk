@@ -31,3 +31,9 @@ $(OUT)/cloudtaser-supervisor-testapp: supervisor/testapp.c | $(OUT)
 
 ALL += $(SUPERVISOR) $(OUT)/cloudtaser-supervisor-testapp \
        $(OUT)/refresh_launch $(OUT)/refresh_fake
+
+# The generation test's writer: the supervisor's own in-place writer.
+$(OUT)/region_flipper: testhelpers/region_flipper.c supervisor/region.c \
+                       supervisor/log.c testhelpers/test_region.h | $(OUT)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c,$^)
+ALL += $(OUT)/region_flipper

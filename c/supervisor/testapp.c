@@ -11,6 +11,14 @@
 //                                            "value KEY len=N fnv=H" (FNV-1a
 //                                            64, never the value); exits 0 on
 //                                            SIGTERM
+//   cloudtaser-supervisor-testapp torn sdk|getenv|raw MS
+//                                            reads K for MS ms while
+//                                            region_flipper rewrites it: by
+//                                            cloudtaser_read, getenv, or raw
+//                                            (no seqlock: the positive
+//                                            control); prints "reads N torn
+//                                            T a A b B"; a value is torn
+//                                            unless it is 3000 'a' or 1000 'b'
 // `signals` prints "ready <pid>" once its handlers are in place, then
 // "got SIGNAME" per signal. Both print the signal state they started with
 // ("mask <SigBlk> ignored <SigIgn>", from /proc/self/status) first.
@@ -110,6 +118,42 @@ static int watch(const char *key, const char *how) {
   }
 }
 
+static int torn(const char *how, long ms) {
+  cloudtaser_secrets s;
+  bool by_getenv = strcmp(how, "getenv") == 0;
+  if (!by_getenv && cloudtaser_open(&s) < 0) return 1;
+  static char buf[8192];
+  unsigned long reads = 0, bad = 0, a = 0, b = 0;
+  struct timespec t0, t;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  for (;; reads++) {
+    if ((reads & 255) == 0) {
+      clock_gettime(CLOCK_MONOTONIC, &t);
+      if ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 >= ms)
+        break;
+    }
+    size_t n = 0;
+    int rc = 1;
+    if (by_getenv) {
+      const char *v = getenv("K");
+      rc = v != NULL;
+      if (v) n = strlen(v), memcpy(buf, v, n < sizeof buf ? n : sizeof buf);
+    } else if (strcmp(how, "raw") == 0) {
+      rc = cloudtaser__read_once(&s, "K", 1, buf, sizeof buf, &n);
+    } else {
+      rc = cloudtaser_read(&s, "K", buf, sizeof buf, &n);
+    }
+    char c = n ? buf[0] : 0;
+    bool ok = rc == 1 && ((c == 'a' && n == 3000) || (c == 'b' && n == 1000));
+    for (size_t i = 0; ok && i < n; i++) ok = buf[i] == c;
+    if (!ok) bad++;
+    else if (c == 'a') a++;
+    else b++;
+  }
+  printf("reads %lu torn %lu a %lu b %lu\n", reads, bad, a, b);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   if (argc < 3) {
     fprintf(stderr, "usage: %s signals N | sleep MS\n", argv[0]);
@@ -119,6 +163,7 @@ int main(int argc, char **argv) {
   fflush(stdout);
   if (strcmp(argv[1], "signals") == 0) return record(atoi(argv[2]));
   if (strcmp(argv[1], "watch") == 0 && argc > 3) return watch(argv[2], argv[3]);
+  if (strcmp(argv[1], "torn") == 0 && argc > 3) return torn(argv[2], atol(argv[3]));
   long ms = atol(argv[2]);
   struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
   while (nanosleep(&ts, &ts) < 0) {}

@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import { marker, statusField, TESTAPP, until } from "../support/supervisor.ts";
 import { fnv64, Launch } from "../support/refresh.ts";
+import { nativePath } from "../../ffi/mod.ts";
 
 const watch = (how: "sdk" | "getenv") => [TESTAPP, "watch", "K", how];
 
@@ -151,6 +152,39 @@ Deno.test("supervisor refresh protocol: signal:SIGHUP writes the change in place
     assert.ok(
       l.messages().some((m) => /written in place \(generation 4\)/.test(m)),
     );
+    Deno.kill(l.pid, "SIGTERM");
+    assert.equal((await l.status()).code, 0, l.stderr);
+  } finally {
+    await l.close();
+  }
+});
+
+Deno.test("supervisor refresh protocol: signal:SIGUSR1 in place reaches the same app through the interposer's getenv", async () => {
+  const v = marker("v");
+  const l = new Launch(watch("getenv"), {
+    app: { K: v },
+    token: { VAULT_TOKEN: marker("tok") },
+    launcher: ["--fd-env"],
+    env: { LD_PRELOAD: nativePath("libcloudtaser_interposer.so") },
+    fake: ["--app-change", "--changes", "1", "--due", "60000"],
+    args: [
+      "--delivery",
+      "interposer",
+      "--due-ms",
+      "300",
+      "--on-change",
+      "signal:SIGUSR1",
+    ],
+  });
+  try {
+    await l.waitStdout(/^ready \d+$/m);
+    const app = readyPids(l)[0];
+    // Before the change: the old value (asked with SIGHUP).
+    assert.equal(await valueAfterHup(l, app, 1), fnv64(v));
+    // The supervisor's SIGUSR1 after the write: the app reads again.
+    const m = await l.waitStdout(/^value K len=\d+ fnv=(\w+)$/gm, 8000, 2);
+    assert.equal(m[1], fnv64(`${v}-r1`));
+    assert.deepEqual(readyPids(l), [app]);
     Deno.kill(l.pid, "SIGTERM");
     assert.equal((await l.status()).code, 0, l.stderr);
   } finally {

@@ -25,6 +25,8 @@ export interface LaunchOptions {
   args?: string[];
   /** Extra refresh_launch flags (--fd-env, --omit X, --unsealed-config). */
   launcher?: string[];
+  /** The supervisor's environment besides PATH=/usr/bin:/bin. */
+  env?: Record<string, string>;
 }
 
 const lines = (r: Record<string, string>) =>
@@ -70,7 +72,7 @@ export class Launch {
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
-      env: { PATH: "/usr/bin:/bin" },
+      env: { PATH: "/usr/bin:/bin", ...opts.env },
       clearEnv: true,
     }).spawn();
     const w = this.child.stdin.getWriter();
