@@ -152,3 +152,37 @@ export const ACCESS = { X_OK: 1, W_OK: 2, R_OK: 4 } as const;
 
 /** `RLIM_INFINITY`, as `getrlimit(2)` reports it on 64-bit Linux. */
 export const RLIM_INFINITY = 0xffff_ffff_ffff_ffffn;
+
+/**
+ * The refresh protocol between the supervisor and a refresh process
+ * (docs/refresh.md "Interfaces"): the fds a refresh process gets (by the
+ * flag that names each), its mode word and operations, its whole
+ * environment, the report's keys, and the supervisor's bounds on the report,
+ * the state and a doubled retry delay. C: `c/include/ct/refresh.h`.
+ */
+export const REFRESH = {
+  FDS: {
+    "--token-fd": 3,
+    "--app-fd": 4,
+    "--out-token-fd": 5,
+    "--out-app-fd": 6,
+    "--config-fd": 7,
+    "--report-fd": 8,
+  },
+  MODE: "refresh",
+  OP_DUE: "due",
+  OP_REVOKE: "revoke",
+  PATH: "PATH=/usr/bin:/bin",
+  REPORT_KEYS: [
+    "status",
+    "token",
+    "app",
+    "apply_in_ms",
+    "due_ms",
+    "state",
+    "message",
+  ],
+  REPORT_MAX: 4096,
+  STATE_MAX: 2048,
+  RETRY_MAX_MS: 60000,
+} as const;

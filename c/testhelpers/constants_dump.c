@@ -29,6 +29,7 @@
 #include "ct/errname.h"
 #include "ct/exit_codes.h"
 #include "ct/log_line.h"
+#include "ct/refresh.h"
 #include "ct/region_write.h"
 #include "ct/shim_steps.h"
 #include "ct/signals.h"
@@ -43,16 +44,37 @@ static void region_constants(void) {
   printf("\"region\":{\"magic\":\"%s\",\"header_size\":%u,\"canary_size\":%u,"
          "\"off_records_offset\":%u,\"off_records_length\":%u,"
          "\"off_record_count\":%u,\"off_data_size\":%u,\"off_reserved\":%u,"
+         "\"off_generation\":%u,"
          "\"off_flags\":%u,\"off_canary\":%u,\"max_size\":%u,\"fd_env\":\"%s\","
          "\"flags\":{\"CHILD_ENV_FALLBACK\":%u,\"APP_CORE_DUMPS\":%u,"
          "\"ALLOW_TRACER\":%u}}",
          CLOUDTASER_MAGIC, CLOUDTASER_HEADER_SIZE, CLOUDTASER_CANARY_SIZE,
          CLOUDTASER_OFF_RECORDS_OFFSET, CLOUDTASER_OFF_RECORDS_LENGTH,
          CLOUDTASER_OFF_RECORD_COUNT, CLOUDTASER_OFF_DATA_SIZE,
-         CLOUDTASER_OFF_RESERVED, CLOUDTASER_OFF_FLAGS, CLOUDTASER_OFF_CANARY,
+         CLOUDTASER_OFF_RESERVED, CLOUDTASER_OFF_GENERATION,
+         CLOUDTASER_OFF_FLAGS, CLOUDTASER_OFF_CANARY,
          CLOUDTASER_MAX_SIZE, CLOUDTASER_FD_ENV,
          CLOUDTASER_FLAG_CHILD_ENV_FALLBACK, CLOUDTASER_FLAG_APP_CORE_DUMPS,
          CLOUDTASER_FLAG_ALLOW_TRACER);
+}
+
+// The refresh protocol (ct/refresh.h).
+static void refresh_constants(void) {
+  int first = 1;
+  printf(",\"refresh\":{\"fds\":{");
+#define RFD(id, fd, flag) printf("%s\"%s\":%d", sep(&first), flag, fd);
+  CT_REFRESH_FDS(RFD)
+#undef RFD
+  first = 1;
+  printf("},\"report_keys\":[");
+#define KEY(id, key) printf("%s\"%s\"", sep(&first), key);
+  CT_REPORT_KEYS(KEY)
+#undef KEY
+  printf("],\"mode\":\"%s\",\"op_due\":\"%s\",\"op_revoke\":\"%s\","
+         "\"path\":\"%s\",\"report_max\":%d,\"state_max\":%d,"
+         "\"retry_max_ms\":%d}",
+         CT_REFRESH_MODE, CT_REFRESH_OP_DUE, CT_REFRESH_OP_REVOKE,
+         CT_REFRESH_PATH, CT_REPORT_MAX, CT_STATE_MAX, CT_RETRY_MAX_MS);
 }
 
 static void shared_constants(void) {
@@ -184,6 +206,7 @@ int main(int argc, char **argv) {
   printf("{");
   region_constants();
   shared_constants();
+  refresh_constants();
   linux_constants();
   printf("}\n");
   return 0;

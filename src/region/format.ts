@@ -19,7 +19,7 @@
  * | 12 | 4 | records length in bytes |
  * | 16 | 4 | record count |
  * | 20 | 4 | data size (the fd's size, a page multiple) |
- * | 24 | 4 | reserved, zero (docs/refresh.md plans a generation here) |
+ * | 24 | 4 | generation: 0 as written, odd while the supervisor writes new records in place, even after (docs/refresh.md) |
  * | 28 | 4 | flags: the wrapper's policy for the readers (below) |
  * | 32 | 16 | canary copy |
  *
@@ -34,6 +34,8 @@ export const OFF_RECORDS_OFFSET = 8;
 export const OFF_RECORDS_LENGTH = 12;
 export const OFF_RECORD_COUNT = 16;
 export const OFF_DATA_SIZE = 20;
+/** The generation seqlock of in-place changes (docs/refresh.md). */
+export const OFF_GENERATION = 24;
 export const OFF_FLAGS = 28;
 export const OFF_CANARY = 32;
 

@@ -23,6 +23,7 @@ import {
   MAP,
   O_CLOEXEC,
   PROT,
+  REFRESH,
   RLIM_INFINITY,
   SHIM_STEPS,
   SIGNAL_NUMBERS,
@@ -64,6 +65,7 @@ interface Dump {
   errname: Record<string, string>;
   log_levels: string[];
   linux: Record<string, unknown>;
+  refresh: Record<string, unknown>;
 }
 
 const C: Dump = JSON.parse(dump());
@@ -99,6 +101,8 @@ Deno.test("region format: cloudtaser.h and src/region/format.ts agree on sizes, 
   // data size and the flags at 24, the flags at 28, the canary copy ends
   // the header: no gap and no overlap on either side.
   assert.equal(r.off_reserved, 24);
+  assert.equal(r.off_generation, fmt.OFF_GENERATION);
+  assert.equal(fmt.OFF_GENERATION, r.off_reserved);
   assert.equal(fmt.OFF_DATA_SIZE + 4, r.off_reserved);
   assert.equal(Number(r.off_reserved) + 4, fmt.OFF_FLAGS);
   assert.equal(fmt.OFF_FLAGS, 28);
@@ -106,6 +110,20 @@ Deno.test("region format: cloudtaser.h and src/region/format.ts agree on sizes, 
   assert.equal(fmt.OFF_CANARY + fmt.CANARY_SIZE, fmt.HEADER_SIZE);
   assert.deepEqual(r.flags, fmt.FLAGS);
   assert.equal(r.fd_env, SECRET_FD_ENV);
+});
+
+Deno.test("refresh protocol: ct/refresh.h and ffi/constants.ts REFRESH agree on fds, words, report keys and bounds", () => {
+  assert.deepEqual(C.refresh, {
+    fds: REFRESH.FDS,
+    report_keys: REFRESH.REPORT_KEYS,
+    mode: REFRESH.MODE,
+    op_due: REFRESH.OP_DUE,
+    op_revoke: REFRESH.OP_REVOKE,
+    path: REFRESH.PATH,
+    report_max: REFRESH.REPORT_MAX,
+    state_max: REFRESH.STATE_MAX,
+    retry_max_ms: REFRESH.RETRY_MAX_MS,
+  });
 });
 
 Deno.test("region format: a region the C writer made reads the same in the TypeScript reader", () => {
