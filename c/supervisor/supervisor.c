@@ -500,8 +500,14 @@ pid_t start_app(const struct options *o, const struct region *r, int app_fd,
 // With refresh: the token region (mapped like the app's, its fd closed at
 // once) and the program a refresh runs. Fails closed.
 static int refresh_inputs(const struct options *o, struct cycle *c) {
+  struct resident m;
   if (region_map(o->token_fd, &c->token) < 0) {
     say(CT_ERROR, "--token-fd %d is not a valid token region", o->token_fd);
+    return -1;
+  }
+  if (region_measure(&c->token, &m) < 0 || region_require(&m) < 0) {
+    say(CT_ERROR, "the token region is not held as the app region is");
+    region_wipe(&c->token);
     return -1;
   }
   if (close(o->token_fd) < 0) warn_failed("close(--token-fd)");

@@ -314,3 +314,56 @@ Deno.test("supervisor refresh protocol: revocation at exit keeps the app's statu
     }
   }
 });
+
+Deno.test("supervisor refresh protocol: when the app exits during a refresh, the refresh is killed at once and the revocation still runs", async () => {
+  const l = new Launch([TESTAPP, "signals", "1"], {
+    app: { K: marker("v") },
+    token: { VAULT_TOKEN: marker("tok") },
+    fake: ["--hang", "--log"],
+    args: [
+      "--delivery",
+      "env",
+      "--due-ms",
+      "50",
+      "--refresh-timeout-ms",
+      "60000",
+    ],
+  });
+  try {
+    await l.waitStderr(/^refresh_fake op=due n=1 /m);
+    const started = Date.now();
+    Deno.kill(l.pid, "SIGUSR1"); // the app's one signal: it exits 0
+    assert.equal((await l.status()).code, 0, l.stderr);
+    assert.ok(Date.now() - started < 5000, "not held by the hanging refresh");
+    assert.match(l.stderr, /^refresh_fake op=revoke /m);
+    assert.equal(
+      l.logs().find((x) => "token_revoked" in x)?.token_revoked,
+      true,
+    );
+  } finally {
+    await l.close();
+  }
+});
+
+Deno.test("supervisor refresh protocol: an app that cannot be exec'd again at a restart ends the supervisor with 127, after the revocation", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "ct-restart-" });
+  const app = `${dir}/app`;
+  await Deno.copyFile(TESTAPP, app);
+  await Deno.chmod(app, 0o755);
+  const l = new Launch([app, "signals", "1"], {
+    app: { K: marker("v") },
+    token: { VAULT_TOKEN: marker("tok") },
+    fake: ["--app-change", "--log", "--due", "60000"],
+    args: ["--delivery", "env", "--due-ms", "400"],
+  });
+  try {
+    await l.waitStdout(/^ready \d+$/m);
+    await Deno.remove(app);
+    assert.equal((await l.status()).code, 127, l.stderr);
+    assert.ok(l.messages().some((m) => /^exec .*app failed: ENOENT/.test(m)));
+    assert.match(l.stderr, /^refresh_fake op=revoke /m);
+  } finally {
+    await l.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -6,7 +6,7 @@
  * app never losing its parent or a signal meanwhile.
  */
 import assert from "node:assert/strict";
-import { marker, TESTAPP, until } from "../support/supervisor.ts";
+import { fdTargets, marker, TESTAPP, until } from "../support/supervisor.ts";
 import { FAKE, Launch } from "../support/refresh.ts";
 
 const SLEEP = [TESTAPP, "signals", "1"];
@@ -171,6 +171,54 @@ Deno.test("supervisor refresh protocol: a changed token region replaces the old 
     Deno.kill(l.pid, "SIGUSR1");
     assert.equal((await l.status()).code, 0, l.stderr);
     assert.doesNotMatch(l.stderr + l.stdout, new RegExp(token));
+  } finally {
+    await l.close();
+  }
+});
+
+/** The supervisor's /secretmem mappings: perms and both neighbours' perms. */
+function secretMappings(pid: number): string[] {
+  const lines = Deno.readTextFileSync(`/proc/${pid}/maps`).trim().split("\n");
+  const perms = lines.map((l) => l.split(/\s+/)[1]);
+  return lines.flatMap((l, i) =>
+    /\/secretmem/.test(l) ? [`${perms[i - 1]} ${perms[i]} ${perms[i + 1]}`] : []
+  );
+}
+
+Deno.test("supervisor refresh protocol: the token region is held like the app region (read-only between guard pages, fd closed), and a new one replaces the old mapping", async () => {
+  const l = new Launch(SLEEP, {
+    app: { K: marker("v") },
+    token: { VAULT_TOKEN: marker("tok") },
+    fake: ["--token-change", "--due", "100", "--changes", "3"],
+    args: ["--delivery", "env", "--due-ms", "300", "--revoke-on-exit", "0"],
+  });
+  try {
+    await l.waitStdout(/^ready \d+$/m);
+    // From outside: two secretmem mappings (app region, token region).
+    assert.deepEqual(secretMappings(l.pid), [
+      "---p r--s ---p",
+      "---p r--s ---p",
+    ]);
+    const fds = [...fdTargets(l.pid).values()];
+    assert.equal(fds.filter((t) => /secretmem/.test(t)).length, 0, `${fds}`);
+    // Three token changes later: still two, the old ones unmapped.
+    await until(
+      "three token changes",
+      () =>
+        l.logs().filter((x) =>
+          (x.refresh as { token?: string } | undefined)?.token === "changed"
+        ).length >= 3,
+    );
+    await until(
+      "the refresh's fds closed",
+      () => [...fdTargets(l.pid).values()].every((t) => !/secretmem/.test(t)),
+    );
+    assert.deepEqual(secretMappings(l.pid), [
+      "---p r--s ---p",
+      "---p r--s ---p",
+    ]);
+    Deno.kill(l.pid, "SIGUSR1");
+    assert.equal((await l.status()).code, 0, l.stderr);
   } finally {
     await l.close();
   }
