@@ -16,6 +16,13 @@
  *     if (cloudtaser_get(&s, "DB_PASSWORD", &v, &n) == 1) use(v, n);
  *     cloudtaser_close(&s);    // pointers from cloudtaser_get die here
  *
+ * When the wrapper delivers changes in place (CLOUDTASER_ON_CHANGE=
+ * signal:NAME, docs/refresh.md), the bytes behind those pointers change
+ * under them: read with cloudtaser_read instead, on the signal or each time,
+ *
+ *     char buf[256]; size_t n;
+ *     if (cloudtaser_read(&s, "DB_PASSWORD", buf, sizeof buf, &n) == 1) ...
+ *
  * Region layout (docs/region-format.md, src/region/format.ts):
  *
  *     offset  size  field (little-endian)
@@ -282,8 +289,11 @@ static inline int cloudtaser_next(const cloudtaser_secrets *s, size_t *cursor,
   if (s->records == NULL || *cursor >= s->records_len) return 0;
   const char *p = s->records + *cursor;
   size_t left = s->records_len - *cursor;
-  const char *nul = memchr(p, '\0', left); /* validated: never NULL */
-  const char *eq = memchr(p, '=', (size_t)(nul - p));
+  /* Validated at open; a change written in place since (docs/refresh.md)
+   * can leave less: stop there rather than read past it. */
+  const char *nul = memchr(p, '\0', left);
+  const char *eq = nul ? memchr(p, '=', (size_t)(nul - p)) : NULL;
+  if (eq == NULL) return 0;
   r->key = p;
   r->key_len = (size_t)(eq - p);
   r->value = eq + 1;
