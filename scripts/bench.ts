@@ -33,6 +33,7 @@ import { benchGetenv, formatGetenvTable } from "./bench/getenv.ts";
 import { describeGoTool, goTools } from "./bench/go_tools.ts";
 import { buildBenchTools } from "./bench/native.ts";
 import { benchOpen } from "./bench/open.ts";
+import { benchRefreshRss } from "./bench/refresh_rss.ts";
 import { profileWrapper } from "./bench/profile.ts";
 import {
   loadRealCheck,
@@ -295,6 +296,13 @@ async function main(): Promise<number> {
       results.getenv = await benchGetenv();
     } catch (e) {
       skipped.push(`getenv benchmark: ${(e as Error).message}`);
+    }
+
+    say("the supervisor's memory across 200 refreshes");
+    try {
+      results.refreshRss = await benchRefreshRss();
+    } catch (e) {
+      skipped.push(`refresh RSS: ${(e as Error).message}`);
     }
 
     say("the enforcer's open() overhead");

@@ -8,6 +8,7 @@ import { formatGetenvTable, type GetenvBenchRow } from "./getenv.ts";
 import { describeGoTool, type GoTool } from "./go_tools.ts";
 import type { OpenBench } from "./open.ts";
 import type { Profile } from "./profile.ts";
+import { refreshRssFlat, type RefreshRssRow } from "./refresh_rss.ts";
 import {
   overlapping,
   REAL_CHECK_HEAD,
@@ -41,6 +42,8 @@ export interface BenchResults {
   storm?: StormResult;
   getenv?: GetenvBenchRow[];
   open?: OpenBench;
+  /** The resident supervisor's memory across refreshes (refresh_rss.ts). */
+  refreshRss?: RefreshRssRow[];
   /** What was not measured, and why. */
   skipped: string[];
   notes: string[];
@@ -142,6 +145,16 @@ export function targets(r: BenchResults): string[][] {
       : worst <= 2048
       ? "PASS"
       : "MISS",
+  ]);
+  const rr = r.refreshRss;
+  rows.push([
+    "supervisor RSS after 200 refreshes at or below after the first",
+    rr?.length
+      ? `${rr[1].rssKb} -> ${rr[rr.length - 1].rssKb} kB (${
+        rr[0].rssKb
+      } kB before any)`
+      : "n/a",
+    !rr?.length ? "NOT MEASURED" : refreshRssFlat(rr) ? "PASS" : "MISS",
   ]);
   if (r.getenv?.length) {
     const ratios = r.getenv.map((g) => g.interposerNs / g.glibcNs);
