@@ -319,13 +319,17 @@ static void read_signals(struct loop *L) {
 static void wait_refresh(struct loop *L) {
   while (L->run.pid && !refresh_done(&L->run)) {
     uint64_t now = now_ms();
-    if (now >= L->run.deadline && !L->run.killed) {
+    if (now >= L->run.deadline && !L->run.killed && !L->run.reaped) {
       kill(L->run.pid, SIGKILL);
       L->run.killed = true;
     }
+    if (now >= L->run.deadline && L->run.reaped) {
+      refresh_stop_reading(&L->run);
+      break;
+    }
     struct pollfd fds[2] = {{L->c->sfd, POLLIN, 0},
                             {L->run.report_fd, POLLIN, 0}};
-    int ms = L->run.killed ? 100 : (int)(L->run.deadline - now);
+    int ms = now >= L->run.deadline ? 100 : (int)(L->run.deadline - now);
     if (poll(fds, L->run.report_fd >= 0 ? 2 : 1, ms) < 0 && errno != EINTR) {
       warn_failed("poll");
       break;
@@ -375,11 +379,14 @@ int cycle_run(struct cycle *c) {
   if (L.tfd >= 0) schedule(&L, c->o->due_ms);
   for (;;) {
     uint64_t now = now_ms();
-    if (L.run.pid && !L.run.reaped && !L.run.killed && now >= L.run.deadline) {
-      say(CT_WARNING, "refresh %s outlived --refresh-timeout-ms (%ld ms): "
-                      "SIGKILL", L.run.op, c->o->refresh_timeout_ms);
-      kill(L.run.pid, SIGKILL);
-      L.run.killed = true;
+    if (L.run.pid && now >= L.run.deadline) {
+      if (!L.run.reaped && !L.run.killed) {
+        say(CT_WARNING, "refresh %s outlived --refresh-timeout-ms (%ld ms): "
+                        "SIGKILL", L.run.op, c->o->refresh_timeout_ms);
+        kill(L.run.pid, SIGKILL);
+        L.run.killed = true;
+      }
+      if (L.run.reaped) refresh_stop_reading(&L.run);
     }
     if (L.run.pid && refresh_done(&L.run)) finish_refresh(&L);
     if (!L.run.pid && L.due_at && now >= L.due_at && !L.app_done)

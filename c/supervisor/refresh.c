@@ -345,6 +345,13 @@ void refresh_report(const struct refresh_run *run, struct report *r) {
     failed(r, "the report has no valid status or a bad value");
 }
 
+void refresh_stop_reading(struct refresh_run *run) {
+  if (run->report_fd < 0) return;
+  say(CT_WARNING, "refresh %s: its report pipe is still open after it "
+                  "exited (past the deadline): read no further", run->op);
+  close_if(&run->report_fd);
+}
+
 void refresh_clear(struct refresh_run *run) {
   close_if(&run->report_fd);
   close_if(&run->out_token_fd);

@@ -71,7 +71,11 @@ int refresh_start(struct refresh_run *run, const struct refresh_program *p,
 // Reads what the pipe holds (non-blocking); closes it at EOF.
 void refresh_read(struct refresh_run *run);
 
-// True once the process was reaped and the pipe is at EOF.
+// Closes the pipe before EOF: past the deadline, when the process is reaped
+// and something it started still holds the write end.
+void refresh_stop_reading(struct refresh_run *run);
+
+// True once the process was reaped and the pipe is at EOF (or closed).
 static inline bool refresh_done(const struct refresh_run *run) {
   return run->pid && run->reaped && run->report_fd < 0;
 }

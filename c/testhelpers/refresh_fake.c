@@ -16,6 +16,7 @@
 //   --fail             status=failed; --exit N: exit N without a report
 //   --hang             sleep (until killed) before reporting
 //   --junk             unknown keys and lines in the report
+//   --leak-pipe        leave a child holding the report pipe for 5 s
 //   --flood            a report far beyond the supervisor's limit
 //   --revoke ok|fail|hang   what --op revoke does (default ok)
 //   --log              one stderr line: op, n, the fds open, the environment's
@@ -33,7 +34,7 @@
 extern char **environ;
 
 struct behaviour {
-  bool app_change, token_change, fail, hang, junk, flood, log;
+  bool app_change, token_change, fail, hang, junk, flood, log, leak;
   long changes, grow, due, apply, exit_code;
   const char *revoke;
 };
@@ -126,6 +127,7 @@ int main(int argc, char **argv) {
     else if (strcmp(a, "--junk") == 0) b.junk = true;
     else if (strcmp(a, "--flood") == 0) b.flood = true;
     else if (strcmp(a, "--log") == 0) b.log = true;
+    else if (strcmp(a, "--leak-pipe") == 0) b.leak = true;
     else if (strcmp(a, "--changes") == 0) b.changes = atol(v), i++;
     else if (strcmp(a, "--grow") == 0) b.grow = atol(v), i++;
     else if (strcmp(a, "--due") == 0) b.due = atol(v), i++;
@@ -175,5 +177,11 @@ int main(int argc, char **argv) {
            b.due, n, b.fail ? "message=the fake was told to fail\n" : "",
            b.junk ? "message_extra=x\n" : "");
   report(text);
+  if (b.leak && fork() == 0) { // holds fd 8 open, not the test's stdio
+    close(0), close(1), close(2);
+    struct timespec ts = {5, 0};
+    nanosleep(&ts, NULL);
+    _exit(0);
+  }
   return 0;
 }

@@ -223,3 +223,38 @@ Deno.test("supervisor refresh protocol: the token region is held like the app re
     await l.close();
   }
 });
+
+Deno.test("supervisor refresh protocol: a report pipe held open by something the refresh started ends at the deadline, and refreshes go on", async () => {
+  const l = new Launch(SLEEP, {
+    app: { K: marker("v") },
+    token: { VAULT_TOKEN: marker("tok") },
+    fake: ["--leak-pipe", "--log", "--due", "100"],
+    args: [
+      "--delivery",
+      "env",
+      "--due-ms",
+      "50",
+      "--refresh-timeout-ms",
+      "500",
+      "--revoke-on-exit",
+      "0",
+    ],
+  });
+  try {
+    await l.waitStderr(/^refresh_fake op=due n=2 /m, 8000);
+    assert.ok(
+      l.messages().some((m) =>
+        /report pipe is still open after it exited/.test(m)
+      ),
+      l.stderr,
+    );
+    const first = l.logs().find((x) => x.refresh) as {
+      refresh: { status: string };
+    };
+    assert.equal(first.refresh.status, "ok");
+    Deno.kill(l.pid, "SIGUSR1");
+    assert.equal((await l.status()).code, 0, l.stderr);
+  } finally {
+    await l.close();
+  }
+});
