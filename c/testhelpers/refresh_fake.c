@@ -20,7 +20,8 @@
 //   --flood            a report far beyond the supervisor's limit
 //   --revoke ok|fail|hang   what --op revoke does (default ok)
 //   --log              one stderr line: op, n, the fds open, the environment's
-//                      names, the suffixes of the token and app copies
+//                      names, the suffixes of the token and app copies, the
+//                      blocked and ignored signal sets
 // The state is "n<k>": the number of the last refresh. Values never reach an
 // output; the suffixes the fake made itself do.
 #define _GNU_SOURCE
@@ -74,8 +75,17 @@ static void log_line(const char *op, long n) {
              names[0] ? "," : "", (int)strcspn(*p, "="), *p);
   suffix_of(CT_RFD_TOKEN, tok, sizeof tok);
   suffix_of(CT_RFD_APP, app, sizeof app);
-  fprintf(stderr, "refresh_fake op=%s n=%ld fds=%s env=%s token=%s app=%s\n",
-          op, n, fds, names, tok, app);
+  char line[256], blk[32] = "?", ign[32] = "?";
+  FILE *f = fopen("/proc/self/status", "r");
+  while (f && fgets(line, sizeof line, f)) {
+    sscanf(line, "SigBlk: %31s", blk);
+    sscanf(line, "SigIgn: %31s", ign);
+  }
+  if (f) fclose(f);
+  fprintf(stderr,
+          "refresh_fake op=%s n=%ld fds=%s env=%s token=%s app=%s mask=%s "
+          "ignored=%s\n",
+          op, n, fds, names, tok, app, blk, ign);
 }
 
 // Copies the region at `from` into `to` with each value's -<tag><k> suffix

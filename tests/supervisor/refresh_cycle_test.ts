@@ -42,6 +42,8 @@ Deno.test("supervisor refresh protocol: a due refresh gets fds 0-8 and PATH only
       assert.equal(m[2], "0,1,2,3,4,5,6,7,8", "fds");
       assert.equal(m[3], "PATH", "environment");
     }
+    // Default signal dispositions and an empty mask, not the supervisor's.
+    assert.match(seen[0], / mask=0{16} ignored=0{16}$/);
     const reports = l.logs().filter((x) => x.refresh);
     assert.ok(reports.length >= 2);
     assert.deepEqual(reports[0].refresh, {
