@@ -182,9 +182,13 @@ static void start_refresh(struct loop *L, const char *op, long timeout_ms) {
 // ------------------------------------------------------- applying a change
 
 static void kill_app(struct loop *L, int sig) {
-  pid_t target = -L->c->child; // the app leads a group of its own
-  if (kill(target, sig) < 0 && errno != ESRCH)
-    say(CT_WARNING, "kill(%d, %s) failed: %s", (int)target, sig_name(sig),
+  pid_t pg = L->c->child; // the app leads a group of its own
+  if (kill(-pg, sig) < 0 && errno != ESRCH)
+    say(CT_WARNING, "kill(-%d, %s) failed: %s", (int)pg, sig_name(sig),
+        errname(errno));
+  // An app that moved itself to another group still gets it.
+  if (getpgid(pg) != pg && kill(pg, sig) < 0 && errno != ESRCH)
+    say(CT_WARNING, "kill(%d, %s) failed: %s", (int)pg, sig_name(sig),
         errname(errno));
 }
 

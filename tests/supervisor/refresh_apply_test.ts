@@ -367,3 +367,33 @@ Deno.test("supervisor refresh protocol: an app that cannot be exec'd again at a 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("supervisor refresh protocol: restart stops an app that moved itself out of its process group", async () => {
+  const py = "import os, time; os.setpgid(0, os.getpgid(os.getppid())); " +
+    "print('ready', os.getpid(), flush=True); time.sleep(30)";
+  const l = new Launch(["python3", "-c", py], {
+    app: { K: marker("v") },
+    token: { VAULT_TOKEN: marker("tok") },
+    fake: ["--app-change", "--changes", "1", "--due", "60000"],
+    args: [
+      "--delivery",
+      "env",
+      "--due-ms",
+      "1500",
+      "--kill-timeout-ms",
+      "1000",
+      "--revoke-on-exit",
+      "0",
+    ],
+  });
+  try {
+    await l.waitStdout(/^ready \d+$/gm, 10000, 2);
+    const [first, second] = readyPids(l);
+    assert.notEqual(first, second);
+    assert.equal(statusField(first, "State"), undefined, "old app gone");
+    Deno.kill(l.pid, "SIGTERM");
+    assert.equal((await l.status()).code, 143, l.stderr);
+  } finally {
+    await l.close();
+  }
+});
