@@ -186,7 +186,19 @@ static inline int cloudtaser_map_fd(cloudtaser_secrets *s, int fd) {
     return e == ENODEV || e == EACCES ? -EMEDIUMTYPE : -e;
   }
   (void)madvise(data, span, MADV_DONTDUMP); /* secretmem is already "dd" */
-  int rc = cloudtaser_parse(data, size, s);
+  /* The header and records are validated under the generation seqlock: a
+   * change written in place while this parses (odd, or a new generation
+   * after) is parsed again, a bounded number of times. */
+  const uint32_t *gen = (const uint32_t *)(data + CLOUDTASER_OFF_GENERATION);
+  int rc = -EBADMSG;
+  for (int tries = 0; tries < 10000; tries++) {
+    uint32_t g1 = __atomic_load_n(gen, __ATOMIC_ACQUIRE);
+    if (g1 & 1u) continue;
+    rc = cloudtaser_parse(data, size, s);
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    if (__atomic_load_n(gen, __ATOMIC_RELAXED) == g1) break;
+    rc = -EBADMSG;
+  }
   if (rc < 0) {
     munmap(res, map_len);
     memset(s, 0, sizeof *s);
