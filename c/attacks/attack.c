@@ -35,8 +35,14 @@
  *                    mapping), detach
  *   ptrace_inject    attach, make the target write its secretmem mappings
  *                    into a pipe and steal its read end (inject.c)
- *   getfd, pidfd_getfd   pidfd_getfd each fd of FDS (comma list), then read
- *                    and map what was stolen
+ *   getfd, pidfd_getfd   pidfd_getfd each fd of FDS (comma list, or `all`:
+ *                    every fd below 256), then read and map what was stolen
+ *   getfd_race       (probe) pidfd_getfd over fds 0..FDS in a loop until the
+ *                    target exits: the start-up window (files.c)
+ *   tokens           (hunt) every token-shaped string ("s." + 24) in the
+ *                    readable mappings, listed in the final line's "tokens"
+ *                    for the harness to try: the one output that holds a
+ *                    credential, never printed by the harness
  *   reopen, fd_reopen   open /proc/PID/fd/N for each N of FDS, the same
  *   map_files        open every /proc/PID/map_files/ entry, read the
  *                    memory-backed ones
@@ -78,6 +84,8 @@ static const struct vector {
 	{ "ptrace_inject", v_ptrace_inject, false },
 	{ "getfd", v_getfd, false },
 	{ "pidfd_getfd", v_getfd, false },
+	{ "getfd_race", v_getfd_race, true },
+	{ "tokens", v_tokens, false },
 	{ "reopen", v_reopen, false },
 	{ "fd_reopen", v_reopen, false },
 	{ "map_files", v_map_files, false },

@@ -54,12 +54,21 @@ void read_markers(void);
 
 /* A streaming search for the markers: chunks fed in order, markers that
  * span two chunks count. */
+#define MAX_MARKERS 16
 struct scanner {
 	size_t tail;
 	long hits;
 	unsigned long bytes;
+	long per[MAX_MARKERS]; /* hits of each marker, in stdin order */
 };
 void feed(struct scanner *sc, const void *data, size_t n);
+
+/* The hits of each marker as a JSON array ("[2,0,1]"); a static buffer. */
+const char *per_marker(const struct scanner *sc);
+
+/* A member of the hunt's final line besides vector, pid, hits and items
+ * ("\"tokens\":[...]"). */
+void fact(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* The largest chunk any reader takes at once. */
 #define CHUNK (1 << 20)
@@ -83,6 +92,7 @@ int v_task_environ(void);
 int v_task_fd_reopen(void);
 int v_map_files(void);
 int v_getfd(void);
+int v_getfd_race(void);
 int v_reopen(void);
 int v_coredump_filter(void);
 int v_prlimit_core(void);
@@ -95,6 +105,7 @@ int v_vm_readv(void);
 int v_vm_writev(void);
 int v_ptrace(void);
 int v_ptrace_seize(void);
+int v_tokens(void);
 
 /* inject.c: code run by the target itself */
 int v_ptrace_inject(void);

@@ -2,6 +2,8 @@
  * fds (stolen or reopened), its core-dump settings. */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <poll.h>
+#include <time.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -189,12 +191,18 @@ static int next_fd(const char **p, char *name, size_t size)
 	return atoi(name);
 }
 
-/* pidfd_getfd of each fd in FDS (a thread id gets a thread pidfd, 6.9+). */
+/* The fds `all` tries: a start-up wrapper's (Deno's) fds are unknown to
+ * the harness, and below this. */
+#define ALL_FDS 256
+
+/* pidfd_getfd of each fd in FDS (a thread id gets a thread pidfd, 6.9+);
+ * FDS `all`: every fd below ALL_FDS, the closed ones (EBADF) counted, not
+ * listed. */
 int v_getfd(void)
 {
 	const char *list = attack.fds;
-	char num[16], what_fd[32];
-	int pidfd, n;
+	char num[16], what_fd[32], all[ALL_FDS * 4 + 1];
+	int pidfd, n, closed = 0, every = strcmp(list, "all") == 0;
 
 	step("pidfd_open");
 	pidfd = syscall(SYS_pidfd_open, attack.pid, 0);
@@ -204,12 +212,26 @@ int v_getfd(void)
 		refused("pidfd_open", errno);
 		return finish();
 	}
+	if (every) {
+		size_t len = 0;
+
+		for (int f = 0; f < ALL_FDS; f++)
+			len += snprintf(all + len, sizeof(all) - len, "%s%d", f ? "," : "", f);
+		list = all;
+	}
 	while ((n = next_fd(&list, num, sizeof(num))) >= 0) {
 		int fd;
 
 		snprintf(what_fd, sizeof(what_fd), "fd %s", num);
-		step("pidfd_getfd %s", num);
+		if (!every)
+			step("pidfd_getfd %s", num);
+		else if (n == 0)
+			step("pidfd_getfd every fd below %d", ALL_FDS);
 		fd = syscall(SYS_pidfd_getfd, pidfd, n, 0);
+		if (fd < 0 && every && errno == EBADF) {
+			closed++;
+			continue;
+		}
 		if (fd < 0) {
 			refused(what_fd, errno);
 			continue;
@@ -217,8 +239,93 @@ int v_getfd(void)
 		loot(fd, what_fd);
 		close(fd);
 	}
+	if (every)
+		item("\"what\":\"fds not open\",\"count\":%d", closed);
 	close(pidfd);
 	return finish();
+}
+
+/* The start-up window from the attacker's side (the VM test): a loop of
+ * pidfd_getfd over the target's fds 0..FDS (a number; default 31) from
+ * the moment the target exists until it exits (bounded by 60 s). Each try
+ * is counted: refused (EPERM), not open (EBADF), or stolen; a stolen
+ * memfd_secret fd is mapped and read for the secret. With CT_GO_FILE set,
+ * the file is created after the first pass: a target waiting for it makes
+ * its region only once the loop runs. One probe line:
+ *   {"attack":"getfd_race","pid":N,"result":"EPERM"|"ok","attempts":A,
+ *    "eperm":E,"ebadf":B,"other":O,"stolen":S,"stolen_secretmem":M,
+ *    "saw_secret":bool,"other_err":"the first other errno"}
+ * result is ok when anything was stolen, EPERM when every try that found
+ * an open fd was refused. */
+int v_getfd_race(void)
+{
+	long attempts = 0, eperm = 0, ebadf = 0, other = 0, stolen = 0, secretmem = 0;
+	int top = *attack.fds ? atoi(attack.fds) : 31, saw = 0, pidfd;
+	const char *go = getenv("CT_GO_FILE");
+	int other_err = 0;
+	struct timespec t0, now;
+
+	pidfd = syscall(SYS_pidfd_open, attack.pid, 0);
+	if (pidfd < 0) {
+		refused("pidfd_open", errno);
+		return finish();
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int pass = 0;; pass++) {
+		struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
+
+		if (poll(&pfd, 1, 0) == 1)
+			break; /* the target exited */
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec - t0.tv_sec > 60)
+			break;
+		for (int n = 0; n <= top; n++) {
+			int fd = syscall(SYS_pidfd_getfd, pidfd, n, 0);
+			struct statfs fs;
+
+			if (fd < 0 && errno == ESRCH)
+				goto gone; /* exiting: no fd table left */
+			attempts++;
+			if (fd < 0) {
+				if (errno == EPERM)
+					eperm++;
+				else if (errno == EBADF)
+					ebadf++;
+				else if (other++ == 0)
+					other_err = errno;
+				continue;
+			}
+			stolen++;
+			if (fstatfs(fd, &fs) == 0 && fs.f_type == SECRETMEM_MAGIC) {
+				void *p = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
+
+				secretmem++;
+				if (p != MAP_FAILED) {
+					struct scanner sc = { 0 };
+
+					feed(&sc, p, 4096);
+					saw |= sc.hits > 0;
+					munmap(p, 4096);
+				}
+			}
+			close(fd);
+		}
+		if (pass == 0 && go) {
+			int g = open(go, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+
+			if (g >= 0)
+				close(g);
+		}
+	}
+gone:
+	close(pidfd);
+	printf("{\"attack\":\"getfd_race\",\"pid\":%d,\"result\":\"%s\",\"attempts\":%ld,"
+	       "\"eperm\":%ld,\"ebadf\":%ld,\"other\":%ld,\"stolen\":%ld,"
+	       "\"stolen_secretmem\":%ld,\"saw_secret\":%s,\"other_err\":\"%s\"}\n",
+	       (int)attack.pid, stolen ? "ok" : eperm ? "EPERM" : "none", attempts, eperm, ebadf,
+	       other, stolen, secretmem, saw ? "true" : "false",
+	       other ? ename(other_err) : "");
+	return stolen ? 0 : 1;
 }
 
 /* open /proc/PID/fd/N for each N in FDS (procfs refuses a denied one with

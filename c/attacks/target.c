@@ -12,7 +12,18 @@
  *
  * --fork:   also fork a child that does the same (an inherited protection).
  * --thread: start a second thread and report its id ("tid"): attacks aimed
- *           at a thread id must reach the same protection. */
+ *           at a thread id must reach the same protection.
+ * --keep-region-fd: keep the memfd_secret fd open and report it
+ *           ("region_fd"): what a stolen region fd gives (the positive
+ *           control of the matrix's pidfd_getfd rows).
+ *
+ *   CT_SECRET=CT-SECRET-... ct-target --late-region FILE
+ *
+ * The start-up window (the VM test): announce {"target":"late","pid":N},
+ * wait until FILE exists, then create a memfd_secret region, write the
+ * secret and hold its fd open for LATE_WINDOW_MS (a window as long as
+ * root stretches one with SIGSTOP), close it, report and exit 0. Nothing
+ * else holds the secret, so a thief can only have it from that fd. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -26,12 +37,17 @@
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static char *secret_buf;
 static int secret_fd = -1;
 static char *region; /* memfd_secret, NULL where the kernel lacks it */
 static pid_t thread_id;
+static bool keep_region_fd;
+static int region_fd = -1;
+
+#define LATE_WINDOW_MS 300
 
 static int contains(const char *buf, size_t len, const char *needle)
 {
@@ -79,9 +95,9 @@ static const char *self_check(const char *secret)
 static void announce(const char *role, const char *secret)
 {
 	printf("{\"target\":\"%s\",\"pid\":%d,\"tid\":%d,\"pgid\":%d,\"addr\":\"%p\","
-	       "\"region\":\"%p\",\"fd\":%d,\"self_check\":\"%s\"}\n",
+	       "\"region\":\"%p\",\"fd\":%d,\"region_fd\":%d,\"self_check\":\"%s\"}\n",
 	       role, getpid(), thread_id ? thread_id : getpid(), getpgid(0), (void *)secret_buf,
-	       (void *)region, secret_fd, self_check(secret));
+	       (void *)region, secret_fd, region_fd, self_check(secret));
 	fflush(stdout);
 }
 
@@ -95,7 +111,10 @@ static void secret_region(const char *secret)
 		return; /* ENOSYS: no region, the JSON says (nil) */
 	if (ftruncate(fd, len) == 0)
 		region = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	close(fd);
+	if (keep_region_fd)
+		region_fd = fd;
+	else
+		close(fd);
 	if (region == MAP_FAILED)
 		region = NULL;
 	if (region)
@@ -113,6 +132,37 @@ static void touch_stack_up_to(const char *top)
 
 	for (; p < top; p += 4096)
 		(void)*p;
+}
+
+/* --late-region: the region created after the wait, its fd open only for
+ * the window. */
+static int late_region(const char *file, const char *secret)
+{
+	struct timespec tick = { 0, 1000000 }, window = { 0, LATE_WINDOW_MS * 1000000L };
+	size_t len = sysconf(_SC_PAGESIZE);
+	char *p;
+	int fd;
+
+	printf("{\"target\":\"late\",\"pid\":%d}\n", getpid());
+	fflush(stdout);
+	while (access(file, F_OK) != 0)
+		nanosleep(&tick, NULL);
+	fd = syscall(SYS_memfd_secret, 0);
+	if (fd < 0 || ftruncate(fd, len)) {
+		perror("ct-target: memfd_secret");
+		return 1;
+	}
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		perror("ct-target: mmap");
+		return 1;
+	}
+	memcpy(p, secret, strlen(secret) + 1);
+	nanosleep(&window, NULL);
+	close(fd);
+	printf("{\"target\":\"late\",\"pid\":%d,\"region_fd\":%d,\"window_ms\":%d}\n",
+	       getpid(), fd, LATE_WINDOW_MS);
+	return 0;
 }
 
 static void *idle_thread(void *arg)
@@ -143,6 +193,10 @@ int main(int argc, char **argv)
 			fork_child = true;
 		else if (strcmp(argv[i], "--thread") == 0)
 			thread = true;
+		else if (strcmp(argv[i], "--keep-region-fd") == 0)
+			keep_region_fd = true;
+		else if (strcmp(argv[i], "--late-region") == 0 && i + 1 < argc)
+			return late_region(argv[i + 1], secret);
 	}
 	setrlimit(RLIMIT_CORE, &nocore);
 	touch_stack_up_to(secret);
