@@ -102,6 +102,28 @@ attack protected "$P" "$PA" "$PF" "$PT"
 attack protected-child "$C" "$CA" "$CF"
 attack control "$K" "$KA" "$KF" "$KT"
 
+# The start-up window (issue 11, hole 1): a target that registers first
+# and only then creates its memfd_secret region, as the wrapper does. A
+# pidfd_getfd loop over its fds runs from before the region exists (the
+# loop creates the file the target waits for after its first pass) until
+# it exits; the region fd is open for 300 ms. Registered: every try must
+# get EPERM. The control, not registered, loses its region fd to the loop.
+race() {
+  rm -f "/tmp/go.$1"
+  if [ "$2" = registered ]; then
+    CT_SECRET="CT-SECRET-vm-$1" ct-register "$SOCK" -- ct-target --late-region "/tmp/go.$1" >"/tmp/$1.out" 2>&1 &
+  else
+    CT_SECRET="CT-SECRET-vm-$1" ct-target --late-region "/tmp/go.$1" >"/tmp/$1.out" 2>&1 &
+  fi
+  T=$!
+  wait_for "/tmp/$1.out" '"target":"late"' 30 || echo "CT-ERROR: $1 target did not start"
+  echo "CT-RACE $1 $(CT_GO_FILE="/tmp/go.$1" ct-attack getfd_race "$T" 0 31 2>&1)"
+  wait "$T"
+  sed "s/^/CT-RACE-TARGET $1 /" "/tmp/$1.out"
+}
+race startup-protected registered
+race startup-control unregistered
+
 # tracing while something is protected: refused, the control too; an
 # allow-listed executable still may (the trust the allow list grants)
 echo "CT-ATTACK protected $(ct-bpfread "$P" "$PR" 2>&1)"

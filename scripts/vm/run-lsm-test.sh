@@ -90,7 +90,7 @@ start=$(date +%s%N)
 set +e
 timeout --kill-after=10 "$TIMEOUT" qemu-system-x86_64 -accel tcg -m 512 -smp 1 -nographic \
   -no-reboot -kernel "$KERNEL" -initrd "$WORK/initramfs.gz" \
-  -append "console=ttyS0 panic=-1 quiet lsm=$LSM" </dev/null >"$LOG" 2>&1
+  -append "console=ttyS0 panic=-1 quiet lsm=$LSM secretmem.enable=1" </dev/null >"$LOG" 2>&1
 qemu_rc=$?
 set -e
 ms=$((($(date +%s%N) - start) / 1000000))
@@ -140,6 +140,17 @@ check "while something is protected, tracing BPF is refused to every other proce
   'lines "CT-TRACING control-while-protected " | grep -q "\"result\":\"EPERM\",\"errno\":1,\"step\":\"bpf_prog_load\""'
 check "an allow-listed executable may still load it (and reads the unprotected control)" \
   'lines "CT-TRACING control-allowed " | grep -q "\"saw_secret\":true"'
+# The start-up window: a pidfd_getfd loop from before the region existed
+# until the target exited; registered first, every try refused.
+race=$(lines "CT-RACE startup-protected ")
+check "start-up window: registered before its memfd_secret, $(echo "$race" | sed -n 's/.*"attempts":\([0-9]*\),"eperm":\([0-9]*\).*"stolen":\([0-9]*\).*/\2\/\1 pidfd_getfd tries got EPERM, \3 stole an fd/p')" \
+  'echo "$race" | grep -Eq "\"result\":\"EPERM\",\"attempts\":([1-9][0-9]*),\"eperm\":\1,\"ebadf\":0,\"other\":0,\"stolen\":0,\"stolen_secretmem\":0,\"saw_secret\":false,\"other_err\":\"\"" &&
+   lines "CT-RACE-TARGET startup-protected " | grep -q "\"registered\":true" &&
+   lines "CT-RACE-TARGET startup-protected " | grep -q "\"window_ms\""'
+check "control: the same loop stole the unregistered target's region fd and read the secret" \
+  'lines "CT-RACE startup-control " | grep "\"result\":\"ok\"" | grep -Eq "\"stolen_secretmem\":[1-9][0-9]*,\"saw_secret\":true" &&
+   lines "CT-RACE-TARGET startup-control " | grep -q "\"window_ms\""'
+lines "CT-RACE " | sed 's/^/vm-lsm:      /' >&2 || true
 nsig=$(lines "CT-SIGNAL protected " | wc -l)
 okstate=$(lines "CT-SIGNAL protected " | grep -c "state=S child=S$" || true)
 refused=$(lines "CT-SIGNAL protected " | grep -Ec '"result":"EPERM"|"attack":"sigio:' || true)
