@@ -201,7 +201,14 @@ export function protectedRegion(config: Config): SecretRegion {
 export async function enforcerState(config: Config): Promise<EnforcerState> {
   const socket = config.string("CLOUDTASER_ENFORCER_SOCKET")!;
   const r = await registerWithEnforcer(socket, 2000);
-  if (!r.connected) {
+  // Either line marks the end of step 0: the attack matrix freezes a
+  // starting wrapper there (tests/support/attacks/starting.ts).
+  if (r.connected) {
+    log("enforcer").info("registered with the enforcer", {
+      mode: r.mode,
+      lsm: r.lsm,
+    });
+  } else {
     log("enforcer").info("no enforcer", { reason: r.error ?? "no answer" });
   }
   return { connected: r.connected, mode: r.mode, lsm: r.lsm };
