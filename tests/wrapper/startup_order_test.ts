@@ -14,37 +14,10 @@ import {
   sharedServer,
   wrapperArgs,
 } from "../support/wrapper.ts";
+import { readTrace } from "../support/strace.ts";
 
 const { server, stop } = sharedServer();
 const VALUE = secret("order");
-
-interface Call {
-  tid: number;
-  at: number;
-  name: string;
-  args: string;
-  ret: string;
-}
-
-/**
- * Reads `strace -ff -ttt -o PREFIX` output: one file per thread (no
- * interleaved "unfinished" lines), merged in time order.
- */
-async function readTrace(dir: string, prefix: string): Promise<Call[]> {
-  const calls: Call[] = [];
-  for await (const e of Deno.readDir(dir)) {
-    if (!e.name.startsWith(prefix + ".")) continue;
-    const tid = Number(e.name.slice(prefix.length + 1));
-    const text = await Deno.readTextFile(`${dir}/${e.name}`);
-    for (const line of text.split("\n")) {
-      const m = /^(\d+\.\d+)\s+(\w+)\((.*)\)\s+=\s+(.*)$/.exec(line);
-      if (m) {
-        calls.push({ tid, at: +m[1], name: m[2], args: m[3], ret: m[4] });
-      }
-    }
-  }
-  return calls.sort((a, b) => a.at - b.at);
-}
 
 Deno.test("the wrapper registers with the enforcer before it creates a region, and each region fd lives for a few syscalls", async () => {
   const bao = await server();
