@@ -10,3 +10,7 @@ export const APP = `${REPO}build/attacks/ct-app`;
 export const APP_STATIC = `${REPO}build/attacks/ct-app-static`;
 /** A neighbour that races for the tracer slot of the next processes. */
 export const SEIZE = `${REPO}build/attacks/ct-seize`;
+/** Holds a secret everywhere attackers look (the controls). */
+export const CT_TARGET = `${REPO}build/attacks/ct-target`;
+/** Sends a signal the ways root can (the start-up freeze). */
+export const CT_SIGNAL = `${REPO}build/attacks/ct-signal`;

@@ -14,6 +14,8 @@ export type Verdict = "blocked" | "expected" | "open";
 /** What the design says for one cell, and why. */
 export function designSays(c: Cell): { verdict: Verdict; why: string } {
   if (c.vector === "ptrace_inject") return injection(c);
+  const window = startUpWindow(c);
+  if (window) return window;
   const issue11 = afterIssue11(c);
   if (issue11) return issue11;
   const enforced = c.enforcer;
@@ -102,6 +104,72 @@ function injection(c: Cell): { verdict: Verdict; why: string } {
       why: "without an LSM nothing refuses root's ptrace: non-dumpable " +
         "does not, memfd_secret keeps the pages from other processes' " +
         "reads, not from syscalls the owner is made to run",
+    };
+}
+
+/**
+ * The start-up window (issue 11, holes 1-3): the Deno wrapper frozen before
+ * its hand-over, and the unregistered controls. Undefined for the others.
+ */
+function startUpWindow(
+  c: Cell,
+): { verdict: Verdict; why: string } | undefined {
+  if (c.target === "control") {
+    return {
+      verdict: "expected",
+      why: "positive control: an unregistered process holding what the " +
+        "vector looks for; it must come out, with or without the enforcer",
+    };
+  }
+  if (c.target !== "starting_registered" && c.target !== "starting_fetched") {
+    return undefined;
+  }
+  if (c.vector === "stop") {
+    return c.enforcer
+      ? {
+        verdict: "blocked",
+        why: "registered before anything secret exists: a stop signal from " +
+          "outside the tree is refused (LSM) or its sender killed and the " +
+          "stop undone (tracepoint tier)",
+      }
+      : {
+        verdict: "open",
+        why: "a freeze reveals nothing by itself; it stretches the window",
+      };
+  }
+  if (c.vector === "getfd") {
+    return {
+      verdict: "blocked",
+      why: "no region fd outlives the few syscalls that map it; the " +
+        "hand-over's copy exists only inside ct_hand_over, signals blocked",
+    };
+  }
+  if (c.vector === "tokens") {
+    return {
+      verdict: "blocked",
+      why: c.target === "starting_registered"
+        ? "no token exists yet at registration"
+        : "the login token is revoked before the reads are reported",
+    };
+  }
+  if (c.enforcer) {
+    return {
+      verdict: "blocked",
+      why: "the wrapper registered before its first secret byte: every " +
+        "read of its memory is refused (LSM) or killed (tracepoint tier)",
+    };
+  }
+  return c.target === "starting_registered"
+    ? {
+      verdict: "blocked",
+      why: "nothing secret exists yet: no region, no credential file read, " +
+        "no token",
+    }
+    : {
+      verdict: "expected",
+      why: "without the enforcer, the runtime's freed TLS/HTTP buffers " +
+        "(and the client key read as PEM) hold copies until the exec; " +
+        "JS cannot reach or zero them: measured per secret and mapping",
     };
 }
 
@@ -223,5 +291,9 @@ export function claimFor(vector: VectorId, target: Target): string {
     case "layout":
       return "no claim (the protection score counts guard_pages and " +
         "buffer_canary)";
+    case "stop":
+      return "no claim";
+    case "tokens":
+      return '"token_protected": the token lives only in protected memory';
   }
 }

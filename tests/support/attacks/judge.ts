@@ -2,8 +2,13 @@
 import type { AppInfo, AttackFacts } from "./runner.ts";
 import type { Judged, Target, VectorId } from "./table.ts";
 
-/** Turns what an attack reported into a cell's outcome and detail. */
-export function judge(f: AttackFacts, vector: VectorId): Judged {
+/** Turns what an attack reported into a cell's outcome and detail;
+ * `names` label the markers where an item counts each one. */
+export function judge(
+  f: AttackFacts,
+  vector: VectorId,
+  names: string[] = [],
+): Judged {
   if (f.killed) {
     const by = f.denial ? `enforcer: ${f.denial}` : "no denial event seen";
     return {
@@ -23,7 +28,7 @@ export function judge(f: AttackFacts, vector: VectorId): Judged {
       detail: `attack failed: ${f.error}`,
     };
   }
-  const detail = f.items.map(describeItem).join("; ");
+  const detail = f.items.map((i) => describeItem(i, names)).join("; ");
   if (f.hits > 0) {
     const where = [
       ...new Set(
@@ -65,8 +70,12 @@ export function judge(f: AttackFacts, vector: VectorId): Judged {
   };
 }
 
-function describeItem(i: Record<string, unknown>): string {
+function describeItem(i: Record<string, unknown>, names: string[]): string {
   const what = String(i.what ?? "");
+  if ("token_strings" in i) {
+    return `${what}: ${i.token_strings} token-shaped strings` +
+      (i.err ? `, then ${i.err}` : "");
+  }
   if ("kind" in i) {
     const errs = [
       i.read_err && `read ${i.read_err}`,
@@ -82,7 +91,16 @@ function describeItem(i: Record<string, unknown>): string {
   if ("err" in i && !Number(i.bytes)) return `${what}: ${i.err}`;
   if (what.startsWith("write ")) return `${what}: written`;
   const err = i.err ? `, then ${i.err}` : "";
-  return `${what}: ${i.bytes} bytes read, ${i.hits} markers${err}`;
+  // per secret: the runtime's copies of each value, counted apart
+  const per = Array.isArray(i.per) && Number(i.hits) > 0
+    ? ` (${
+      (i.per as number[]).map((n, k) =>
+        `${names[k] ?? `marker ${k + 1}`} x${n}`
+      )
+        .join(", ")
+    })`
+    : "";
+  return `${what}: ${i.bytes} bytes read, ${i.hits} markers${per}${err}`;
 }
 
 /** The region's mapping as ct-app read it from /proc/<pid>/maps: a stray

@@ -22,6 +22,8 @@ import { Enforcer } from "../enforcer.ts";
 import { put } from "../openbao/mod.ts";
 import { startOpenBao } from "../openbao/server.ts";
 import { coreVectors, withCoreDir } from "./cores.ts";
+import { startingVectors } from "./starting.ts";
+import { measureWindows, type Windows } from "./windows.ts";
 import { judge, judgeLayout } from "./judge.ts";
 import {
   type Ctx,
@@ -29,6 +31,7 @@ import {
   Instance,
   record,
   runAttack,
+  SECRETS_ENV,
   wrapperEnv,
 } from "./runner.ts";
 import {
@@ -49,9 +52,9 @@ async function readVectors(ctx: Ctx): Promise<void> {
     const i = inst.info;
     ctx.appKeys[ctx.col.mode] = i.keys.map((k) => `${k.key}: ${k.where}`)
       .join(", ");
-    const targets: Record<
-      Target,
-      { pid: number; region: string | null; fds: number[] }
+    // The live instance's processes (the start-up rows have their own).
+    const targets: Partial<
+      Record<Target, { pid: number; region: string | null; fds: number[] }>
     > = {
       wrapper: { pid: i.wrapper, region: i.wrapper_region, fds: i.wrapper_fds },
       app: { pid: i.app, region: i.app_region, fds: i.app_fds },
@@ -69,7 +72,7 @@ async function readVectors(ctx: Ctx): Promise<void> {
       );
     }
     const attack = async (vector: VectorId, target: Target) => {
-      const t = targets[target];
+      const t = targets[target]!;
       if (vector === "layout") {
         return record(ctx, vector, target, judgeLayout(i, target));
       }
@@ -113,7 +116,7 @@ async function readVectors(ctx: Ctx): Promise<void> {
       record(ctx, vector, target, j);
     };
     for (const row of ROWS) {
-      if (row.id.startsWith("core_")) continue;
+      if (row.id.startsWith("core_") || !targets[row.target]) continue;
       await attack(row.id, row.target);
     }
   } finally {
@@ -133,6 +136,7 @@ export async function runMatrix(
   const appKeys = {} as Record<Mode, string>;
   let tier = "not run";
   let lsmUnavailable: string | undefined;
+  let windows: Windows | undefined;
   const bao = await startOpenBao();
   try {
     const markers = [`CTATK-db-${hex(16)}`, `CTATK-api-${hex(16)}`];
@@ -145,6 +149,9 @@ export async function runMatrix(
     const keyLine = Deno.readTextFileSync(bao.clientKey).split("\n")
       .find((l) => /^[A-Za-z0-9+/]{40,}$/.test(l));
     if (keyLine) markers.push(keyLine.slice(0, 40));
+    const markerNames = ["DB_PASSWORD", "API_KEY", "client key"];
+    log("start-up windows (strace)");
+    windows = await measureWindows(bao, SECRETS_ENV);
     for (const withEnforcer of [false, true]) {
       const cols = columns.filter((c) => c.enforcer === withEnforcer);
       if (cols.length === 0) continue;
@@ -156,14 +163,25 @@ export async function runMatrix(
         }
         for (const col of cols) {
           log(`${col.mode}, enforcer ${withEnforcer ? tier : "off"}: reads`);
-          const ctx = { bao, markers, enforcer, col, cells, appKeys, log };
+          const ctx = {
+            bao,
+            markers,
+            markerNames,
+            enforcer,
+            col,
+            cells,
+            appKeys,
+            log,
+          };
           await readVectors(ctx);
+          log(`${col.mode}, enforcer ${withEnforcer ? tier : "off"}: start-up`);
+          await startingVectors(ctx);
         }
         await withCoreDir(async (cores) => {
           for (const col of cols) {
             log(`${col.mode}, enforcer ${withEnforcer ? tier : "off"}: cores`);
             await coreVectors(
-              { bao, markers, enforcer, col, cells, appKeys, log },
+              { bao, markers, markerNames, enforcer, col, cells, appKeys, log },
               cores,
             );
           }
@@ -183,5 +201,6 @@ export async function runMatrix(
     cells,
     durationMs: performance.now() - t0,
     appKeys,
+    windows,
   };
 }

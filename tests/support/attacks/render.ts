@@ -5,6 +5,7 @@
  * a report never holds a marker.
  */
 import { claimFor, designSays } from "./design.ts";
+import { renderStartUp } from "./render_startup.ts";
 import { type Cell, type Column, type MatrixReport, ROWS } from "./table.ts";
 
 const COLUMNS: (Column & { title: string })[] = [
@@ -20,6 +21,9 @@ const TARGET_NAME = {
   grandchild: "grandchild",
   sh_grandchild: "grandchild via sh -c",
   static_grandchild: "static grandchild",
+  starting_registered: "wrapper starting, frozen at registration",
+  starting_fetched: "wrapper starting, frozen right after the reads",
+  control: "unregistered control",
 } as const;
 
 function find(r: MatrixReport, row: (typeof ROWS)[number], col: Column) {
@@ -231,9 +235,8 @@ export function renderSecurity(r: MatrixReport): string {
     "- **No region fd is left to steal.** After start the wrapper holds " +
       "stdio, its signalfd and inherited non-secret fds; the app (either " +
       "delivery) holds stdio only. `pidfd_getfd` over every fd yields " +
-      "nothing secret. (Before the hand-over, while the Deno wrapper runs, " +
-      "the region fd is open and stealable: the matrix attacks the live " +
-      "wrapper after start, not that window.)",
+      "nothing secret. (Before the hand-over each region fd exists for a " +
+      "few syscalls: see the start-up window below.)",
   );
   const staticCell = r.cells.find((c) =>
     c.target === "static_grandchild" && c.mode === "interposer" && !c.enforcer
@@ -328,6 +331,8 @@ export function renderSecurity(r: MatrixReport): string {
       "this design uses BPF LSM, with the tracepoint fallback measured " +
       "here. Kprobes are not built into this kernel.",
   );
+  p();
+  for (const l of renderStartUp(r)) p(l);
   p();
   p("## Every attempt");
   p();

@@ -164,6 +164,8 @@ export interface AttackFacts {
   hits: number;
   items: Record<string, unknown>[];
   error?: string;
+  /** The `tokens` vector's finds: credentials, never recorded or printed. */
+  tokens?: string[];
 }
 
 export async function runAttack(
@@ -172,7 +174,7 @@ export async function runAttack(
   markers: string[],
   enforcer: Enforcer | undefined,
   addr = "0",
-  fds: number[] = [],
+  fds: readonly (number | "all")[] = [],
 ): Promise<AttackFacts> {
   const before = enforcer?.out.lines.length ?? 0;
   const proc = new Deno.Command(ROOTATTACK, {
@@ -201,6 +203,7 @@ export async function runAttack(
     lastStep: steps.at(-1)?.step as string | undefined,
     hits: Number(final?.hits ?? 0),
     items: (final?.items as Record<string, unknown>[]) ?? [],
+    tokens: final?.tokens as string[] | undefined,
   };
   if (!final && !facts.killed) {
     facts.error = `exit ${out.code} ${out.signal ?? ""} ${
@@ -227,6 +230,8 @@ export async function runAttack(
 export interface Ctx {
   bao: OpenBao;
   markers: string[];
+  /** What each marker is (DB_PASSWORD, ...), in the same order. */
+  markerNames: string[];
   enforcer?: Enforcer;
   col: Column;
   cells: Cell[];
@@ -234,12 +239,17 @@ export interface Ctx {
   log: (s: string) => void;
 }
 
+/** What every wrapper of the matrix fetches, and its PATH. */
+export const SECRETS_ENV = {
+  PATH: "/usr/bin:/bin",
+  HOME: "/root",
+  CLOUDTASER_SECRET_PATHS: "secret/data/attacks/db,secret/data/attacks/api",
+  CLOUDTASER_ENV_MAP: "password=DB_PASSWORD,user=DB_USER;key=API_KEY",
+};
+
 export function wrapperEnv(ctx: Ctx): Record<string, string> {
   return ctx.bao.env({
-    PATH: "/usr/bin:/bin",
-    HOME: "/root",
-    CLOUDTASER_SECRET_PATHS: "secret/data/attacks/db,secret/data/attacks/api",
-    CLOUDTASER_ENV_MAP: "password=DB_PASSWORD,user=DB_USER;key=API_KEY",
+    ...SECRETS_ENV,
     CLOUDTASER_DELIVERY: ctx.col.mode,
     CLOUDTASER_ENFORCER_SOCKET: ctx.enforcer?.socket ??
       "/nonexistent/cloudtaser-enforcer.sock",

@@ -1,11 +1,16 @@
 /** The matrix's rows (vector and target), columns (delivery, enforcer) and cells. */
+import type { Windows } from "./windows.ts";
+
 export type Mode = "env" | "interposer";
 export type Target =
   | "wrapper"
   | "app"
   | "grandchild"
   | "sh_grandchild"
-  | "static_grandchild";
+  | "static_grandchild"
+  | "starting_registered"
+  | "starting_fetched"
+  | "control";
 /** `blocked`: no marker came out; `recovered`: markers came out; `allowed`:
  * a step that reveals nothing by itself succeeded (a coredump_filter write);
  * `n/a`: the vector does not apply (no region in that process). */
@@ -148,7 +153,41 @@ export const ROWS = [
     target: "app",
     label: "the app's own crash, core to a pipe (abort)",
   },
+  // The start-up window (holes 1-3): the Deno wrapper frozen with SIGSTOP
+  // right after a log line of its start-up, before the hand-over.
+  ...startingRows("starting_registered"),
+  ...startingRows("starting_fetched"),
+  // Positive controls for the vectors above: an unregistered process that
+  // holds what they look for (a memfd_secret fd, a valid token).
+  { id: "stop", target: "control", label: "freeze with SIGSTOP" },
+  {
+    id: "getfd",
+    target: "control",
+    label: "pidfd_getfd every fd (a memfd_secret fd held open)",
+  },
+  {
+    id: "tokens",
+    target: "control",
+    label: "token-shaped strings tried against OpenBao (a valid one held)",
+  },
 ] as const satisfies readonly { id: string; target: Target; label: string }[];
+
+/** The rows of one freeze point of the start-up window. */
+function startingRows<T extends "starting_registered" | "starting_fetched">(
+  target: T,
+) {
+  return [
+    { id: "stop", target, label: "freeze with SIGSTOP" },
+    { id: "scan", target, label: "scan every readable mapping" },
+    { id: "vm_readv", target, label: "process_vm_readv" },
+    { id: "getfd", target, label: "pidfd_getfd every fd (0-255)" },
+    {
+      id: "tokens",
+      target,
+      label: "token-shaped strings tried against OpenBao",
+    },
+  ] as const;
+}
 
 export type VectorId = (typeof ROWS)[number]["id"];
 
@@ -171,6 +210,8 @@ export type Judged = Pick<Cell, "result" | "hits" | "short" | "detail">;
 
 /** Everything `docs/security.md` is made from. */
 export interface MatrixReport {
+  /** The start-up windows of hole 1 (windows.ts). */
+  windows?: Windows;
   date: string;
   kernel: string;
   /** The enforcer's tier as its ready line said (`tracepoint-kill`, `lsm`). */
