@@ -14,6 +14,7 @@ APT_PACKAGES=(
   build-essential pkg-config openssl ca-certificates util-linux procps
   clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
   strace gdb musl-tools
+  linux-perf # perf trace: syscall windows of a process that refuses ptrace
   qemu-system-x86 busybox-static cpio
   podman runc
   etcd-server # the Kubernetes tests' etcd; kube-apiserver: scripts/k8s/build.sh

@@ -2,13 +2,15 @@
  * The two windows of hole 1, measured on the real wrapper for
  * `docs/security.md`: how long each region fd exists (from `memfd_secret`
  * to its `close`), and how long the hand-over's copy exists (from its
- * `memfd_secret` to the `execveat` of the supervisor). Measured with
- * `strace --seccomp-bpf -ff -ttt` tracing only connect, memfd_secret,
- * close and execveat: the syscalls between them (ftruncate, mmap, the
- * copy) run untraced at full speed, but each traced call still costs a
- * stop, so the numbers are upper bounds.
+ * `memfd_secret` to the `execveat` of the supervisor, and on to the
+ * supervisor's `close` of it once mapped). Measured with `perf trace -e
+ * connect,memfd_secret,close,execveat` (syscall tracepoints: the wrapper
+ * refuses to run under a ptrace tracer such as strace); the calls between
+ * them run untraced, and each traced one costs a little, so these are
+ * upper bounds. Run before the matrix starts its enforcer (perf events are
+ * what it refuses).
  */
-import { readTrace } from "../strace.ts";
+import { type Call, onFd, perfTrace } from "../perf_trace.ts";
 import { wrapperArgs } from "../wrapper.ts";
 import type { OpenBao } from "../openbao/types.ts";
 
@@ -20,13 +22,47 @@ export interface Windows {
   regionFdUs: number[];
   /** The hand-over's copy, memfd_secret to execveat, every run. */
   handOverUs: number[];
+  /** The same copy until the supervisor closed it (the fd's whole life). */
+  handOverClosedUs: number[];
   /** Runs where the wrapper asked the enforcer before its first region. */
   registeredFirst: number;
+  /** Why a run did not count (the exit code). */
+  failed: string[];
 }
 
 const RUNS = 5;
 
-/** Runs the wrapper `RUNS` times under strace; `env` configures it. */
+/** One run's windows, from its calls. */
+function windowsOf(calls: Call[], socket: string, w: Windows): void {
+  // perf prints no socket path: the enforcer's connect is the one whose
+  // address is exactly that path (sa_family + path + NUL)
+  const connect = calls.findIndex((c) =>
+    c.name === "connect" &&
+    c.args.endsWith(`addrlen: ${2 + socket.length + 1}`)
+  );
+  const first = calls.findIndex((c) => c.name === "memfd_secret");
+  if (connect >= 0 && connect < first) w.registeredFirst++;
+  calls.forEach((c, i) => {
+    if (c.name !== "memfd_secret" || !/^\d+$/.test(c.ret)) return;
+    const after = calls.slice(i + 1).filter((x) => x.tid === c.tid);
+    const end = after.findIndex((x) =>
+      (x.name === "close" && onFd(x, c.ret)) || x.name === "execveat"
+    );
+    if (end < 0) return;
+    const us = (x: Call) => Math.round((x.at - c.at) * 1000);
+    if (after[end].name !== "execveat") {
+      w.regionFdUs.push(us(after[end]));
+      return;
+    }
+    w.handOverUs.push(us(after[end]));
+    const closed = after.slice(end + 1).find((x) =>
+      x.name === "close" && onFd(x, c.ret)
+    );
+    if (closed) w.handOverClosedUs.push(us(closed));
+  });
+}
+
+/** Runs the wrapper `RUNS` times under perf trace; `env` configures it. */
 export async function measureWindows(
   bao: OpenBao,
   env: Record<string, string>,
@@ -35,53 +71,25 @@ export async function measureWindows(
     runs: 0,
     regionFdUs: [],
     handOverUs: [],
+    handOverClosedUs: [],
     registeredFirst: 0,
+    failed: [],
   };
   const socket = "/nonexistent/cloudtaser-enforcer.sock";
   for (let r = 0; r < RUNS; r++) {
-    const dir = await Deno.makeTempDir();
-    try {
-      const out = await new Deno.Command("strace", {
-        args: [
-          "--seccomp-bpf",
-          "-ff",
-          "-ttt",
-          "-qq",
-          "-o",
-          `${dir}/trace`,
-          "-e",
-          "trace=connect,memfd_secret,close,execveat",
-          "-s",
-          "64",
-          Deno.execPath(),
-          ...wrapperArgs(["--", "/bin/true"]),
-        ],
+    const out = await perfTrace(
+      [Deno.execPath(), ...wrapperArgs(["--", "/bin/true"])],
+      {
         env: bao.env({ ...env, CLOUDTASER_ENFORCER_SOCKET: socket }),
-        clearEnv: true,
-        stdout: "null",
-        stderr: "null",
-      }).output();
-      if (out.code !== 0) continue;
-      const calls = await readTrace(dir, "trace");
-      const connect = calls.findIndex((c) =>
-        c.name === "connect" && c.args.includes(socket)
-      );
-      const first = calls.findIndex((c) => c.name === "memfd_secret");
-      if (connect >= 0 && connect < first) w.registeredFirst++;
-      calls.forEach((c, i) => {
-        if (c.name !== "memfd_secret" || !/^\d+$/.test(c.ret)) return;
-        const end = calls.slice(i + 1).find((x) =>
-          x.tid === c.tid &&
-          ((x.name === "close" && x.args === c.ret) || x.name === "execveat")
-        );
-        if (!end) return;
-        const us = Math.round((end.at - c.at) * 1e6);
-        (end.name === "execveat" ? w.handOverUs : w.regionFdUs).push(us);
-      });
-      w.runs++;
-    } finally {
-      await Deno.remove(dir, { recursive: true });
+        events: ["connect", "memfd_secret", "close", "execveat"],
+      },
+    );
+    if (out.code !== 0) {
+      w.failed.push(`exit ${out.code}`);
+      continue;
     }
+    windowsOf(out.calls, socket, w);
+    w.runs++;
   }
   return w;
 }
