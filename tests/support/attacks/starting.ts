@@ -13,8 +13,8 @@
  * enforcer there: it accepts the wrapper's registration and never answers,
  * and the freeze lands while the wrapper waits, before anything secret
  * exists. With the enforcer, the real one answers and the freeze follows
- * its "registered" line: the tier decides. The harness then waits for the stopped
- * state in `/proc/<pid>/stat` (not a guarded entry) and reads
+ * its "registered" line: the tier decides. The harness then waits for the
+ * stopped state in `/proc/<pid>/stat` (not a guarded entry) and reads
  * `/proc/<pid>/comm` to tell the Deno wrapper from the supervisor that
  * replaces it at the hand-over: a freeze that came too late is retried.
  */
@@ -78,8 +78,8 @@ function procField(pid: number, file: "stat" | "comm"): string {
 class Starting {
   #proc: Deno.ChildProcess;
   #lines: string[] = [];
+  #stdout: string[] = [];
   #reading: Promise<void>;
-  #appPid = 0;
 
   constructor(env: Record<string, string>) {
     this.#proc = new Deno.Command(Deno.execPath(), {
@@ -101,13 +101,9 @@ class Starting {
         }
       }
     };
-    const stdout: string[] = [];
     this.#reading = Promise.all([
       lines(this.#proc.stderr, this.#lines),
-      lines(this.#proc.stdout, stdout).then(() => {
-        const app = stdout.find((l) => l.startsWith('{"app":'));
-        if (app) this.#appPid = JSON.parse(app).app;
-      }),
+      lines(this.#proc.stdout, this.#stdout),
     ]).then(() => {});
   }
 
@@ -131,18 +127,20 @@ class Starting {
     }
   }
 
-  /** Kills the wrapper (frozen or not) and the app, if one started. */
+  /** Kills the wrapper (frozen or not) and the app, if one started (a
+   * freeze the enforcer undid lets the start go on). */
   async stop(): Promise<void> {
+    const app = this.#stdout.find((l) => l.startsWith('{"app":'));
+    if (app) {
+      try {
+        Deno.kill(JSON.parse(app).app, "SIGKILL");
+      } catch { /* gone */ }
+    }
     try {
       this.#proc.kill("SIGKILL");
     } catch { /* exited */ }
     await Promise.race([this.#proc.status, sleep(EXIT_TIMEOUT_MS)]);
     await Promise.race([this.#reading, sleep(1000)]);
-    if (this.#appPid) {
-      try {
-        Deno.kill(this.#appPid, "SIGKILL");
-      } catch { /* gone */ }
-    }
   }
 }
 
