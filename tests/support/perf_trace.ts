@@ -25,7 +25,8 @@ export interface Call {
 
 /**
  * Runs `cmd` under `perf trace` (`events`: a syscall list for `-e`, or all)
- * and returns its exit code and calls in time order. Lines perf cannot time
+ * and returns its exit code and calls in time order; throws when perf
+ * itself was killed. Lines perf cannot time
  * (a call still running when tracing began, "[continued]") are left out.
  */
 export async function perfTrace(
@@ -49,6 +50,14 @@ export async function perfTrace(
       stderr: "piped",
     }).output();
     const dec = new TextDecoder();
+    if (out.signal === "SIGKILL") {
+      // perf itself was killed (the traced command's status is its own)
+      throw new Error(
+        "perf trace was killed (SIGKILL): an enforcer that protects a " +
+          "process kills perf_event_open callers (tracepoint tier); trace " +
+          "where none runs, e.g. under flock /tmp/ct-suite.lock",
+      );
+    }
     return {
       code: out.code,
       stdout: dec.decode(out.stdout),

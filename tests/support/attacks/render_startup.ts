@@ -64,7 +64,9 @@ export function renderStartUp(r: MatrixReport): string[] {
         "them (ftruncate, mmap, the copy) run at full speed, so these are " +
         "upper bounds (`tests/support/attacks/windows.ts`)" +
         (w.failed.length
-          ? `; ${w.failed.length} runs failed (${w.failed.join(", ")})`
+          ? `; ${w.failed.length} runs failed (${
+            [...new Set(w.failed)].join("; ")
+          })`
           : "") +
         ".",
     );

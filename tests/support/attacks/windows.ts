@@ -77,13 +77,19 @@ export async function measureWindows(
   };
   const socket = "/nonexistent/cloudtaser-enforcer.sock";
   for (let r = 0; r < RUNS; r++) {
-    const out = await perfTrace(
-      [Deno.execPath(), ...wrapperArgs(["--", "/bin/true"])],
-      {
-        env: bao.env({ ...env, CLOUDTASER_ENFORCER_SOCKET: socket }),
-        events: ["connect", "memfd_secret", "close", "execveat"],
-      },
-    );
+    let out;
+    try {
+      out = await perfTrace(
+        [Deno.execPath(), ...wrapperArgs(["--", "/bin/true"])],
+        {
+          env: bao.env({ ...env, CLOUDTASER_ENFORCER_SOCKET: socket }),
+          events: ["connect", "memfd_secret", "close", "execveat"],
+        },
+      );
+    } catch (e) {
+      w.failed.push((e as Error).message);
+      continue;
+    }
     if (out.code !== 0) {
       w.failed.push(`exit ${out.code}`);
       continue;
