@@ -158,8 +158,11 @@ export function renderStartUp(r: MatrixReport): string[] {
     `- Tracepoint tier (\`${r.tier}\`, this host): the wrapper registers ` +
       "before its first secret byte, so from then on a stop signal's " +
       "sender is killed and the stop undone (here: " +
-      `${stopE?.short ?? "not run"}), and every read of its memory, ` +
-      "`process_vm_readv` and `pidfd_getfd` kills the attacker. The kill " +
+      `${stopE?.short ?? "not run"}; the start goes on, so the attacks ` +
+      "that follow meet the wrapper or, once it has handed over, the " +
+      "supervisor, registered all the same), and every read of its " +
+      "memory, `process_vm_readv` and `pidfd_getfd` kills the attacker. " +
+      "The kill " +
       "comes after the syscall: a `pidfd_getfd` that lands inside one of " +
       "the windows above has already installed the fd, and a process " +
       "sharing the attacker's fd table (`clone(CLONE_FILES)`) keeps it. " +

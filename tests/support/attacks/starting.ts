@@ -310,8 +310,8 @@ async function frozenAt(ctx: Ctx, point: Point): Promise<void> {
     }
     const j = judgeFreeze(f);
     j.detail += silent
-      ? "; frozen while it waited for a silent enforcer's answer"
-      : `; frozen after its log line ${FREEZE_POINTS[point].source}`;
+      ? "; sent while it waited for a silent enforcer's answer"
+      : `; sent after its log line ${FREEZE_POINTS[point].source}`;
     if (missed.length) j.detail += `; ${missed.length} earlier freezes missed`;
     record(ctx, "stop", point, j);
     await attackOnce(ctx, "scan", point, w.pid);
