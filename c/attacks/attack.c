@@ -39,6 +39,9 @@
  *                    every fd below 256), then read and map what was stolen
  *   getfd_race       (probe) pidfd_getfd over fds 0..FDS in a loop until the
  *                    target exits: the start-up window (files.c)
+ *   getfd_sibling    (probe) pidfd_getfd of fd FDS, with a clone(CLONE_FILES)
+ *                    sibling that looks for the stolen fd after the
+ *                    attacker is done or dead (files.c)
  *   tokens           (hunt) every token-shaped string ("s." + 24) in the
  *                    readable mappings, listed in the final line's "tokens"
  *                    for the harness to try: the one output that holds a
@@ -85,6 +88,7 @@ static const struct vector {
 	{ "getfd", v_getfd, false },
 	{ "pidfd_getfd", v_getfd, false },
 	{ "getfd_race", v_getfd_race, true },
+	{ "getfd_sibling", v_getfd_sibling, true },
 	{ "tokens", v_tokens, false },
 	{ "reopen", v_reopen, false },
 	{ "fd_reopen", v_reopen, false },

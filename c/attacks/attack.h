@@ -93,6 +93,7 @@ int v_task_fd_reopen(void);
 int v_map_files(void);
 int v_getfd(void);
 int v_getfd_race(void);
+int v_getfd_sibling(void);
 int v_reopen(void);
 int v_coredump_filter(void);
 int v_prlimit_core(void);

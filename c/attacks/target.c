@@ -21,7 +21,8 @@
  *
  * The start-up window (the VM test): announce {"target":"late","pid":N},
  * wait until FILE exists, then create a memfd_secret region, write the
- * secret and hold its fd open for LATE_WINDOW_MS (a window as long as
+ * secret, say so ({"open":true,"region_fd":N}) and hold its fd open for
+ * LATE_WINDOW_MS (a window as long as
  * root stretches one with SIGSTOP), close it, report and exit 0. Nothing
  * else holds the secret, so a thief can only have it from that fd. */
 #define _GNU_SOURCE
@@ -158,6 +159,8 @@ static int late_region(const char *file, const char *secret)
 		return 1;
 	}
 	memcpy(p, secret, strlen(secret) + 1);
+	printf("{\"target\":\"late\",\"pid\":%d,\"region_fd\":%d,\"open\":true}\n", getpid(), fd);
+	fflush(stdout);
 	nanosleep(&window, NULL);
 	close(fd);
 	printf("{\"target\":\"late\",\"pid\":%d,\"region_fd\":%d,\"window_ms\":%d}\n",

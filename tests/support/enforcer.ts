@@ -21,7 +21,7 @@ export function secret(tag: string): string {
 }
 
 /** Collects a child's stdout as JSON lines while it runs. */
-class LineReader {
+export class LineReader {
   lines: Record<string, unknown>[] = [];
   raw = "";
   done: Promise<void>;

@@ -165,8 +165,12 @@ export function renderStartUp(r: MatrixReport): string[] {
       "The kill " +
       "comes after the syscall: a `pidfd_getfd` that lands inside one of " +
       "the windows above has already installed the fd, and a process " +
-      "sharing the attacker's fd table (`clone(CLONE_FILES)`) keeps it. " +
-      "The windows stay short; this tier does not close them.",
+      "sharing the attacker's fd table (`clone(CLONE_FILES)`) keeps it " +
+      "(`tests/enforcer/startup_window_test.ts`: a registered target's " +
+      "region fd, open 300 ms; the lone attacker is killed and its fd " +
+      "dies with it, the attacker with a sibling is killed and the " +
+      "sibling reads the secret). Each attacker gets one try, and the " +
+      "windows stay short; this tier does not close them.",
   );
   p(
     "- LSM tier (the VM test, `tests/enforcer/vm_test.ts`, Debian's " +
