@@ -1,9 +1,10 @@
 /**
  * Tracing a command's syscalls from the outside with `perf trace`: the
  * kernel's syscall tracepoints, not ptrace, so the traced process has no
- * tracer (the wrapper refuses to fetch a secret under one: strace cannot
- * watch it any more). Used where a test proves an order or a window of
- * syscalls.
+ * tracer (the wrapper refuses to fetch a secret under one unless
+ * CLOUDTASER_ALLOW_TRACER is set, and a ptrace stop per syscall would
+ * stretch the windows being measured). Used where a test measures a window
+ * of syscalls.
  *
  * `perf trace` opens perf events: an enforcer that guards a process
  * refuses them (LSM) or kills the caller (tracepoint tier), so run it

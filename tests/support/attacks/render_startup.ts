@@ -59,8 +59,9 @@ export function renderStartUp(r: MatrixReport): string[] {
       `Measured in ${w.runs} starts of the real wrapper (\`-- /bin/true\`, ` +
         "the matrix's two paths) under `perf trace -e " +
         "connect,memfd_secret,close,execveat` (the kernel's syscall " +
-        "tracepoints: the wrapper refuses to run under a ptrace tracer " +
-        "such as strace); only those calls are traced, the ones between " +
+        "tracepoints: no ptrace tracer, which the wrapper refuses unless " +
+        "`CLOUDTASER_ALLOW_TRACER` is set); only those calls are traced, " +
+        "the ones between " +
         "them (ftruncate, mmap, the copy) run at full speed, so these are " +
         "upper bounds (`tests/support/attacks/windows.ts`)" +
         (w.failed.length

@@ -4,8 +4,8 @@
  * to its `close`), and how long the hand-over's copy exists (from its
  * `memfd_secret` to the `execveat` of the supervisor, and on to the
  * supervisor's `close` of it once mapped). Measured with `perf trace -e
- * connect,memfd_secret,close,execveat` (syscall tracepoints: the wrapper
- * refuses to run under a ptrace tracer such as strace); the calls between
+ * connect,memfd_secret,close,execveat` (syscall tracepoints: no ptrace
+ * tracer, so the wrapper runs as configured in production); the calls between
  * them run untraced, and each traced one costs a little, so these are
  * upper bounds. Run before the matrix starts its enforcer (perf events are
  * what it refuses).
