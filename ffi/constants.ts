@@ -68,6 +68,7 @@ export const SHIM_STEPS = [
   "memfd_secret", // a region file: memfd_create for the memfd fallback
   "ftruncate",
   "mmap",
+  "open(/proc/self/exe)", // the program refresh processes run
 ] as const;
 
 /**

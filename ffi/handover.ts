@@ -34,6 +34,15 @@ const symbols = {
       "buffer", // env, NUL-separated
       "u64",
       "i32", // stop mask
+      "u64", // token region address (0: no refresh)
+      "u64", // token region size
+      "i32", // token region: 1 memfd_create copy, 0 memfd_secret
+      "buffer", // configuration entries, NUL-separated
+      "u64",
+      "buffer", // the wrapper's own command line, NUL-separated
+      "u64",
+      "buffer", // more supervisor arguments, NUL-separated
+      "u64",
       "buffer", // out: the failed step
     ],
     result: "i32",
@@ -159,6 +168,22 @@ export interface HandOverOptions {
    * after that instant, reaches the app. @default []
    */
   stopSignals?: readonly CapturedSignal[];
+  /**
+   * Present when something resident needs the token (docs/refresh.md
+   * "Hand-over"): the supervisor gets `--token-fd` (a copy of `token` made
+   * like the region's), `--config-fd`, `--program-fd` (`/proc/self/exe`),
+   * `--program-args` and then `args`.
+   */
+  refresh?: {
+    /** The token region (records VAULT_TOKEN, LEASE_<i>). */
+    token: HandOverOptions["region"];
+    /** `KEY=VALUE` configuration entries: never VAULT_TOKEN/BAO_TOKEN. */
+    config: string[];
+    /** The wrapper's command line up to its first argument. */
+    programArgs: string[];
+    /** `--state S --due-ms T --on-change ...` */
+    args: string[];
+  };
 }
 
 const enc = new TextEncoder();
@@ -205,6 +230,14 @@ export function handOver(opts: HandOverOptions): never {
   const env = nulList("env", opts.env);
   const step = new Int32Array(1);
   const memfd = opts.region.backing === "memfd_mlock";
+  const rf = opts.refresh;
+  if (rf && rf.programArgs.length === 0) {
+    throw new TypeError("handOver: refresh needs the program's arguments");
+  }
+  const none = new Uint8Array(1);
+  const config = rf ? nulList("config", rf.config) : none;
+  const progArgs = rf ? nulList("programArgs", rf.programArgs) : none;
+  const extra = rf ? nulList("refresh args", rf.args) : none;
   const ret = sym().ct_hand_over(
     exe,
     BigInt(exe.length),
@@ -217,6 +250,15 @@ export function handOver(opts: HandOverOptions): never {
     env,
     BigInt(env.length),
     maskOf(opts.stopSignals ?? []),
+    rf?.token.address ?? 0n,
+    BigInt(rf?.token.size ?? 0),
+    rf?.token.backing === "memfd_mlock" ? 1 : 0,
+    config,
+    BigInt(rf ? config.length : 0),
+    progArgs,
+    BigInt(rf ? progArgs.length : 0),
+    extra,
+    BigInt(rf ? extra.length : 0),
     new Uint8Array(step.buffer),
   );
   const call = SHIM_STEPS[step[0]] || "handOver";

@@ -63,6 +63,18 @@
 #ifndef MFD_EXEC
 #define MFD_EXEC 0x0010U
 #endif
+#ifndef MFD_NOEXEC_SEAL
+#define MFD_NOEXEC_SEAL 0x0008U
+#endif
+
+// What the supervisor needs for refresh (docs/refresh.md "Hand-over"), all
+// absent (token_size 0) when nothing resident needs the token.
+struct refresh_fds {
+  const uint8_t *token; // the token region's data pages
+  uint64_t token_size;
+  int token_memfd; // its backing is the memfd fallback
+  int config_fd, program_fd, args_fd;
+};
 
 static int sig_pipe[2] = {-1, -1};
 static volatile sig_atomic_t sig_seen; // bit n: signal n arrived
@@ -141,12 +153,15 @@ static char **split(const char *buf, uint64_t len, size_t lead) {
   return v;
 }
 
-static int memfd_with(const uint8_t *bytes, uint64_t len, int *step) {
+// A sealed memfd holding `len` bytes: the supervisor's program (`exec`),
+// or the configuration and program arguments a refresh is handed.
+static int memfd_with(const char *name, const uint8_t *bytes, uint64_t len,
+                      bool exec, int *step) {
   unsigned base = MFD_CLOEXEC | MFD_ALLOW_SEALING;
   *step = CT_STEP_MEMFD;
-  int fd = memfd_create("cloudtaser-supervisor", base | MFD_EXEC);
-  if (fd < 0 && errno == EINVAL) // kernels before 6.3 know no MFD_EXEC
-    fd = memfd_create("cloudtaser-supervisor", base);
+  int fd = memfd_create(name, base | (exec ? MFD_EXEC : MFD_NOEXEC_SEAL));
+  if (fd < 0 && errno == EINVAL) // kernels before 6.3 know neither flag
+    fd = memfd_create(name, base);
   if (fd < 0) return -errno;
   *step = CT_STEP_WRITE;
   for (uint64_t off = 0; off < len;) {
@@ -232,9 +247,10 @@ static void drop_region(int fd, uint64_t size) {
 // copy zeroed and closed. `argv[2]` and, for interposer/fd delivery,
 // `*secret_fd_env` are filled with the copy's fd number.
 static int exec_blocked(int exe_fd, const uint8_t *region, uint64_t size,
-                        int memfd, char **argv, char **secret_fd_env,
-                        char **envp, int stop_mask, int *step) {
-  static char region_arg[16], env_entry[48];
+                        int memfd, struct refresh_fds *rf, char **argv,
+                        char **secret_fd_env, char **envp, int stop_mask,
+                        int *step) {
+  static char region_arg[16], token_arg[16], env_entry[48];
   sigset_t all, old;
   sigfillset(&all);
   *step = CT_STEP_SIGMASK;
@@ -252,65 +268,173 @@ static int exec_blocked(int exe_fd, const uint8_t *region, uint64_t size,
   }
   snprintf(region_arg, sizeof region_arg, "%d", fd);
   argv[2] = region_arg;
+  int tfd = -1;
+  if (rf->token_size) {
+    tfd = copy_region(rf->token, rf->token_size, rf->token_memfd, step);
+    if (tfd < 0) {
+      drop_region(fd, size);
+      pthread_sigmask(SIG_SETMASK, &old, NULL);
+      return tfd;
+    }
+    snprintf(token_arg, sizeof token_arg, "%d", tfd);
+    argv[8] = token_arg; // after the lead's 7 words and "--token-fd"
+  }
   if (secret_fd_env) {
     snprintf(env_entry, sizeof env_entry, CLOUDTASER_FD_ENV "=%d", fd);
     *secret_fd_env = env_entry;
   }
   *step = CT_STEP_CLOEXEC;
-  if (set_cloexec(fd, 0) == 0 && set_cloexec(sig_pipe[0], 0) == 0) {
+  if (set_cloexec(fd, 0) == 0 && set_cloexec(sig_pipe[0], 0) == 0 &&
+      (tfd < 0 || (set_cloexec(tfd, 0) == 0 &&
+                   set_cloexec(rf->config_fd, 0) == 0 &&
+                   set_cloexec(rf->program_fd, 0) == 0 &&
+                   set_cloexec(rf->args_fd, 0) == 0))) {
     *step = CT_STEP_EXEC;
     syscall(SYS_execveat, exe_fd, "", argv, envp, AT_EMPTY_PATH);
   }
   e = errno;
   drop_region(fd, size);
+  if (tfd >= 0) drop_region(tfd, rf->token_size);
   set_cloexec(sig_pipe[0], 1);
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   return -e;
 }
 
+// Counts the NUL-terminated strings in `len` bytes; -1 when malformed.
+static long count_strings(const char *buf, uint64_t len) {
+  if (len > 0 && buf[len - 1] != 0) return -1;
+  long n = 0;
+  for (uint64_t i = 0; i < len; i++) n += buf[i] == 0;
+  return n;
+}
+
+// The fds a refresh needs that hold nothing secret, made before the exec:
+// the sealed configuration and program-argument memfds and the program.
+// Returns 0 or -errno (*step names the call); closes what it made on
+// failure.
+static int open_refresh_fds(struct refresh_fds *rf, const uint8_t *config,
+                            uint64_t config_len, const uint8_t *prog_args,
+                            uint64_t prog_args_len, int *step) {
+  rf->config_fd = rf->program_fd = rf->args_fd = -1;
+  int r = memfd_with("cloudtaser-config", config, config_len, false, step);
+  if (r < 0) return r;
+  rf->config_fd = r;
+  r = memfd_with("cloudtaser-program-args", prog_args, prog_args_len, false,
+                 step);
+  if (r < 0) goto fail;
+  rf->args_fd = r;
+  // The program by fd, opened before the app exists: a refresh never
+  // execs a path the app could have replaced (docs/refresh.md).
+  *step = CT_STEP_PROGRAM;
+  r = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+  if (r < 0) {
+    r = -errno;
+    goto fail;
+  }
+  rf->program_fd = r;
+  return 0;
+fail:
+  if (rf->config_fd >= 0) close(rf->config_fd);
+  if (rf->args_fd >= 0) close(rf->args_fd);
+  rf->config_fd = rf->args_fd = -1;
+  return r;
+}
+
 // Execs the supervisor (its bytes in `exe`) in this pid:
-//   cloudtaser-supervisor --region-fd N --signal-fd M --delivery D -- ARGS
+//   cloudtaser-supervisor --region-fd N --signal-fd M --delivery D
+//       [--token-fd T --config-fd C --program-fd P --program-args A EXTRA...]
+//       -- ARGS
 // with `env` (both NUL-separated string lists) as its environment, plus
 // CLOUDTASER_SECRET_FD=N in interposer/fd delivery. N is a copy of the
 // region (`size` bytes at `region`; memfd_secret, or memfd_create when
-// `memfd`), made just before the exec. A signal in `stop_mask` (bit n =
-// signal n) captured before the signals are blocked cancels it. Returns only
-// on failure: -errno, and *step names the call (enum ct_shim_step).
+// `memfd`), made just before the exec. When `token_size` is not 0 the
+// token region (`token`, `token_size`, `token_memfd` as for the region) is
+// copied the same way into T, and C, P, A are the sealed configuration
+// memfd, the wrapper's program and the sealed program-argument memfd
+// (docs/refresh.md "Hand-over"); EXTRA (NUL-separated) are the --state,
+// --due-ms and policy arguments. A signal in `stop_mask` (bit n = signal n)
+// captured before the signals are blocked cancels it. Returns only on
+// failure: -errno, and *step names the call (enum ct_shim_step).
 EXPORT int ct_hand_over(const uint8_t *exe, uint64_t exe_len, uint64_t region,
                         uint64_t size, int memfd, const char *delivery,
                         const char *args, uint64_t args_len, const char *env,
-                        uint64_t env_len, int32_t stop_mask, int32_t *step) {
+                        uint64_t env_len, int32_t stop_mask, uint64_t token,
+                        uint64_t token_size, int token_memfd,
+                        const uint8_t *config, uint64_t config_len,
+                        const uint8_t *prog_args, uint64_t prog_args_len,
+                        const char *extra, uint64_t extra_len,
+                        int32_t *step) {
   *step = CT_STEP_ARGS;
   enum ct_delivery how = ct_delivery_parse(delivery);
   bool env_delivery = how == CT_DELIVERY_ENV;
   long page = sysconf(_SC_PAGESIZE);
+  long n_extra = count_strings(extra, extra_len);
   if (region == 0 || size == 0 || size % (uint64_t)page != 0 ||
-      args_len == 0 || exe_len == 0 || how == CT_DELIVERY_UNSET)
+      args_len == 0 || exe_len == 0 || how == CT_DELIVERY_UNSET ||
+      n_extra < 0 || token_size % (uint64_t)page != 0 ||
+      (token_size && (token == 0 || prog_args_len == 0)))
     return -EINVAL;
   int r = ct_capture_signals();
   if (r < 0) return r;
-  char pipe_fd[16];
+  struct refresh_fds rf = {.token = (const uint8_t *)(uintptr_t)token,
+                           .token_size = token_size,
+                           .token_memfd = token_memfd,
+                           .config_fd = -1,
+                           .program_fd = -1,
+                           .args_fd = -1};
+  size_t lead_n = 7 + (token_size ? 8 + (size_t)n_extra : 0) + 1;
+  char pipe_fd[16], config_arg[16], program_arg[16], args_arg[16];
   snprintf(pipe_fd, sizeof pipe_fd, "%d", sig_pipe[0]);
-  char **argv = split(args, args_len, 8);
+  char **argv = split(args, args_len, lead_n);
+  char **extras = token_size ? split(extra, extra_len, 0) : NULL;
   // One slot more for CLOUDTASER_SECRET_FD (split leaves the first empty).
   char **envp = split(env, env_len, 1);
-  if (!argv || !envp) {
+  if (!argv || !envp || (token_size && !extras)) {
     free(argv);
     free(envp);
+    free(extras);
     return -EINVAL;
   }
-  const char *lead[8] = {"cloudtaser-supervisor", "--region-fd", "",
-                         "--signal-fd", pipe_fd, "--delivery", delivery, "--"};
+  if (token_size) {
+    r = open_refresh_fds(&rf, config, config_len, prog_args, prog_args_len,
+                         step);
+    if (r < 0) {
+      free(argv);
+      free(envp);
+      free(extras);
+      return r;
+    }
+    snprintf(config_arg, sizeof config_arg, "%d", rf.config_fd);
+    snprintf(program_arg, sizeof program_arg, "%d", rf.program_fd);
+    snprintf(args_arg, sizeof args_arg, "%d", rf.args_fd);
+  }
+  const char *lead[7] = {"cloudtaser-supervisor", "--region-fd", "",
+                         "--signal-fd", pipe_fd, "--delivery", delivery};
   memcpy(argv, lead, sizeof lead);
+  size_t k = 7;
+  if (token_size) {
+    // argv[8] (the token fd) is filled in with the copy, signals blocked.
+    const char *more[8] = {"--token-fd",   "",          "--config-fd",
+                           config_arg,     "--program-fd", program_arg,
+                           "--program-args", args_arg};
+    memcpy(argv + k, more, sizeof more);
+    k += 8;
+    for (long i = 0; i < n_extra; i++) argv[k++] = extras[i];
+  }
+  argv[k] = "--";
   // env delivery: the first slot is dropped, the list starts after it.
   char **env_list = env_delivery ? envp + 1 : envp;
-  int fd = memfd_with(exe, exe_len, step);
+  int fd = memfd_with("cloudtaser-supervisor", exe, exe_len, true, step);
   r = fd < 0 ? fd
              : exec_blocked(fd, (const uint8_t *)(uintptr_t)region, size,
-                            memfd, argv, env_delivery ? NULL : &envp[0],
+                            memfd, &rf, argv, env_delivery ? NULL : &envp[0],
                             env_list, stop_mask, step);
   if (fd >= 0) close(fd);
+  if (rf.config_fd >= 0) close(rf.config_fd);
+  if (rf.args_fd >= 0) close(rf.args_fd);
+  if (rf.program_fd >= 0) close(rf.program_fd);
   free(argv);
   free(envp);
+  free(extras);
   return r;
 }

@@ -7,6 +7,7 @@
 import type { Config } from "../config/parse.ts";
 import { appCommand } from "./command_line.ts";
 import { prepare, type Prepared } from "./start.ts";
+import { revokeKept } from "../refresh/start_side.ts";
 import { formatScore } from "../score/score.ts";
 import { stopped, stopSignal, watchStopSignals } from "./stop_signals.ts";
 
@@ -33,10 +34,12 @@ export async function checkCommand(
   }
   const keys = p.region.keys();
   const wiped = p.region.wipe();
+  if (p.refresh) await revokeKept(config, p.refresh.token);
   console.log(
     `config: ok\nvault: logged in (${p.fetch.authMethod}), ${p.fetch.paths.length} ` +
       `path(s), ${keys.length} secret(s) readable: ${keys.join(", ")}\n` +
       `requests: ${p.fetch.requests}\ndelivery: ${p.delivery}\n` +
+      refreshLines(p) +
       formatScore(p.score),
   );
   if (!wiped.canaryIntact) {
@@ -44,4 +47,37 @@ export async function checkCommand(
     return 1;
   }
   return 0;
+}
+
+/**
+ * What will be renewed and refreshed after the start (docs/refresh.md
+ * "What check and the score show"); names and times only.
+ */
+export function refreshLines(p: Prepared): string {
+  if (!p.refresh) {
+    return "refresh: none (the token is revoked before the app starts)\n";
+  }
+  const { state, policy } = p.refresh;
+  const lease = p.fetch.tokenLease;
+  const token = lease === undefined || lease.ttlMs === 0
+    ? "token: no TTL, not renewed"
+    : `token: TTL ${lease.ttlMs / 1000} s, ${
+      lease.renewable
+        ? "renewed at about 2/3 of it"
+        : "not renewable: a new login at about 2/3 of it"
+    }`;
+  const rotating = state.reads.filter((r) => !r.pin).map((r) =>
+    `${r.p} (KV v${r.kv})`
+  );
+  const kv = policy.intervalMs > 0
+    ? `kv: every ${policy.intervalMs / 1000} s: ${
+      rotating.join(", ") || "nothing (all pinned)"
+    }; on change: ${policy.onChange}`
+    : "kv: not re-read (CLOUDTASER_REFRESH_INTERVAL unset)";
+  const exit = policy.revokeOnExit
+    ? `at exit: token and leases revoked (within ${
+      policy.revokeTimeoutMs / 1000
+    } s)`
+    : "at exit: nothing revoked (CLOUDTASER_REVOKE_ON_EXIT=false)";
+  return `${token}\n${kv}\n${exit}\n`;
 }

@@ -77,6 +77,17 @@ function splitArgs(args: string[]) {
 
 /** Entry point; returns the process exit code. */
 export async function main(args: string[]): Promise<number> {
+  if (args[0] === "refresh") {
+    // Started by the supervisor, never by a user: configuration comes from
+    // its fd, not the environment (docs/refresh.md).
+    setupLogging(parseConfig({}).enum("CLOUDTASER_LOG_LEVEL"));
+    try {
+      const { refreshCommand } = await import("../refresh/command.ts");
+      return await refreshCommand(args.slice(1));
+    } catch (e) {
+      return failed(e);
+    }
+  }
   const { sub, opts, words, bare } = splitArgs(args);
   let values: { help?: boolean; version?: boolean; json?: boolean } = {};
   let positionals: string[] = [];

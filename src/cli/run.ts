@@ -6,7 +6,8 @@ import { handOver } from "../../ffi/handover.ts";
 import type { Config } from "../config/parse.ts";
 import { log } from "../log.ts";
 import { appCommand } from "./command_line.ts";
-import { prepare, type Prepared } from "./start.ts";
+import { abandon, prepare, type Prepared } from "./start.ts";
+import { handOverRefresh } from "../refresh/start_side.ts";
 import {
   keepSignalHandlers,
   stopped,
@@ -38,7 +39,7 @@ export async function runCommand(
   }
   const sig = stopSignal();
   if (sig) {
-    p.region.wipe();
+    await abandon(p);
     return stopped(sig);
   }
   log().info("starting {command}", {
@@ -47,6 +48,13 @@ export async function runCommand(
     secrets: p.region.count,
   });
   try {
+    const refresh = p.refresh &&
+      handOverRefresh(
+        p.config,
+        p.refresh.token,
+        p.refresh.state,
+        p.refresh.policy,
+      );
     keepSignalHandlers();
     // Same pid, Deno heap gone; signals from now on reach the app. A
     // stopping signal that beats the hand-over's own last look cancels it.
@@ -56,9 +64,10 @@ export async function runCommand(
       argv,
       env: p.childEnv,
       stopSignals: STOPPING,
+      refresh,
     });
   } catch (e) {
-    p.region.wipe();
+    await abandon(p);
     const sig = stopSignal();
     if (sig) return stopped(sig);
     throw e;

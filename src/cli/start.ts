@@ -34,6 +34,15 @@ import { missing, type Score, scoreFacts } from "../score/score.ts";
 import { type FetchReport, fetchSecrets } from "../vault/mod.ts";
 import { isCompiled } from "./install.ts";
 import { resolveApp } from "./resolve_app.ts";
+import {
+  checkOnChange,
+  type RefreshPolicy,
+  refreshPolicy,
+  residentNeeded,
+} from "../refresh/policy.ts";
+import type { RefreshState } from "../refresh/state.ts";
+import { initialState, revokeKept } from "../refresh/start_side.ts";
+import type { TokenStore } from "../vault/token_store.ts";
 
 /**
  * The start cannot go on (the wrapper's own environ holds a secret, the
@@ -60,6 +69,21 @@ export interface Prepared {
   delivery: Delivery;
   childEnv: string[];
   score: Score;
+  /**
+   * Present when something resident needs the token (docs/refresh.md): the
+   * token region, the first state and the policy for the hand-over. Whoever
+   * stops the start calls {@link abandon}.
+   */
+  refresh?: { token: TokenStore; state: RefreshState; policy: RefreshPolicy };
+}
+
+/**
+ * Undoes a prepared start that will not run: wipes the region and revokes
+ * a token kept for refresh.
+ */
+export async function abandon(p: Prepared): Promise<void> {
+  p.region.wipe();
+  if (p.refresh) await revokeKept(p.config, p.refresh.token);
 }
 
 /** Where the interposer library is: beside a compiled binary, else build/. */
@@ -95,8 +119,16 @@ export async function prepare(
   const enforcer = await enforcerState(config);
   signal?.throwIfAborted();
   const region = protectedRegion(config);
+  const policy = refreshPolicy(config);
+  let kept: TokenStore | undefined;
   try {
-    const fetch = await fetchSecrets({ config, region, signal });
+    const fetch = await fetchSecrets({
+      config,
+      region,
+      signal,
+      keepToken: residentNeeded(policy, 0),
+    });
+    kept = fetch.token;
     const requested = config.enum("CLOUDTASER_DELIVERY");
     const choice = chooseDelivery(requested, inspectTarget(argv[0], env.PATH));
     if (choice.fallback && requested === "interposer") {
@@ -111,6 +143,7 @@ export async function prepare(
       log("delivery").warn(fallbackWarning(requested, choice.fallback));
     }
     const delivery = choice.delivery;
+    checkOnChange(policy, delivery);
     const ipath = interposerPath();
     if (delivery === "interposer") await mustExist(ipath, "interposer");
     const { entries } = buildChildEnv({
@@ -143,7 +176,11 @@ export async function prepare(
     const score = scoreFacts(measureFacts({
       region,
       tokenProtected: fetch.tokenProtected,
-      tokenRevoked: fetch.tokenRevoked,
+      // Kept for refresh: revoked at exit instead (docs/refresh.md), and a
+      // supplied token is not the wrapper's to revoke either way.
+      tokenRevoked: kept
+        ? policy.revokeOnExit && fetch.authMethod !== "token"
+        : fetch.tokenRevoked,
       environClean: environ.clean,
       interposer: delivery === "interposer",
       enforcer,
@@ -163,9 +200,23 @@ export async function prepare(
           `missing: ${missing(score).join(", ")}`,
       );
     }
-    return { config, region, fetch, delivery, childEnv: entries, score };
+    const refresh = kept && {
+      token: kept,
+      state: initialState(fetch, policy, Date.now()),
+      policy,
+    };
+    return {
+      config,
+      region,
+      fetch,
+      delivery,
+      childEnv: entries,
+      score,
+      refresh,
+    };
   } catch (e) {
     region.wipe();
+    if (kept) await revokeKept(config, kept);
     throw e;
   }
 }

@@ -142,7 +142,9 @@ function problem(s: Setting, src: string, v: string): string | null {
       if (ms === null) {
         return `${src}=${shown}: expected seconds or a duration like 30s, 1m30s, 500ms`;
       }
-      if (ms < 1) return `${src}=${shown}: must be at least 1ms`;
+      if (ms < 1 && !(k.zero && ms === 0)) {
+        return `${src}=${shown}: must be at least 1ms${k.zero ? " or 0" : ""}`;
+      }
       return ms > MAX_DURATION_MS
         ? `${src}=${shown}: at most ${MAX_DURATION_MS} ms (596h31m23s, ` +
           "the longest a timer can wait)"

@@ -4,7 +4,7 @@
  * table are generated from it.
  */
 
-import { DELIVERIES } from "../../ffi/constants.ts";
+import { CAPTURED_SIGNALS, DELIVERIES } from "../../ffi/constants.ts";
 
 /** How a variable's value is validated. */
 export type Kind =
@@ -17,7 +17,11 @@ export type Kind =
   | { type: "list"; empty: "refuse" | "ignore" }
   | { type: "bool" }
   | { type: "int"; min: number; max: number }
-  | { type: "duration" } // seconds or Go-style "1m30s", "500ms"; 1 ms to MAX_DURATION_MS
+  /**
+   * Seconds or Go-style "1m30s", "500ms"; 1 ms to MAX_DURATION_MS (`zero`:
+   * 0 is accepted too).
+   */
+  | { type: "duration"; zero?: boolean }
   | { type: "enum"; values: readonly string[] }
   | { type: "url" }
   | { type: "file" }; // a path; existence is checked by whoever opens it
@@ -41,6 +45,20 @@ const bool: Kind = { type: "bool" };
 const str: Kind = { type: "string" };
 const file: Kind = { type: "file" };
 const names = { type: "list", empty: "ignore" } as const;
+const duration = { type: "duration" } as const;
+
+/**
+ * Signals the supervisor may send the app for a change or a stop: the ones
+ * it forwards, less SIGCONT (which stops nothing and reloads nothing).
+ */
+export const APP_SIGNALS = CAPTURED_SIGNALS.filter((s) => s !== "SIGCONT");
+
+/** `CLOUDTASER_ON_CHANGE` values: restart, none, signal:NAME. */
+export const ON_CHANGE_VALUES = [
+  "restart",
+  "none",
+  ...APP_SIGNALS.map((s) => `signal:${s}`),
+] as readonly string[];
 
 /**
  * The longest duration a timer can wait: setTimeout and AbortSignal.timeout
@@ -253,6 +271,58 @@ export const SETTINGS = [
     kind: file,
     default: "/run/cloudtaser/enforcer.sock",
     meaning: "unix socket of the node's enforcer",
+  },
+  // Refresh (docs/refresh.md): what happens after the app has started.
+  {
+    name: "CLOUDTASER_REFRESH_INTERVAL",
+    kind: duration,
+    meaning: "re-read KV secrets this often (unset: never; docs/refresh.md)",
+  },
+  {
+    name: "CLOUDTASER_ON_CHANGE",
+    kind: { type: "enum", values: ON_CHANGE_VALUES },
+    default: "restart",
+    meaning:
+      "on a changed secret: restart the app, signal it after an in-place update (not with env delivery), or log only",
+  },
+  {
+    name: "CLOUDTASER_STOP_SIGNAL",
+    kind: { type: "enum", values: APP_SIGNALS },
+    default: "SIGTERM",
+    meaning: "signal that stops the app for a restart",
+  },
+  {
+    name: "CLOUDTASER_KILL_TIMEOUT",
+    kind: duration,
+    default: "30s",
+    meaning:
+      "wait this long after the stop signal, then SIGKILL the app's group",
+  },
+  {
+    name: "CLOUDTASER_REFRESH_TIMEOUT",
+    kind: duration,
+    default: "30s",
+    meaning: "a refresh process running longer is killed and retried",
+  },
+  {
+    name: "CLOUDTASER_REVOKE_ON_EXIT",
+    kind: bool,
+    default: "true",
+    meaning:
+      "revoke the token and every lease when the app exits (when the token is kept for refresh)",
+  },
+  {
+    name: "CLOUDTASER_REVOKE_TIMEOUT",
+    kind: duration,
+    default: "5s",
+    meaning: "the longest revocation at exit may hold up the pod's end",
+  },
+  {
+    name: "CLOUDTASER_CHANGE_SPLAY",
+    kind: { type: "duration", zero: true },
+    default: "<10% of the interval, at most 60s>",
+    meaning:
+      "apply a change after a random delay up to this (0: at once); changes meanwhile are merged",
   },
 ] as const satisfies readonly Setting[];
 

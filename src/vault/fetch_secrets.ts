@@ -6,7 +6,12 @@ import type { Config } from "../config/parse.ts";
 import type { SecretRegion } from "../region/secret_region.ts";
 import { log } from "../log.ts";
 import { planSecrets } from "./secret_plan.ts";
-import { type TokenRevocation, VaultClient } from "./vault_client.ts";
+import type { TokenStore } from "./token_store.ts";
+import {
+  type TokenLease,
+  type TokenRevocation,
+  VaultClient,
+} from "./vault_client.ts";
 import { writeSecret } from "./write_secret.ts";
 
 /** Input of {@link fetchSecrets}. */
@@ -20,6 +25,23 @@ export interface FetchOptions {
   region: SecretRegion;
   /** Aborts the whole fetch (VAULT_CLIENT_TIMEOUT applies regardless). */
   signal?: AbortSignal;
+  /**
+   * Keep the login token for the resident refresh (docs/refresh.md): it is
+   * not revoked but handed back in {@link FetchReport.token}.
+   */
+  keepToken?: boolean;
+}
+
+/** One planned read as it went (no value): what a refresh compares. */
+export interface ReadOutcome {
+  path: string;
+  /** KV version of the mount. */
+  kv: 1 | 2;
+  /** KV v2: the version read; pinned reads keep theirs. */
+  version?: number;
+  pinned: boolean;
+  /** Env names this read wrote, in order. */
+  keys: string[];
 }
 
 /** What {@link fetchSecrets} did; no values. */
@@ -39,6 +61,14 @@ export interface FetchReport {
   /** The login token was revoked once the reads were in (score: token_revoked). */
   tokenRevoked: boolean;
   authMethod: string;
+  /** Each planned read, in plan order. */
+  reads: ReadOutcome[];
+  /**
+   * With `keepToken`: the token's store (its region is the token region;
+   * the caller wipes it) and its lifetime.
+   */
+  token?: TokenStore;
+  tokenLease?: TokenLease;
   /** Wall time of login + reads + writes, in milliseconds. */
   elapsedMs: number;
 }
@@ -73,7 +103,8 @@ export async function fetchSecrets(opts: FetchOptions): Promise<FetchReport> {
     );
     // The token has done its work: revoke it while the values are written,
     // so a copy the runtime keeps in a freed buffer opens nothing.
-    revoking = client.revokeToken();
+    // Kept for the refresh: a failure below still revokes it (finally).
+    if (!opts.keepToken) revoking = client.revokeToken();
     const failed = settled.find((s) => s.status === "rejected");
     if (failed) {
       for (const s of settled) {
@@ -83,14 +114,27 @@ export async function fetchSecrets(opts: FetchOptions): Promise<FetchReport> {
     }
     const written = new Map<string, string>();
     const keys: string[] = [];
+    const reads: ReadOutcome[] = [];
     for (let i = 0; i < settled.length; i++) {
       const s = settled[i] as PromiseFulfilledResult<
         Awaited<ReturnType<VaultClient["readSecret"]>>
       >;
       try {
-        keys.push(
-          ...writeSecret(s.value, opts.region, written, plan.allowedNames),
+        const { kvVersion, version, read } = s.value;
+        const wrote = writeSecret(
+          s.value,
+          opts.region,
+          written,
+          plan.allowedNames,
         );
+        keys.push(...wrote);
+        reads.push({
+          path: read.path,
+          kv: kvVersion,
+          version,
+          pinned: read.version !== undefined,
+          keys: wrote,
+        });
       } catch (e) {
         for (const rest of settled.slice(i + 1)) {
           if (rest.status === "fulfilled") rest.value.body.fill(0);
@@ -98,8 +142,8 @@ export async function fetchSecrets(opts: FetchOptions): Promise<FetchReport> {
         throw e;
       }
     }
-    const revoked = await revoking;
-    if (!revoked.revoked) {
+    const revoked = await revoking ?? { revoked: false, why: "kept" };
+    if (!revoked.revoked && !opts.keepToken) {
       log("vault").warn("the token stays valid until its TTL: {why}", {
         why: revoked.why,
       });
@@ -115,8 +159,13 @@ export async function fetchSecrets(opts: FetchOptions): Promise<FetchReport> {
       tokenProtected,
       tokenRevoked: revoked.revoked,
       authMethod: client.authMethod,
+      reads,
       elapsedMs: Math.round(performance.now() - t0),
     };
+    if (opts.keepToken) {
+      report.tokenLease = client.tokenLease;
+      report.token = client.releaseToken();
+    }
     log("vault").info("secrets fetched", {
       secrets: keys.length,
       paths: report.paths.length,
@@ -125,7 +174,8 @@ export async function fetchSecrets(opts: FetchOptions): Promise<FetchReport> {
     });
     return report;
   } finally {
-    // On a failure too: a token left valid is a credential left behind.
+    // On a failure too: a token left valid is a credential left behind
+    // (a token released to the caller is no longer the client's).
     await (revoking ?? client.revokeToken());
     client.close();
   }

@@ -78,6 +78,20 @@ export class TokenStore {
     return v ? dec.decode(v) : undefined;
   }
 
+  /**
+   * The region the token lives in: docs/refresh.md's token region when the
+   * token outlives the start (null before a token is stored).
+   */
+  get region(): SecretRegion | null {
+    return this.#region;
+  }
+
+  /** Appends a record beside the token (a lease id, `LEASE_<i>`). */
+  appendRecord(key: string, bytes: Uint8Array): void {
+    if (!this.#region) throw new Error("no token stored");
+    this.#region.append(key, bytes);
+  }
+
   /** Zeroes and unmaps the region. Idempotent. */
   wipe(): void {
     this.#region?.wipe();

@@ -40,6 +40,20 @@ export interface VaultClientOptions {
   signal?: AbortSignal;
 }
 
+/**
+ * What the server said about the token at login or renewal (no secret):
+ * `ttlMs` 0 means it never expires (a root token).
+ */
+export interface TokenLease {
+  ttlMs: number;
+  renewable: boolean;
+}
+
+/** What {@link VaultClient.renewToken} got. */
+export type TokenRenewal =
+  | { renewed: true; lease: TokenLease }
+  | { renewed: false; status: number; why: string };
+
 /** What {@link VaultClient.revokeToken} did; `why` when it did not. */
 export interface TokenRevocation {
   revoked: boolean;
@@ -55,6 +69,8 @@ export interface KvSecret {
   /** The API path requested, e.g. `secret/data/app/db`. */
   apiPath: string;
   kvVersion: 1 | 2;
+  /** KV v2: `data.metadata.version` of what was read. */
+  version?: number;
   body: Uint8Array;
   data: JsonSpan;
 }
@@ -77,6 +93,18 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
     const t = setTimeout(done, ms);
     signal.addEventListener("abort", done, { once: true });
   });
+}
+
+/** A JSON number (a TTL, a version) at `path`, or undefined. */
+function numberAt(body: Uint8Array, path: string[]): number | undefined {
+  const span = findPath(body, path);
+  if (span?.kind !== "number") return undefined;
+  let text = "";
+  for (let i = span.start; i < span.end; i++) {
+    text += String.fromCharCode(body[i]);
+  }
+  const n = Number(text);
+  return Number.isFinite(n) ? n : undefined;
 }
 
 /**
@@ -115,7 +143,8 @@ export class VaultClient {
   readonly #deadline: AbortSignal;
   readonly #deadlineAt: number;
   readonly #signal: AbortSignal;
-  readonly #token = new TokenStore();
+  #token = new TokenStore();
+  #tokenLease: TokenLease | undefined;
   readonly #mounts = new MountCache();
   #requests = 0;
   #closed = false;
@@ -159,6 +188,139 @@ export class VaultClient {
   /** HTTP requests sent so far, retries included. */
   get requests(): number {
     return this.#requests;
+  }
+
+  /** What the last login or renewal said about the token's lifetime. */
+  get tokenLease(): TokenLease | undefined {
+    return this.#tokenLease;
+  }
+
+  /**
+   * Uses `bytes` as the token (a refresh process: the token region's
+   * record). The caller zeroes `bytes`.
+   */
+  useToken(bytes: Uint8Array): void {
+    this.#token.setFromBytes(bytes, false);
+  }
+
+  /**
+   * Hands the token's store to the caller, who keeps it past {@link close}
+   * (the token region of docs/refresh.md); the client has no token after.
+   */
+  releaseToken(): TokenStore {
+    const t = this.#token;
+    this.#token = new TokenStore();
+    return t;
+  }
+
+  /**
+   * `auth/token/renew-self`: the token's TTL starts again (up to its max
+   * TTL). A refusal is data, not a throw; a transport failure or timeout
+   * throws a {@link VaultError}.
+   */
+  async renewToken(): Promise<TokenRenewal> {
+    const what = "renewing the token (auth/token/renew-self)";
+    const res = await this.#send("POST", "auth/token/renew-self", {
+      token: true,
+      what,
+      body: new TextEncoder().encode("{}"),
+    });
+    try {
+      if (res.status !== 200) {
+        return {
+          renewed: false,
+          status: res.status,
+          why: `${what}: HTTP ${res.status}`,
+        };
+      }
+      return { renewed: true, lease: this.#leaseOf(res.body, what) };
+    } finally {
+      res.body.fill(0);
+    }
+  }
+
+  /**
+   * KV v2 `current_version` of `read`'s path from `metadata/` (no secret
+   * crosses the wire); undefined on a KV v1 mount.
+   */
+  async currentVersion(read: PathRead): Promise<number | undefined> {
+    const mount = await this.#mounts.of(
+      read.path,
+      (p) => this.#lookupMount(p),
+    );
+    if (mount.version !== 2) return undefined;
+    const data = apiPath(read.path, mount);
+    const meta = mount.path + "metadata/" +
+      data.slice(mount.path.length + "data/".length);
+    const what = `reading the metadata of ${read.path}`;
+    const res = await this.#send("GET", meta, {
+      token: true,
+      what,
+      path: read.path,
+    });
+    try {
+      if (res.status !== 200) {
+        throw statusError(res, what, read.path, this.#maxRetries, {
+          403: `the token's policies must allow read on ${meta}`,
+        });
+      }
+      const v = numberAt(res.body, ["data", "current_version"]);
+      if (v === undefined) {
+        throw new VaultError(
+          "bad_response",
+          `${what}: the answer has no data.current_version`,
+          { path: read.path, status: res.status },
+        );
+      }
+      return v;
+    } finally {
+      res.body.fill(0);
+    }
+  }
+
+  /**
+   * `sys/leases/revoke` of one lease id (bytes from the token region; the
+   * caller zeroes them). Never throws: the outcome says what happened.
+   */
+  async revokeLease(id: Uint8Array): Promise<TokenRevocation> {
+    const what = "revoking a lease (sys/leases/revoke)";
+    // Lease ids are mount paths and a nonce: nothing to escape in JSON.
+    if (!id.every((b) => b > 0x20 && b < 0x7f && b !== 0x22 && b !== 0x5c)) {
+      return { revoked: false, why: `${what}: malformed lease id` };
+    }
+    const head = new TextEncoder().encode('{"lease_id":"');
+    const body = new Uint8Array(head.length + id.length + 2);
+    body.set(head);
+    body.set(id, head.length);
+    body.set([0x22, 0x7d], head.length + id.length);
+    try {
+      const res = await this.#send("POST", "sys/leases/revoke", {
+        token: true,
+        what,
+        body,
+      });
+      res.body.fill(0);
+      return res.status === 204 || res.status === 200
+        ? { revoked: true }
+        : { revoked: false, why: `${what}: HTTP ${res.status}` };
+    } catch (e) {
+      return { revoked: false, why: (e as Error).message };
+    } finally {
+      body.fill(0);
+    }
+  }
+
+  /** The token's lifetime in a login or renewal answer. */
+  #leaseOf(body: Uint8Array, what: string): TokenLease {
+    const ttl = numberAt(body, ["auth", "lease_duration"]);
+    if (ttl === undefined) {
+      throw new VaultError(
+        "bad_response",
+        `${what}: the answer holds no auth.lease_duration`,
+      );
+    }
+    const renewable = findPath(body, ["auth", "renewable"])?.kind === "true";
+    return { ttlMs: ttl * 1000, renewable };
   }
 
   /** True when the token lives only in a memfd_secret region. */
@@ -243,6 +405,7 @@ export class VaultClient {
         );
       }
       this.#token.setFromJson(res.body, span);
+      this.#tokenLease = this.#leaseOf(res.body, what);
     } finally {
       res.body.fill(0);
     }
@@ -293,6 +456,9 @@ export class VaultClient {
         read,
         apiPath: api,
         kvVersion: mount.version,
+        version: mount.version === 2
+          ? numberAt(res.body, ["data", "metadata", "version"])
+          : undefined,
         body: res.body,
         data,
       };

@@ -19,7 +19,9 @@
   /* a region file: memfd_create where the region is the memfd fallback */     \
   X(CT_STEP_REGION, "memfd_secret")                                            \
   X(CT_STEP_REGION_SIZE, "ftruncate")                                          \
-  X(CT_STEP_REGION_MAP, "mmap")
+  X(CT_STEP_REGION_MAP, "mmap")                                                \
+  /* the wrapper's program for refresh processes (docs/refresh.md) */         \
+  X(CT_STEP_PROGRAM, "open(/proc/self/exe)")
 
 #define CT__STEP_ENUM(id, call) id,
 enum ct_shim_step { CT_STEP_NONE, CT_SHIM_STEPS(CT__STEP_ENUM) };

@@ -26,7 +26,7 @@ export async function configure(
   const tokenSettings = {
     token_policies: [ROLE],
     token_ttl: ttl,
-    token_max_ttl: ttl,
+    token_max_ttl: opts.tokenMaxTtl ?? ttl,
   };
   const signer = await JwtSigner.create();
   await Promise.all([

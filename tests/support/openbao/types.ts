@@ -15,6 +15,11 @@ export interface OpenBaoOptions {
    */
   tokenTtl?: string;
   /**
+   * Max TTL of those tokens (renewals stop there).
+   * @default tokenTtl
+   */
+  tokenMaxTtl?: string;
+  /**
    * Extra `listener "tcp"` settings, merged over the defaults
    * (`max_request_json_strings = 100000`, raised from OpenBao's 1,000 so a
    * test can write a secret with 1,000 keys).
