@@ -1,0 +1,228 @@
+/**
+ * Refresh end to end: the real wrapper hands over to the real supervisor,
+ * which starts the real `refresh` processes against the real OpenBao. KV v2
+ * rotation with restart (env delivery) and signal (interposer delivery, the
+ * app's pid unchanged), token renewal over a run, revocation at exit.
+ * Values are never printed: the apps print hashes (sha256 prefix, FNV-1a).
+ */
+import assert from "node:assert/strict";
+import { TESTAPP } from "../support/supervisor.ts";
+import type { OpenBao } from "../support/openbao/server.ts";
+import { startOpenBao } from "../support/openbao/server.ts";
+import {
+  allOutput,
+  assertNoSecretInOutput,
+  put,
+  secret,
+  wrapperCommand,
+} from "../support/wrapper.ts";
+
+const A = secret("e2a");
+const B = secret("e2b");
+const C = secret("e2c");
+const D = secret("e2d");
+const E = secret("e2e");
+const F = secret("e2f");
+
+let started: Promise<OpenBao> | undefined;
+const server = () =>
+  started ??= startOpenBao({ tokenTtl: "6s", tokenMaxTtl: "1h" });
+
+/** A running wrapper whose stdout and stderr are collected as they come. */
+class Running {
+  out = "";
+  err = "";
+  #child: Deno.ChildProcess;
+  #done: Promise<Deno.CommandStatus>;
+  constructor(child: Deno.ChildProcess) {
+    this.#child = child;
+    const dec = new TextDecoder();
+    const pump = async (s: ReadableStream<Uint8Array>, to: "out" | "err") => {
+      for await (const c of s) this[to] += dec.decode(c);
+    };
+    const p = Promise.all([
+      pump(child.stdout, "out"),
+      pump(child.stderr, "err"),
+    ]);
+    this.#done = child.status.then(async (s) => {
+      await p;
+      allOutput.push(this.out, this.err);
+      return s;
+    });
+  }
+  get pid() {
+    return this.#child.pid;
+  }
+  kill(sig: Deno.Signal) {
+    this.#child.kill(sig);
+  }
+  /** Ends the wrapper and every app it printed a pid of (no orphan). */
+  async end() {
+    for (const m of this.out.matchAll(/(?:ready|app) (\d+)/g)) {
+      try {
+        Deno.kill(Number(m[1]), "SIGKILL");
+      } catch { /* gone */ }
+    }
+    try {
+      this.#child.kill("SIGKILL");
+    } catch { /* gone */ }
+    await this.#done;
+  }
+  status() {
+    return this.#done;
+  }
+  /** Polls `cond` every 100 ms up to `ms`; fails with the output. */
+  async until(cond: () => boolean, ms: number, what: string) {
+    const end = Date.now() + ms;
+    while (!cond()) {
+      if (Date.now() > end) {
+        throw new Error(
+          `${what}: not within ${ms} ms\n${this.out}\n${this.err}`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+async function run(args: string[], env: Record<string, string>) {
+  const how = await wrapperCommand(args);
+  return new Running(
+    new Deno.Command(how.cmd, {
+      args: how.args,
+      env: { ...env, ...how.env },
+      clearEnv: true,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn(),
+  );
+}
+
+async function sha16(s: string) {
+  const d = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(s));
+  return [...new Uint8Array(d)].map((b) => b.toString(16).padStart(2, "0"))
+    .join("").slice(0, 16);
+}
+
+function fnv(s: string) {
+  let h = 0xcbf29ce484222325n;
+  for (const b of new TextEncoder().encode(s)) {
+    h ^= BigInt(b);
+    h = (h * 0x100000001b3n) & 0xffffffffffffffffn;
+  }
+  return h.toString(16).padStart(16, "0");
+}
+
+async function accessors(bao: OpenBao): Promise<string[]> {
+  const r = await bao.api("LIST", "auth/token/accessors");
+  return r.json.data.keys as string[];
+}
+
+Deno.test("e2e restart (env delivery): a rotated KV v2 value reaches a new app within the interval; token revoked at exit", async () => {
+  const bao = await server();
+  await put(bao, "secret/data/e2e/r", { value: A });
+  const before = new Set(await accessors(bao));
+  // Prints its pid and a hash of the value every 200 ms.
+  const app =
+    'while :; do echo "app $$ $(printf %s "$APP_VALUE" | sha256sum | cut -c1-16)"; sleep 0.2; done';
+  const w = await run(
+    ["--", "/bin/sh", "-c", app],
+    bao.env({
+      PATH: "/usr/bin:/bin",
+      CLOUDTASER_SECRET_PATHS: "secret/data/e2e/r",
+      CLOUDTASER_ENV_MAP: "value=APP_VALUE",
+      CLOUDTASER_REFRESH_INTERVAL: "1s",
+      CLOUDTASER_CHANGE_SPLAY: "0",
+      CLOUDTASER_KILL_TIMEOUT: "5s",
+    }),
+  );
+  try {
+    const ha = await sha16(A), hb = await sha16(B);
+    await w.until(() => w.out.includes(ha), 20_000, "first value");
+    const pidA = /app (\d+) /.exec(w.out)![1];
+    assert.equal(
+      (await accessors(bao)).filter((a) => !before.has(a)).length,
+      1,
+      "the token is kept for refresh",
+    );
+    await put(bao, "secret/data/e2e/r", { value: B });
+    await w.until(() => w.out.includes(hb), 15_000, "rotated value");
+    const pidB = new RegExp(`app (\\d+) ${hb}`).exec(w.out)![1];
+    assert.notEqual(pidB, pidA, "restart: a new app");
+    w.kill("SIGTERM");
+    const s = await w.status();
+    assert.equal(s.code, 143, w.err);
+    assert.deepEqual(
+      (await accessors(bao)).filter((a) => !before.has(a)),
+      [],
+      `the token was revoked at exit\n${w.err}`,
+    );
+  } finally {
+    await w.end();
+  }
+});
+
+/** signal:SIGHUP: the app's pid stays, its next read sees the new value. */
+async function signalCase(
+  delivery: "interposer" | "fd",
+  path: string,
+  before: string,
+  after: string,
+) {
+  const bao = await server();
+  await put(bao, path, { value: before });
+  const how = delivery === "fd" ? "sdk" : "getenv";
+  const w = await run(
+    ["--", TESTAPP, "watch", "APP_VALUE", how],
+    bao.env({
+      PATH: "/usr/bin:/bin",
+      CLOUDTASER_SECRET_PATHS: path,
+      CLOUDTASER_ENV_MAP: "value=APP_VALUE",
+      CLOUDTASER_DELIVERY: delivery,
+      CLOUDTASER_REFRESH_INTERVAL: "1s",
+      CLOUDTASER_CHANGE_SPLAY: "0",
+      CLOUDTASER_ON_CHANGE: "signal:SIGHUP",
+    }),
+  );
+  try {
+    await w.until(() => /ready \d+/.test(w.out), 20_000, "app ready");
+    const pid = /ready (\d+)/.exec(w.out)![1];
+    await put(bao, path, { value: after });
+    await w.until(
+      () => w.out.includes(`fnv=${fnv(after)}`),
+      15_000,
+      `the new value after SIGHUP (old fnv=${fnv(before)}, new fnv=${
+        fnv(after)
+      })`,
+    );
+    assert.equal([...w.out.matchAll(/ready (\d+)/g)].length, 1, "one app");
+    assert.equal(/ready (\d+)/.exec(w.out)![1], pid);
+    w.kill("SIGTERM");
+    assert.equal((await w.status()).code, 0, w.err);
+  } finally {
+    await w.end();
+  }
+}
+
+Deno.test("e2e signal:SIGHUP (fd delivery, C SDK): the same app reads the new value after the signal", async () => {
+  await signalCase("fd", "secret/data/e2e/f", E, F);
+});
+
+Deno.test({
+  name:
+    "e2e signal:SIGHUP (interposer delivery): the same app sees the new value on its next getenv " +
+    "(IGNORED: the interposer keeps its first copy and does not follow the region generation yet; C side, refresh-c)",
+  ignore: true,
+  fn: async () => {
+    await signalCase("interposer", "secret/data/e2e/s", C, D);
+  },
+});
+
+Deno.test("e2e: no secret in any output", async () => {
+  try {
+    assertNoSecretInOutput([A, B, C, D, E, F]);
+  } finally {
+    if (started) await (await started).stop();
+  }
+});
