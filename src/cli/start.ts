@@ -126,7 +126,7 @@ export async function prepare(
       config,
       region,
       signal,
-      keepToken: residentNeeded(policy, 0),
+      keepToken: (leases) => residentNeeded(policy, leases),
     });
     kept = fetch.token;
     const requested = config.enum("CLOUDTASER_DELIVERY");

@@ -1,14 +1,15 @@
 /**
  * `refresh --op due`: the work the supervisor's timer found due
- * (docs/refresh.md "The cycle"): renew the token or log in again, re-read
- * rotated KV paths, and build complete new regions for what changed.
+ * (docs/refresh.md "The cycle"): renew the token or log in again, renew
+ * leases or read their paths again, re-read rotated KV paths, and build
+ * complete new regions for what changed.
  */
 import type { Config } from "../config/parse.ts";
 import { regionFlags } from "../delivery/region_flags.ts";
 import { SecretRegion } from "../region/secret_region.ts";
 import type { Secrets } from "../sdk/open_secrets.ts";
 import { planSecrets } from "../vault/secret_plan.ts";
-import type { TokenStore } from "../vault/token_store.ts";
+import { TokenStore } from "../vault/token_store.ts";
 import { type KvSecret, VaultClient } from "../vault/vault_client.ts";
 import { writeSecret } from "../vault/write_secret.ts";
 import { refreshPolicy } from "./policy.ts";
@@ -23,7 +24,7 @@ import {
 /** What a due refresh did; the regions are the caller's to write and wipe. */
 export interface DueOutcome {
   ok: boolean;
-  /** A fresh login replaced the token: its store holds the new region. */
+  /** The token region changed (a fresh login, a new lease id). */
   newToken?: TokenStore;
   /** Some value changed: the complete new app region. */
   newApp?: SecretRegion;
@@ -33,6 +34,9 @@ export interface DueOutcome {
   /** What happened (failures, changed paths), never a value. */
   message: string;
 }
+
+/** A granted lease this much shorter than asked means its max TTL is near. */
+const CAPPED_MARGIN_MS = 1000;
 
 /**
  * Runs the due steps against the server. Never throws: a failure is an
@@ -55,20 +59,29 @@ export async function runDue(
     const tv = token.get("VAULT_TOKEN");
     if (!tv) throw new Error("the token region holds no VAULT_TOKEN record");
     client.useToken(tv);
+    const again = new Set<number>();
+    let loggedIn = false;
     if (s.renewAt > 0 && now >= s.renewAt) {
-      if (await renewOrLogin(client, s, now, notes)) {
-        newToken = client.releaseToken();
-        // The lease ids stay with the token region.
-        for (const k of token.keys()) {
-          if (k.startsWith("LEASE_")) newToken.appendRecord(k, token.get(k)!);
-        }
-        client.useToken(newToken.region!.value("VAULT_TOKEN")!);
+      loggedIn = await renewOrLogin(client, s, now, notes);
+      // A lease lives no longer than the token that made it: under a new
+      // token every dynamic secret is read again.
+      if (loggedIn) {
+        s.reads.forEach((r, i) => r.lease && again.add(i));
       }
     }
-    if (s.kvAt > 0 && now >= s.kvAt) {
-      newApp = await rereadKv(config, client, s, app, notes);
-      s.kvAt = now + s.intervalMs;
+    if (!loggedIn) await renewLeases(client, s, token, now, again, notes);
+    const kvDue = s.kvAt > 0 && now >= s.kvAt;
+    if (kvDue) await changedKv(config, client, s, again);
+    if (again.size > 0) {
+      const built = await rebuild(config, client, s, token, app, again, {
+        loggedIn,
+      });
+      newToken = built.token;
+      newApp = built.app;
+      notes.push(...built.notes);
     }
+    if (loggedIn && !newToken) newToken = client.releaseToken();
+    if (kvDue) s.kvAt = now + s.intervalMs;
     s.backoffMs = 0;
     const splay = refreshPolicy(config).splayMs;
     return {
@@ -102,7 +115,8 @@ export async function runDue(
 /**
  * Renews the token, or logs in again when renewal is refused, the token is
  * not renewable, or the last renewal came back shorter than the login's TTL
- * (its max TTL is near: the next one would pass it). True: a new token.
+ * (its max TTL is near: the next one would pass it). True: a new token,
+ * now the client's.
  */
 async function renewOrLogin(
   client: VaultClient,
@@ -130,41 +144,122 @@ async function renewOrLogin(
 }
 
 /**
- * Re-reads the KV paths whose version moved (KV v2: metadata first, one
- * small request each) and every KV v1 path, and builds the complete new
- * app region when a value differs. Undefined: nothing changed.
+ * Renews each lease that is due for its original duration; one that is
+ * refused, not renewable, or granted less (its max TTL is near) is read
+ * again instead (`again`).
  */
-async function rereadKv(
+async function renewLeases(
+  client: VaultClient,
+  s: RefreshState,
+  token: Secrets,
+  now: number,
+  again: Set<number>,
+  notes: string[],
+): Promise<void> {
+  await Promise.all(s.reads.map(async (r, i) => {
+    const l = r.lease;
+    if (!l || l.at === 0 || now < l.at) return;
+    const id = token.get(`LEASE_${i}`);
+    if (!id || !l.r) {
+      again.add(i);
+      return;
+    }
+    const got = await client.renewLease(id, l.d);
+    if (got.renewed && got.durationMs >= l.d - CAPPED_MARGIN_MS) {
+      l.at = renewAt(now, got.durationMs);
+      notes.push(`lease of ${r.p} renewed for ${got.durationMs / 1000} s`);
+      return;
+    }
+    notes.push(
+      got.renewed
+        ? `lease of ${r.p} near its max TTL: new credentials`
+        : `${got.why}: new credentials for ${r.p}`,
+    );
+    again.add(i);
+  }));
+}
+
+/**
+ * Adds the KV paths to read again: KV v2 whose `current_version` moved
+ * (metadata only, no secret crosses the wire), every KV v1 path (compared
+ * byte for byte later); never a pinned version or a dynamic secret.
+ */
+async function changedKv(
   config: Config,
   client: VaultClient,
   s: RefreshState,
+  again: Set<number>,
+): Promise<void> {
+  const plan = planSecrets(config);
+  const versions = await Promise.all(plan.reads.map((r, i) => {
+    const st = s.reads[i];
+    return st && !st.pin && !st.lease && st.kv === 2
+      ? client.currentVersion(r)
+      : Promise.resolve(undefined);
+  }));
+  s.reads.forEach((st, i) => {
+    if (st.pin || st.lease) return;
+    if (st.kv === 1 || versions[i] !== st.ver) again.add(i);
+  });
+}
+
+/**
+ * Reads the paths in `again` and builds the complete new app region (the
+ * other values copied from the app's) and, when a lease or the token
+ * changed, the complete new token region. Undefined parts did not change.
+ */
+async function rebuild(
+  config: Config,
+  client: VaultClient,
+  s: RefreshState,
+  token: Secrets,
   app: Secrets,
-  notes: string[],
-): Promise<SecretRegion | undefined> {
+  again: Set<number>,
+  how: { loggedIn: boolean },
+): Promise<{ token?: TokenStore; app?: SecretRegion; notes: string[] }> {
   const plan = planSecrets(config);
   if (plan.reads.length !== s.reads.length) {
     throw new Error("the configuration's paths differ from the start's");
   }
-  const versions = await Promise.all(plan.reads.map((r, i) => {
-    const st = s.reads[i];
-    return st.pin || st.kv !== 2
-      ? Promise.resolve(undefined)
-      : client.currentVersion(r);
-  }));
-  const again = plan.reads.map((_, i) =>
-    !s.reads[i].pin && (s.reads[i].kv === 1 || versions[i] !== s.reads[i].ver)
-  );
-  if (!again.some((x) => x)) return undefined;
   const settled = await Promise.allSettled(
-    plan.reads.map((r, i) => again[i] ? client.readSecret(r) : undefined),
+    plan.reads.map((r, i) => again.has(i) ? client.readSecret(r) : undefined),
   );
+  const zeroAll = () => {
+    for (const x of settled) {
+      if (x.status === "fulfilled") x.value?.body.fill(0);
+    }
+  };
+  const failed = settled.find((x) => x.status === "rejected");
+  if (failed) {
+    zeroAll();
+    throw (failed as PromiseRejectedResult).reason;
+  }
+  const got = settled.map((x) =>
+    (x as PromiseFulfilledResult<KvSecret | undefined>).value
+  );
+  const now = Date.now();
+  const leaseChanged = got.some((g) => g?.lease);
+  let store: TokenStore | undefined;
   const region = SecretRegion.create({
     requireMemfdSecret: config.bool("CLOUDTASER_REQUIRE_MEMFD_SECRET"),
     requireMlock: config.bool("CLOUDTASER_REQUIRE_MLOCK"),
   });
   try {
-    const failed = settled.find((x) => x.status === "rejected");
-    if (failed) throw (failed as PromiseRejectedResult).reason;
+    if (how.loggedIn || leaseChanged) {
+      if (how.loggedIn) store = client.releaseToken();
+      else {
+        store = new TokenStore();
+        store.setFromBytes(token.get("VAULT_TOKEN")!, false);
+      }
+      // Lease ids in read order: the new one where read again.
+      s.reads.forEach((r, i) => {
+        const lease = got[i]?.lease;
+        if (lease) store!.appendFromJson(`LEASE_${i}`, got[i]!.body, lease.id);
+        else if (r.lease && token.get(`LEASE_${i}`)) {
+          store!.appendRecord(`LEASE_${i}`, token.get(`LEASE_${i}`)!);
+        }
+      });
+    }
     region.setFlags(regionFlags({
       childEnvFallback: config.bool("CLOUDTASER_CHILD_ENV_FALLBACK"),
       appCoreDumps: config.bool("CLOUDTASER_APP_CORE_DUMPS"),
@@ -172,12 +267,18 @@ async function rereadKv(
     const written = new Map<string, string>();
     const next = structuredClone(s.reads);
     for (let i = 0; i < plan.reads.length; i++) {
-      const got = (settled[i] as PromiseFulfilledResult<KvSecret | undefined>)
-        .value;
-      if (got) {
-        settled[i] = { status: "fulfilled", value: undefined };
-        next[i].keys = writeSecret(got, region, written, plan.allowedNames);
-        next[i].ver = got.version;
+      const g = got[i];
+      if (g) {
+        got[i] = undefined;
+        next[i].ver = g.version;
+        if (g.lease) {
+          next[i].lease = {
+            d: g.lease.durationMs,
+            r: g.lease.renewable,
+            at: renewAt(now, g.lease.durationMs),
+          };
+        }
+        next[i].keys = writeSecret(g, region, written, plan.allowedNames);
       } else {
         for (const k of s.reads[i].keys) {
           const v = app.get(k);
@@ -188,19 +289,15 @@ async function rereadKv(
       }
     }
     const changed = plan.reads.filter((_, i) =>
-      again[i] && !sameValues(next[i].keys, s.reads[i].keys, region, app)
+      again.has(i) && !sameValues(next[i].keys, s.reads[i].keys, region, app)
     ).map((r) => r.path);
     s.reads = next;
-    if (changed.length === 0) {
-      region.wipe();
-      return undefined;
-    }
-    notes.push(`changed: ${changed.join(", ")}`);
-    return region;
+    const notes = changed.length ? [`changed: ${changed.join(", ")}`] : [];
+    if (changed.length === 0) region.wipe();
+    return { token: store, app: changed.length ? region : undefined, notes };
   } catch (e) {
-    for (const x of settled) {
-      if (x.status === "fulfilled") x.value?.body.fill(0);
-    }
+    for (const g of got) g?.body.fill(0);
+    store?.wipe();
     region.wipe();
     throw e;
   }

@@ -33,6 +33,15 @@ export function initialState(
       ...(r.version !== undefined ? { ver: r.version } : {}),
       ...(r.pinned ? { pin: true } : {}),
       keys: r.keys,
+      ...(r.lease
+        ? {
+          lease: {
+            d: r.lease.durationMs,
+            r: r.lease.renewable,
+            at: renewAt(now, r.lease.durationMs),
+          },
+        }
+        : {}),
     })),
   };
 }

@@ -17,6 +17,12 @@ export interface ReadState {
   pin?: boolean;
   /** Env names it wrote, in order (the app region's records). */
   keys: string[];
+  /**
+   * A dynamic secret (read once per start, never on the KV interval): its
+   * lease, whose id is the token region's `LEASE_<index>`. `d`: the
+   * duration granted at the read; `r`: renewable; `at`: renewal due.
+   */
+  lease?: { d: number; r: boolean; at: number };
 }
 
 /** Everything a refresh process needs besides the regions and the config. */
@@ -60,7 +66,8 @@ export function nextBackoff(prev: number): number {
 
 /** Milliseconds from `now` to the earliest due time; 0: nothing is due. */
 export function dueMs(s: RefreshState, now: number): number {
-  const times = [s.renewAt, s.kvAt].filter((t) => t > 0);
+  const times = [s.renewAt, s.kvAt, ...s.reads.map((r) => r.lease?.at ?? 0)]
+    .filter((t) => t > 0);
   if (times.length === 0) return 0;
   return Math.max(1, Math.min(...times) - now);
 }

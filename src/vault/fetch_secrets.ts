@@ -26,17 +26,21 @@ export interface FetchOptions {
   /** Aborts the whole fetch (VAULT_CLIENT_TIMEOUT applies regardless). */
   signal?: AbortSignal;
   /**
-   * Keep the login token for the resident refresh (docs/refresh.md): it is
-   * not revoked but handed back in {@link FetchReport.token}.
+   * Whether to keep the login token for the resident refresh, given the
+   * number of leases the reads made (docs/refresh.md): a kept token is not
+   * revoked but handed back in {@link FetchReport.token}, with each lease
+   * id beside it as `LEASE_<read index>`.
    */
-  keepToken?: boolean;
+  keepToken?: (leases: number) => boolean;
 }
 
 /** One planned read as it went (no value): what a refresh compares. */
 export interface ReadOutcome {
   path: string;
-  /** KV version of the mount. */
+  /** KV version of the mount (1 for a dynamic secret). */
   kv: 1 | 2;
+  /** A dynamic secret: its lease (the id is `LEASE_<index>`). */
+  lease?: { durationMs: number; renewable: boolean };
   /** KV v2: the version read; pinned reads keep theirs. */
   version?: number;
   pinned: boolean;
@@ -103,8 +107,12 @@ export async function fetchSecrets(opts: FetchOptions): Promise<FetchReport> {
     );
     // The token has done its work: revoke it while the values are written,
     // so a copy the runtime keeps in a freed buffer opens nothing.
+    const leases = settled.filter((s) =>
+      s.status === "fulfilled" && s.value.lease
+    ).length;
     // Kept for the refresh: a failure below still revokes it (finally).
-    if (!opts.keepToken) revoking = client.revokeToken();
+    const keep = opts.keepToken?.(leases) ?? false;
+    if (!keep) revoking = client.revokeToken();
     const failed = settled.find((s) => s.status === "rejected");
     if (failed) {
       for (const s of settled) {
@@ -120,7 +128,10 @@ export async function fetchSecrets(opts: FetchOptions): Promise<FetchReport> {
         Awaited<ReturnType<VaultClient["readSecret"]>>
       >;
       try {
-        const { kvVersion, version, read } = s.value;
+        const { kvVersion, version, read, lease } = s.value;
+        if (lease && keep) {
+          client.keepLease(`LEASE_${i}`, s.value.body, lease.id);
+        }
         const wrote = writeSecret(
           s.value,
           opts.region,
@@ -134,16 +145,26 @@ export async function fetchSecrets(opts: FetchOptions): Promise<FetchReport> {
           version,
           pinned: read.version !== undefined,
           keys: wrote,
+          ...(lease
+            ? {
+              lease: {
+                durationMs: lease.durationMs,
+                renewable: lease.renewable,
+              },
+            }
+            : {}),
         });
       } catch (e) {
         for (const rest of settled.slice(i + 1)) {
-          if (rest.status === "fulfilled") rest.value.body.fill(0);
+          if (rest.status === "fulfilled") {
+            rest.value.body.fill(0);
+          }
         }
         throw e;
       }
     }
     const revoked = await revoking ?? { revoked: false, why: "kept" };
-    if (!revoked.revoked && !opts.keepToken) {
+    if (!revoked.revoked && !keep) {
       log("vault").warn("the token stays valid until its TTL: {why}", {
         why: revoked.why,
       });
@@ -162,7 +183,7 @@ export async function fetchSecrets(opts: FetchOptions): Promise<FetchReport> {
       reads,
       elapsedMs: Math.round(performance.now() - t0),
     };
-    if (opts.keepToken) {
+    if (keep) {
       report.tokenLease = client.tokenLease;
       report.token = client.releaseToken();
     }

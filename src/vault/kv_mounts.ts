@@ -4,11 +4,19 @@
  * per mount; and the API path a read uses on it.
  */
 
-/** A KV mount: its path with a trailing `/`, and its KV version. */
+/**
+ * A mount: its path with a trailing `/` and its KV version; `dynamic` when
+ * it is not KV (`database`, ...): a read there makes a lease
+ * (docs/refresh.md "Dynamic secrets").
+ */
 export interface Mount {
   path: string; // "secret/"
   version: 1 | 2;
+  dynamic?: boolean;
 }
+
+/** Mount types that hold static values (KV; `generic` is KV v1's old name). */
+const KV_TYPES = new Set(["kv", "generic"]);
 
 function firstSegment(path: string): string {
   return path.split("/")[0];
@@ -66,12 +74,17 @@ export function mountFromAnswer(
   path: string,
   mountPath: string | undefined,
   version: string | undefined,
+  type?: string,
 ): Mount {
   const at = mountPath ?? firstSegment(path) + "/";
   const m: Mount = {
     path: at.endsWith("/") ? at : at + "/",
     version: version === "2" ? 2 : 1,
   };
+  if (type !== undefined && !KV_TYPES.has(type)) {
+    m.dynamic = true;
+    m.version = 1; // read as is: no data/ inserted, values under data
+  }
   if (!(path + "/").startsWith(m.path)) {
     // A namespace-qualified answer; key the cache on the path itself.
     m.path = path.slice(0, path.indexOf("/") + 1) || path + "/";
@@ -85,7 +98,7 @@ export function mountFromAnswer(
  * without gets it inserted, as `vault kv get` does.
  */
 export function apiPath(path: string, mount: Mount): string {
-  if (mount.version === 1) return path;
+  if (mount.version === 1 || mount.dynamic) return path;
   const rest = path.slice(mount.path.length);
   return rest.startsWith("data/") ? path : `${mount.path}data/${rest}`;
 }

@@ -92,6 +92,24 @@ export class TokenStore {
     this.#region.append(key, bytes);
   }
 
+  /**
+   * Appends a record decoded from a JSON string in `body` (a lease id,
+   * straight from the response bytes into the region).
+   */
+  appendFromJson(key: string, body: Uint8Array, span: JsonSpan): void {
+    if (!this.#region) throw new Error("no token stored");
+    const w = this.#region.beginRecord(key, maxDecodedLength(span));
+    let n = 0;
+    try {
+      n = decodeInto(body, span, w.view);
+    } catch (e) {
+      w.view.fill(0);
+      w.commit(0);
+      throw e;
+    }
+    w.commit(n);
+  }
+
   /** Zeroes and unmaps the region. Idempotent. */
   wipe(): void {
     this.#region?.wipe();

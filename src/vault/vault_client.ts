@@ -71,6 +71,11 @@ export interface KvSecret {
   kvVersion: 1 | 2;
   /** KV v2: `data.metadata.version` of what was read. */
   version?: number;
+  /**
+   * A dynamic secret's lease (a non-KV mount): `id` spans the lease id
+   * inside `body` (a credential: it goes to the token region only).
+   */
+  lease?: { id: JsonSpan; durationMs: number; renewable: boolean };
   body: Uint8Array;
   data: JsonSpan;
 }
@@ -93,6 +98,38 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
     const t = setTimeout(done, ms);
     signal.addEventListener("abort", done, { once: true });
   });
+}
+
+/**
+ * `{"lease_id":"<id>"<rest>}` from the id's bytes (no JS string holds it);
+ * undefined when the id holds anything JSON would need escaped (lease ids
+ * are mount paths and a nonce).
+ */
+function leaseBody(id: Uint8Array, rest: string): Uint8Array | undefined {
+  if (!id.every((b) => b > 0x20 && b < 0x7f && b !== 0x22 && b !== 0x5c)) {
+    return undefined;
+  }
+  const enc = new TextEncoder();
+  const head = enc.encode('{"lease_id":"');
+  const tail = enc.encode(`"${rest}}`);
+  const body = new Uint8Array(head.length + id.length + tail.length);
+  body.set(head);
+  body.set(id, head.length);
+  body.set(tail, head.length + id.length);
+  return body;
+}
+
+/** The lease of a dynamic secret's answer; undefined without a lease id. */
+function leaseOf(
+  body: Uint8Array,
+): { id: JsonSpan; durationMs: number; renewable: boolean } | undefined {
+  const id = findPath(body, ["lease_id"]);
+  if (id?.kind !== "string" || id.end - id.start <= 2) return undefined;
+  return {
+    id,
+    durationMs: (numberAt(body, ["lease_duration"]) ?? 0) * 1000,
+    renewable: findPath(body, ["renewable"])?.kind === "true",
+  };
 }
 
 /** A JSON number (a TTL, a version) at `path`, or undefined. */
@@ -203,6 +240,11 @@ export class VaultClient {
     this.#token.setFromBytes(bytes, false);
   }
 
+  /** Keeps a lease id (`span` in `body`) in the token's region as `key`. */
+  keepLease(key: string, body: Uint8Array, span: JsonSpan): void {
+    this.#token.appendFromJson(key, body, span);
+  }
+
   /**
    * Hands the token's store to the caller, who keeps it past {@link close}
    * (the token region of docs/refresh.md); the client has no token after.
@@ -279,20 +321,49 @@ export class VaultClient {
   }
 
   /**
+   * `sys/leases/renew` of one lease id for `incrementMs` (bytes from the
+   * token region; the caller zeroes them). A refusal is data; a transport
+   * failure throws.
+   */
+  async renewLease(
+    id: Uint8Array,
+    incrementMs: number,
+  ): Promise<
+    { renewed: true; durationMs: number } | { renewed: false; why: string }
+  > {
+    const what = "renewing a lease (sys/leases/renew)";
+    const body = leaseBody(id, `,"increment":${Math.ceil(incrementMs / 1000)}`);
+    if (!body) return { renewed: false, why: `${what}: malformed lease id` };
+    try {
+      const res = await this.#send("POST", "sys/leases/renew", {
+        token: true,
+        what,
+        body,
+      });
+      try {
+        if (res.status !== 200) {
+          return { renewed: false, why: `${what}: HTTP ${res.status}` };
+        }
+        const d = numberAt(res.body, ["lease_duration"]);
+        return d === undefined
+          ? { renewed: false, why: `${what}: no lease_duration` }
+          : { renewed: true, durationMs: d * 1000 };
+      } finally {
+        res.body.fill(0);
+      }
+    } finally {
+      body.fill(0);
+    }
+  }
+
+  /**
    * `sys/leases/revoke` of one lease id (bytes from the token region; the
    * caller zeroes them). Never throws: the outcome says what happened.
    */
   async revokeLease(id: Uint8Array): Promise<TokenRevocation> {
     const what = "revoking a lease (sys/leases/revoke)";
-    // Lease ids are mount paths and a nonce: nothing to escape in JSON.
-    if (!id.every((b) => b > 0x20 && b < 0x7f && b !== 0x22 && b !== 0x5c)) {
-      return { revoked: false, why: `${what}: malformed lease id` };
-    }
-    const head = new TextEncoder().encode('{"lease_id":"');
-    const body = new Uint8Array(head.length + id.length + 2);
-    body.set(head);
-    body.set(id, head.length);
-    body.set([0x22, 0x7d], head.length + id.length);
+    const body = leaseBody(id, "");
+    if (!body) return { revoked: false, why: `${what}: malformed lease id` };
     try {
       const res = await this.#send("POST", "sys/leases/revoke", {
         token: true,
@@ -422,6 +493,14 @@ export class VaultClient {
       (p) => this.#lookupMount(p),
     );
     const api = apiPath(read.path, mount);
+    if (read.version !== undefined && mount.dynamic) {
+      throw new VaultError(
+        "config",
+        `${read.path}: version ${read.version} requested, but ${mount.path} ` +
+          "is not a KV mount (a dynamic secret has no versions)",
+        { path: read.path },
+      );
+    }
     if (read.version !== undefined && mount.version === 1) {
       throw new VaultError(
         "config",
@@ -456,9 +535,10 @@ export class VaultClient {
         read,
         apiPath: api,
         kvVersion: mount.version,
-        version: mount.version === 2
+        version: mount.version === 2 && !mount.dynamic
           ? numberAt(res.body, ["data", "metadata", "version"])
           : undefined,
+        lease: mount.dynamic ? leaseOf(res.body) : undefined,
         body: res.body,
         data,
       };
@@ -624,6 +704,7 @@ export class VaultClient {
       }
       const mountSpan = this.#parse(res.body, ["data", "path"], what, path);
       const verSpan = findPath(res.body, ["data", "options", "version"]);
+      const typeSpan = findPath(res.body, ["data", "type"]);
       return mountFromAnswer(
         path,
         mountSpan?.kind === "string"
@@ -631,6 +712,9 @@ export class VaultClient {
           : undefined,
         verSpan?.kind === "string"
           ? decodeString(res.body, verSpan)
+          : undefined,
+        typeSpan?.kind === "string"
+          ? decodeString(res.body, typeSpan)
           : undefined,
       );
     } finally {

@@ -53,7 +53,7 @@ async function start(extra: Record<string, string>): Promise<Started> {
   });
   const config = parseConfig(env);
   const region = SecretRegion.create();
-  const fetch = await fetchSecrets({ config, region, keepToken: true });
+  const fetch = await fetchSecrets({ config, region, keepToken: () => true });
   assert.ok(fetch.token, "the token was kept");
   tokens.push(dec.decode(fetch.token.region!.value("VAULT_TOKEN")!));
   return {
