@@ -18,6 +18,7 @@ APT_PACKAGES=(
   qemu-system-x86 busybox-static cpio
   podman runc
   etcd-server # the Kubernetes tests' etcd; kube-apiserver: scripts/k8s/build.sh
+  postgresql  # tests/refresh/dynamic_test.ts starts a cluster of its own
 )
 
 log() { printf 'setup: %s\n' "$*" >&2; }
