@@ -6,6 +6,7 @@
 import * as native from "../../ffi/mod.ts";
 import { fdSize } from "../../ffi/sdk.ts";
 import { parseRegion, RegionFormatError } from "../region/parse_region.ts";
+import { OFF_GENERATION } from "../region/format.ts";
 
 /** The variable naming the region's fd. */
 export const SECRET_FD_ENV = "CLOUDTASER_SECRET_FD";
@@ -51,6 +52,17 @@ export interface Secrets {
    * afterwards they read zeros.
    */
   get(key: string): Uint8Array | undefined;
+  /**
+   * A copy of `key`'s value consistent with one generation: a change the
+   * wrapper writes in place (`CLOUDTASER_ON_CHANGE=signal:NAME`) while this
+   * reads makes it read again, so a value is never half old, half new. Use
+   * it when the region can change: a view from {@link Secrets.get} keeps
+   * pointing at bytes a change rewrites. Zero the copy when done. Throws
+   * when a change does not finish within many tries.
+   */
+  read(key: string): Uint8Array | undefined;
+  /** The region's generation: 0 until a change is written in place. */
+  readonly generation: number;
   /** Record keys in region order (keys are not secret). */
   keys(): string[];
   /** Unmaps the region. Idempotent. */
@@ -147,21 +159,34 @@ function fdFromEnv(): number {
   return Number(s);
 }
 
+type Indexed = { key: string; valueOffset: number; valueLength: number }[];
+
+/** Tries of {@link Secrets.read} before it gives up on a writer. */
+const READ_TRIES = 1_000_000;
+
 class MappedSecrets implements Secrets {
   #view: Uint8Array | null;
+  #gen: DataView;
   #index = new Map<string, { offset: number; length: number }>();
+  #indexed: number; // the generation the index was made at
   #data: bigint;
   #size: number;
 
-  constructor(
-    view: Uint8Array,
-    records: { key: string; valueOffset: number; valueLength: number }[],
-    data: bigint,
-    size: number,
-  ) {
+  constructor(view: Uint8Array, records: Indexed, data: bigint, size: number) {
     this.#view = view;
+    this.#gen = new DataView(view.buffer, view.byteOffset + OFF_GENERATION, 4);
     this.#data = data;
     this.#size = size;
+    this.#indexed = this.generation;
+    this.#setIndex(records);
+  }
+
+  get generation(): number {
+    return this.#gen.getUint32(0, true);
+  }
+
+  #setIndex(records: Indexed) {
+    this.#index.clear();
     for (const r of records) {
       if (!this.#index.has(r.key)) {
         this.#index.set(r.key, {
@@ -172,13 +197,54 @@ class MappedSecrets implements Secrets {
     }
   }
 
+  /**
+   * Indexes the records again when a change was written in place since;
+   * false while a change is being written (or was, during the parse).
+   */
+  #fresh(): boolean {
+    const g = this.generation;
+    if (g & 1) return false;
+    if (g === this.#indexed) return true;
+    let records: Indexed;
+    try {
+      records = parseRegion(this.#view!);
+    } catch (e) {
+      if (e instanceof RegionFormatError && this.generation !== g) {
+        return false; // a writer came by: try again
+      }
+      throw e;
+    }
+    if (this.generation !== g) return false;
+    this.#setIndex(records);
+    this.#indexed = g;
+    return true;
+  }
+
   get(key: string): Uint8Array | undefined {
     if (!this.#view) throw new Error("secrets already closed");
+    for (let i = 0; i < READ_TRIES && !this.#fresh(); i++) { /* writer */ }
     const r = this.#index.get(key);
     return r && this.#view.subarray(r.offset, r.offset + r.length);
   }
 
+  read(key: string): Uint8Array | undefined {
+    if (!this.#view) throw new Error("secrets already closed");
+    for (let i = 0; i < READ_TRIES; i++) {
+      const g = this.generation;
+      if (!this.#fresh() || this.generation !== g) continue;
+      const r = this.#index.get(key);
+      const copy = r && this.#view.slice(r.offset, r.offset + r.length);
+      if (this.generation === g) return copy;
+      copy?.fill(0);
+    }
+    throw new Error(
+      "the secret region is being changed and did not settle (generation " +
+        `${this.generation})`,
+    );
+  }
+
   keys(): string[] {
+    if (this.#view) this.#fresh();
     return [...this.#index.keys()];
   }
 
