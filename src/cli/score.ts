@@ -2,6 +2,7 @@
  * `score [--json]`: the protection score this node gives this configuration,
  * measured on a probe region without fetching anything.
  */
+import { refreshPolicy, residentNeeded } from "../refresh/policy.ts";
 import type { Config } from "../config/parse.ts";
 import { checkEnviron, readOwnEnviron } from "../protect/environ_check.ts";
 import { measureFacts } from "../score/facts.ts";
@@ -43,8 +44,13 @@ export async function scoreCommand(
     const score = scoreFacts(measureFacts({
       region,
       tokenProtected: !tokenInEnviron && region.backing === "memfd_secret",
-      // A login token is revoked before the app starts; a supplied one not.
-      tokenRevoked: config.enum("VAULT_AUTH_METHOD") !== "token",
+      // A login token is revoked before the app starts, or at exit when
+      // refresh keeps it (unless CLOUDTASER_REVOKE_ON_EXIT=false); a
+      // supplied one never.
+      tokenRevoked: config.enum("VAULT_AUTH_METHOD") !== "token" &&
+        (!residentNeeded(refreshPolicy(config), 0) ||
+          config.bool("CLOUDTASER_REVOKE_ON_EXIT")),
+      tokenRevokedAtExit: residentNeeded(refreshPolicy(config), 0),
       environClean: checkEnviron(environ, planned).clean,
       interposer,
       enforcer,

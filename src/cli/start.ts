@@ -181,6 +181,7 @@ export async function prepare(
       tokenRevoked: kept
         ? policy.revokeOnExit && fetch.authMethod !== "token"
         : fetch.tokenRevoked,
+      tokenRevokedAtExit: kept !== undefined,
       environClean: environ.clean,
       interposer: delivery === "interposer",
       enforcer,

@@ -30,8 +30,13 @@ export interface Facts {
   appCoreLimit: { soft: bigint; hard: bigint } | null;
   /** The Vault token lives only in protected memory. */
   tokenProtected: boolean;
-  /** The login token was revoked before the app started. */
+  /**
+   * The login token was revoked before the app started, or (when refresh
+   * keeps it, `tokenRevokedAtExit`) it and every lease are revoked at exit.
+   */
   tokenRevoked: boolean;
+  /** Refresh keeps the token: revocation happens at exit, not at start. */
+  tokenRevokedAtExit?: boolean;
   /** /proc/self/environ holds no secret key or value. */
   environClean: boolean;
   /** Interposer delivery will be active for the child. */
@@ -107,6 +112,7 @@ export interface CallerFacts {
   region: SecretRegion | null;
   tokenProtected: boolean;
   tokenRevoked: boolean;
+  tokenRevokedAtExit?: boolean;
   environClean: boolean;
   interposer: boolean;
   enforcer: EnforcerState;
@@ -123,6 +129,7 @@ export function measureFacts(c: CallerFacts): Facts {
     appCoreLimit: native.coreLimit(),
     tokenProtected: c.tokenProtected,
     tokenRevoked: c.tokenRevoked,
+    tokenRevokedAtExit: c.tokenRevokedAtExit,
     environClean: c.environClean,
     interposer: c.interposer,
     enforcer: c.enforcer,

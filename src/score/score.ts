@@ -98,7 +98,12 @@ export function scoreFacts(f: Facts): Score {
       "token_revoked",
       5,
       f.tokenRevoked,
-      f.tokenRevoked
+      f.tokenRevokedAtExit
+        ? f.tokenRevoked
+          ? "token and leases revoked at exit (kept for refresh)"
+          : "token and leases stay valid until their TTL " +
+            "(CLOUDTASER_REVOKE_ON_EXIT=false, or a supplied token)"
+        : f.tokenRevoked
         ? "login token revoked before the app started"
         : "the token stays valid until its TTL",
     ),

@@ -126,6 +126,26 @@ Deno.test("e2e token: a start refused after the fetch (signal:NAME with env deli
   assert.deepEqual((await accessors(bao)).filter((a) => !before.has(a)), []);
 });
 
+Deno.test("check lists what will be renewed and refreshed, scores revocation at exit, and revokes the token it kept", async () => {
+  const bao = await server();
+  const before = new Set(await accessors(bao));
+  const r = await wrapper(
+    ["check"],
+    await env({ CLOUDTASER_REFRESH_INTERVAL: "1m" }),
+  );
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^token: TTL 6 s, renewed at about 2\/3 of it$/m);
+  assert.match(
+    r.stdout,
+    /^kv: every 60 s: secret\/data\/tok\/app \(KV v2\); on change: restart$/m,
+  );
+  assert.match(r.stdout, /^at exit: token and leases revoked \(within 5 s\)$/m);
+  assert.match(r.stdout, /token_revoked .*revoked at exit/);
+  assert.deepEqual((await accessors(bao)).filter((a) => !before.has(a)), []);
+  const plain = await wrapper(["check"], await env());
+  assert.match(plain.stdout, /^refresh: none \(the token is revoked before/m);
+});
+
 Deno.test("e2e token: no secret in any output", async () => {
   try {
     assertNoSecretInOutput([S]);

@@ -135,3 +135,20 @@ Deno.test("VAULT_SKIP_VERIFY costs 10 points and shows as its own row", () => {
   assert.match(formatScore(s), /MISS tls_verification\s+-10\/0/);
   assert.match(formatScore(s), /protection score: 125\/135$/);
 });
+
+Deno.test("token_revoked with a token kept for refresh: scored for revocation at exit, and the row says which", () => {
+  const atExit = scoreFacts({ ...best, tokenRevokedAtExit: true });
+  assert.equal(atExit.total, 135);
+  assert.match(
+    formatScore(atExit),
+    /token_revoked .*token and leases revoked at exit/,
+  );
+  const kept = scoreFacts({
+    ...best,
+    tokenRevoked: false,
+    tokenRevokedAtExit: true,
+  });
+  assert.deepEqual(missing(kept), ["token_revoked"]);
+  assert.match(formatScore(kept), /CLOUDTASER_REVOKE_ON_EXIT=false/);
+  assert.match(formatScore(scoreFacts(best)), /revoked before the app started/);
+});
