@@ -18,6 +18,10 @@ const C = secret("e2c");
 const D = secret("e2d");
 const E = secret("e2e");
 const F = secret("e2f");
+const G = secret("e2g");
+const H = secret("e2h");
+const I = secret("e2i");
+const J = secret("e2j");
 
 let started: Promise<OpenBao> | undefined;
 const server = () =>
@@ -123,9 +127,84 @@ Deno.test({
   },
 });
 
+Deno.test("e2e restart (interposer delivery): the new app's getenv answers the rotated value", async () => {
+  const bao = await server();
+  await put(bao, "secret/data/e2e/ri", { value: G });
+  const w = await run(
+    ["--", TESTAPP, "watch", "APP_VALUE", "getenv"],
+    bao.env({
+      PATH: "/usr/bin:/bin",
+      CLOUDTASER_SECRET_PATHS: "secret/data/e2e/ri",
+      CLOUDTASER_ENV_MAP: "value=APP_VALUE",
+      CLOUDTASER_DELIVERY: "interposer",
+      CLOUDTASER_REFRESH_INTERVAL: "1s",
+      CLOUDTASER_CHANGE_SPLAY: "0",
+    }),
+  );
+  try {
+    await w.until(() => /ready \d+/.test(w.out), 20_000, "app ready");
+    const first = /ready (\d+)/.exec(w.out)![1];
+    await put(bao, "secret/data/e2e/ri", { value: H });
+    await w.until(
+      () => [...w.out.matchAll(/ready (\d+)/g)].length === 2,
+      15_000,
+      "a second app",
+    );
+    const second = [...w.out.matchAll(/ready (\d+)/g)][1][1];
+    assert.notEqual(second, first);
+    Deno.kill(Number(second), "SIGHUP");
+    await w.until(
+      () => w.out.includes(`fnv=${fnv(H)}`),
+      10_000,
+      "the new app's getenv",
+    );
+    w.kill("SIGTERM");
+    assert.equal((await w.status()).code, 0, w.err);
+  } finally {
+    await w.end();
+  }
+});
+
+Deno.test("e2e none (env delivery): a change is logged, the app keeps its pid and its value", async () => {
+  const bao = await server();
+  await put(bao, "secret/data/e2e/n", { value: I });
+  const app =
+    'while :; do echo "app $$ $(printf %s "$APP_VALUE" | sha256sum | cut -c1-16)"; sleep 0.2; done';
+  const w = await run(
+    ["--", "/bin/sh", "-c", app],
+    bao.env({
+      PATH: "/usr/bin:/bin",
+      CLOUDTASER_SECRET_PATHS: "secret/data/e2e/n",
+      CLOUDTASER_ENV_MAP: "value=APP_VALUE",
+      CLOUDTASER_REFRESH_INTERVAL: "1s",
+      CLOUDTASER_CHANGE_SPLAY: "0",
+      CLOUDTASER_ON_CHANGE: "none",
+    }),
+  );
+  try {
+    const hi = await sha16(I);
+    await w.until(() => w.out.includes(hi), 20_000, "first value");
+    await put(bao, "secret/data/e2e/n", { value: J });
+    await w.until(
+      () => /a change is not delivered \(--on-change none\)/.test(w.err),
+      15_000,
+      "the change logged",
+    );
+    await new Promise((r) => setTimeout(r, 1000));
+    const pids = new Set([...w.out.matchAll(/app (\d+) /g)].map((m) => m[1]));
+    assert.equal(pids.size, 1, "one app");
+    assert.ok(!w.out.includes(await sha16(J)), "the old value kept");
+    assert.ok(w.out.trim().split("\n").at(-1)!.endsWith(hi));
+    w.kill("SIGTERM");
+    assert.equal((await w.status()).code, 143, w.err);
+  } finally {
+    await w.end();
+  }
+});
+
 Deno.test("e2e: no secret in any output", async () => {
   try {
-    assertNoSecretInOutput([A, B, C, D, E, F]);
+    assertNoSecretInOutput([A, B, C, D, E, F, G, H, I, J]);
   } finally {
     if (started) await (await started).stop();
   }
