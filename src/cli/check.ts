@@ -66,9 +66,14 @@ export function refreshLines(p: Prepared): string {
         ? "renewed at about 2/3 of it"
         : "not renewable: a new login at about 2/3 of it"
     }`;
-  const rotating = state.reads.filter((r) => !r.pin).map((r) =>
+  const rotating = state.reads.filter((r) => !r.pin && !r.lease).map((r) =>
     `${r.p} (KV v${r.kv})`
   );
+  const leases = state.reads.filter((r) => r.lease).map((r) =>
+    `lease: ${r.p}, ${r.lease!.d / 1000} s, ${
+      r.lease!.r ? "renewed at about 2/3 of it" : "not renewable"
+    }; new credentials when refused or near its max TTL (on change: ${policy.onChange})\n`
+  ).join("");
   const kv = policy.intervalMs > 0
     ? `kv: every ${policy.intervalMs / 1000} s: ${
       rotating.join(", ") || "nothing (all pinned)"
@@ -79,5 +84,5 @@ export function refreshLines(p: Prepared): string {
       policy.revokeTimeoutMs / 1000
     } s)`
     : "at exit: nothing revoked (CLOUDTASER_REVOKE_ON_EXIT=false)";
-  return `${token}\n${kv}\n${exit}\n`;
+  return `${token}\n${leases}${kv}\n${exit}\n`;
 }

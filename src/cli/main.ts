@@ -2,6 +2,7 @@
  * The command line: dispatches to run, check, score, install, version.
  * Loaded by src/main.ts after it has started what must start first.
  */
+import { REFRESH } from "../../ffi/constants.ts";
 import { type Config, ConfigError, parseConfig } from "../config/parse.ts";
 import { settingsHelp } from "../config/help.ts";
 import { checkCommand } from "./check.ts";
@@ -77,7 +78,7 @@ function splitArgs(args: string[]) {
 
 /** Entry point; returns the process exit code. */
 export async function main(args: string[]): Promise<number> {
-  if (args[0] === "refresh") {
+  if (args[0] === REFRESH.MODE) {
     // Started by the supervisor, never by a user: configuration comes from
     // its fd, not the environment (docs/refresh.md).
     setupLogging(parseConfig({}).enum("CLOUDTASER_LOG_LEVEL"));

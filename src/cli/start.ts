@@ -40,7 +40,7 @@ import {
   refreshPolicy,
   residentNeeded,
 } from "../refresh/policy.ts";
-import type { RefreshState } from "../refresh/state.ts";
+import { type RefreshState, stateWithinLimit } from "../refresh/state.ts";
 import { initialState, revokeKept } from "../refresh/start_side.ts";
 import type { TokenStore } from "../vault/token_store.ts";
 
@@ -206,6 +206,8 @@ export async function prepare(
       state: initialState(fetch, policy, Date.now()),
       policy,
     };
+    // Refused now, not at the hand-over: check says so too.
+    if (refresh) stateWithinLimit(refresh.state);
     return {
       config,
       region,

@@ -10,6 +10,7 @@
  * ```
  */
 import { parseArgs } from "node:util";
+import { REFRESH } from "../../ffi/constants.ts";
 import { parseConfig } from "../config/parse.ts";
 import { hardenProcess } from "../protect/harden.ts";
 import { enforcerState } from "../cli/start.ts";
@@ -25,14 +26,8 @@ import {
 import { runRevoke } from "./revoke.ts";
 import { decodeState, encodeState } from "./state.ts";
 
-const FDS = [
-  "token-fd",
-  "app-fd",
-  "out-token-fd",
-  "out-app-fd",
-  "config-fd",
-  "report-fd",
-] as const;
+/** The fd options, named once (ct/refresh.h, ffi/constants.ts REFRESH). */
+const FDS = Object.keys(REFRESH.FDS).map((f) => f.slice(2));
 
 /** The report's lines (docs/refresh.md); never a secret value. */
 export type Report = Record<string, string | number>;
@@ -66,7 +61,7 @@ export async function refreshCommand(args: string[]): Promise<number> {
   });
   const fd = Object.fromEntries(FDS.map((f) => [f, fdArg(values, f)]));
   const op = values.op;
-  if (op !== "due" && op !== "revoke") {
+  if (op !== REFRESH.OP_DUE && op !== REFRESH.OP_REVOKE) {
     throw new TypeError("refresh needs --op due or --op revoke");
   }
   for (const f of ["token-fd", "config-fd", "report-fd"]) {
@@ -83,7 +78,7 @@ export async function refreshCommand(args: string[]): Promise<number> {
   let app: Secrets | undefined;
   let report: Report;
   try {
-    if (op === "revoke") {
+    if (op === REFRESH.OP_REVOKE) {
       for (const f of ["app-fd", "out-token-fd", "out-app-fd"]) closeFd(fd[f]);
       const r = await runRevoke(
         config,
@@ -119,15 +114,23 @@ export async function refreshCommand(args: string[]): Promise<number> {
         r.newToken?.wipe();
         r.newApp?.wipe();
       }
+      let state = encodeState(r.state);
+      let message = r.message;
+      if (state.length > REFRESH.STATE_MAX) {
+        // Past the supervisor's limit the whole report would be refused.
+        state = values.state;
+        message = `the new refresh state is longer than ${REFRESH.STATE_MAX} ` +
+          `bytes; ${message}`;
+      }
       report = {
         status: r.ok ? "ok" : "failed",
         token: r.newToken ? "changed" : "same",
         app: r.newApp ? "changed" : "same",
         apply_in_ms: r.applyInMs,
         due_ms: r.dueMs,
-        state: encodeState(r.state),
+        state,
       };
-      if (r.message) report.message = r.message;
+      if (message) report.message = message;
     }
   } finally {
     token.close();

@@ -266,6 +266,11 @@ async function rebuild(
     }));
     const written = new Map<string, string>();
     const next = structuredClone(s.reads);
+    // A mapped path's names are its targets; an imported one's are kept.
+    const oldKeys = plan.reads.map((r, i) =>
+      s.reads[i].keys ?? r.targets.map((t) => t.env)
+    );
+    const newKeys = [...oldKeys];
     for (let i = 0; i < plan.reads.length; i++) {
       const g = got[i];
       if (g) {
@@ -278,9 +283,11 @@ async function rebuild(
             at: renewAt(now, g.lease.durationMs),
           };
         }
-        next[i].keys = writeSecret(g, region, written, plan.allowedNames);
+        const wrote = writeSecret(g, region, written, plan.allowedNames);
+        if (plan.reads[i].importAll !== undefined) next[i].keys = wrote;
+        newKeys[i] = wrote;
       } else {
-        for (const k of s.reads[i].keys) {
+        for (const k of oldKeys[i]) {
           const v = app.get(k);
           if (!v) throw new Error(`the app region holds no ${k} record`);
           written.set(k, s.reads[i].p);
@@ -289,7 +296,7 @@ async function rebuild(
       }
     }
     const changed = plan.reads.filter((_, i) =>
-      again.has(i) && !sameValues(next[i].keys, s.reads[i].keys, region, app)
+      again.has(i) && !sameValues(newKeys[i], oldKeys[i], region, app)
     ).map((r) => r.path);
     s.reads = next;
     const notes = changed.length ? [`changed: ${changed.join(", ")}`] : [];

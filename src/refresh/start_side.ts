@@ -10,7 +10,12 @@ import type { TokenStore } from "../vault/token_store.ts";
 import { VaultClient } from "../vault/vault_client.ts";
 import { policyArgs, type RefreshPolicy } from "./policy.ts";
 import { configEntries } from "./region_fds.ts";
-import { dueMs, encodeState, type RefreshState, renewAt } from "./state.ts";
+import {
+  dueMs,
+  type RefreshState,
+  renewAt,
+  stateWithinLimit,
+} from "./state.ts";
 
 /** The state the first refresh starts from. */
 export function initialState(
@@ -32,7 +37,7 @@ export function initialState(
       kv: r.kv,
       ...(r.version !== undefined ? { ver: r.version } : {}),
       ...(r.pinned ? { pin: true } : {}),
-      keys: r.keys,
+      ...(r.importAll ? { keys: r.keys } : {}),
       ...(r.lease
         ? {
           lease: {
@@ -85,7 +90,7 @@ export function handOverRefresh(
     programArgs: programArgs(),
     args: [
       "--state",
-      encodeState(state),
+      stateWithinLimit(state),
       "--due-ms",
       String(dueMs(state, Date.now())),
       ...policyArgs(policy),

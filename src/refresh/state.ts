@@ -4,6 +4,8 @@
  * computes. No secret is ever in it: paths, env names, KV versions, TTLs and
  * times only (it travels on a command line).
  */
+import { REFRESH } from "../../ffi/constants.ts";
+import { ConfigError } from "../config/parse.ts";
 
 /** One planned read as the last refresh (or the start) left it. */
 export interface ReadState {
@@ -15,8 +17,12 @@ export interface ReadState {
   ver?: number;
   /** A pinned version (`#VERSION`, `?version=N`) never changes. */
   pin?: boolean;
-  /** Env names it wrote, in order (the app region's records). */
-  keys: string[];
+  /**
+   * Env names it wrote, in order (the app region's records), kept only
+   * for a path that imports every key: a mapped path's names are its
+   * plan's targets (the state must stay under the supervisor's limit).
+   */
+  keys?: string[];
   /**
    * A dynamic secret (read once per start, never on the KV interval): its
    * lease, whose id is the token region's `LEASE_<index>`. `d`: the
@@ -42,9 +48,27 @@ export interface RefreshState {
   reads: ReadState[];
 }
 
+/**
+ * The state as a string, refused when it is longer than the supervisor
+ * keeps (`REFRESH.STATE_MAX`, ct/refresh.h): a ConfigError naming what
+ * makes it long.
+ */
+export function stateWithinLimit(s: RefreshState): string {
+  const text = encodeState(s);
+  if (text.length > REFRESH.STATE_MAX) {
+    throw new ConfigError([
+      `the refresh state for ${s.reads.length} path(s) is ${text.length} ` +
+      `bytes, more than the supervisor keeps (${REFRESH.STATE_MAX}): ` +
+      "fewer CLOUDTASER_SECRET_PATHS entries, or map keys with " +
+      "CLOUDTASER_ENV_MAP instead of importing every key",
+    ]);
+  }
+  return text;
+}
+
 /** Back-off bounds of docs/refresh.md ("Server down"). */
 export const BACKOFF_MIN_MS = 1000;
-export const BACKOFF_MAX_MS = 60_000;
+export const BACKOFF_MAX_MS = REFRESH.RETRY_MAX_MS;
 
 /** `x` scaled by a random factor in [1 - f, 1 + f]. */
 export function jitter(x: number, f = 0.1, rand = Math.random): number {

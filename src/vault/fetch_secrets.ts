@@ -46,6 +46,8 @@ export interface ReadOutcome {
   pinned: boolean;
   /** Env names this read wrote, in order. */
   keys: string[];
+  /** Every key of the path was imported (the names come from the server). */
+  importAll: boolean;
 }
 
 /** What {@link fetchSecrets} did; no values. */
@@ -145,6 +147,7 @@ export async function fetchSecrets(opts: FetchOptions): Promise<FetchReport> {
           version,
           pinned: read.version !== undefined,
           keys: wrote,
+          importAll: read.importAll !== undefined,
           ...(lease
             ? {
               lease: {

@@ -12,7 +12,7 @@ import type { OpenBao } from "../support/openbao/server.ts";
 import { startOpenBao } from "../support/openbao/server.ts";
 import { startPostgres } from "../support/postgres.ts";
 import { run } from "../support/running.ts";
-import { assertNoSecretInOutput } from "../support/wrapper.ts";
+import { assertNoSecretInOutput, wrapper } from "../support/wrapper.ts";
 
 async function must(bao: OpenBao, method: string, path: string, body: unknown) {
   const r = await bao.api(method, path, body);
@@ -62,16 +62,23 @@ path "sys/leases/revoke" { capabilities = ["update"] }
   fi
   sleep 0.3
 done`;
-    const w = await run(
-      ["--", "/bin/sh", "-c", app],
-      bao.env({
-        PATH: "/usr/bin:/bin",
-        CLOUDTASER_SECRET_PATHS: "database/creds/app",
-        CLOUDTASER_ENV_MAP: "username=DB_USER,password=DB_PASSWORD",
-        CLOUDTASER_CHANGE_SPLAY: "0",
-        CLOUDTASER_KILL_TIMEOUT: "3s",
-      }),
+    const env = bao.env({
+      PATH: "/usr/bin:/bin",
+      CLOUDTASER_SECRET_PATHS: "database/creds/app",
+      CLOUDTASER_ENV_MAP: "username=DB_USER,password=DB_PASSWORD",
+      CLOUDTASER_CHANGE_SPLAY: "0",
+      CLOUDTASER_KILL_TIMEOUT: "3s",
+    });
+    // check reads the path (a role is made), lists the lease, and revokes
+    // the token it kept with its lease: the role is gone again.
+    const c = await wrapper(["check"], env);
+    assert.equal(c.code, 0, c.stderr);
+    assert.match(
+      c.stdout,
+      /^lease: database\/creds\/app, 6 s, renewed at about 2\/3 of it;/m,
     );
+    assert.deepEqual(await roles(), [], "check's credentials revoked");
+    const w = await run(["--", "/bin/sh", "-c", app], env);
     try {
       const t0 = Date.now();
       await w.until(() => /login ok \d+ v-/.test(w.out), 30_000, "first login");
