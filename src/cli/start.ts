@@ -252,18 +252,22 @@ export function protectedRegion(config: Config): SecretRegion {
 }
 
 /** Registers this process with the node's enforcer, if there is one. */
-export async function enforcerState(config: Config): Promise<EnforcerState> {
+export async function enforcerState(
+  config: Config,
+  level: "info" | "debug" = "info",
+): Promise<EnforcerState> {
   const socket = config.string("CLOUDTASER_ENFORCER_SOCKET")!;
   const r = await registerWithEnforcer(socket, 2000);
   // Either line marks the end of step 0: the attack matrix freezes a
-  // starting wrapper there (tests/support/attacks/starting.ts).
+  // starting wrapper there (tests/support/attacks/starting.ts). A refresh
+  // says them at debug: the start said them once.
   if (r.connected) {
-    log("enforcer").info("registered with the enforcer", {
+    log("enforcer")[level]("registered with the enforcer", {
       mode: r.mode,
       lsm: r.lsm,
     });
   } else {
-    log("enforcer").info("no enforcer", { reason: r.error ?? "no answer" });
+    log("enforcer")[level]("no enforcer", { reason: r.error ?? "no answer" });
   }
   return { connected: r.connected, mode: r.mode, lsm: r.lsm };
 }

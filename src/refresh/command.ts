@@ -14,6 +14,7 @@ import { REFRESH } from "../../ffi/constants.ts";
 import { parseConfig } from "../config/parse.ts";
 import { hardenProcess } from "../protect/harden.ts";
 import { enforcerState } from "../cli/start.ts";
+import { setupLogging } from "../log.ts";
 import type { Secrets } from "../sdk/open_secrets.ts";
 import { runDue } from "./due.ts";
 import {
@@ -71,8 +72,10 @@ export async function refreshCommand(args: string[]): Promise<number> {
   const config = parseConfig(
     parseConfigEntries(readConfigFd(fd["config-fd"]!)),
   );
-  // Registered and hardened before anything secret is mapped.
-  await enforcerState(config);
+  setupLogging(config.enum("CLOUDTASER_LOG_LEVEL"));
+  // Registered and hardened before anything secret is mapped. "No
+  // enforcer" was said at the start: not again at every refresh.
+  await enforcerState(config, "debug");
   hardenProcess({ appCoreDumps: config.bool("CLOUDTASER_APP_CORE_DUMPS") });
   const token = mapRegionFd(fd["token-fd"]!);
   let app: Secrets | undefined;
