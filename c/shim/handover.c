@@ -170,14 +170,16 @@ static int memfd_with(const char *name, const uint8_t *bytes, uint64_t len,
     if (n <= 0) goto fail;
     off += (uint64_t)n;
   }
-  // Execute-only: an exec whose file its caller cannot read leaves the new
-  // image non-dumpable from its first instruction (the kernel's would_dump),
-  // where it would otherwise be dumpable, and so open to ptrace by any
-  // process of its uid, until the supervisor's own PR_SET_DUMPABLE(0). It
-  // holds the region fd from that instruction on. (Root reads it anyway
-  // through CAP_DAC_READ_SEARCH; the supervisor's tracer check covers that.)
+  // The program is execute-only: an exec whose file its caller cannot read
+  // leaves the new image non-dumpable from its first instruction (the
+  // kernel's would_dump), where it would otherwise be dumpable, and so open
+  // to ptrace by any process of its uid, until the supervisor's own
+  // PR_SET_DUMPABLE(0). It holds the region fd from that instruction on.
+  // (Root reads it anyway through CAP_DAC_READ_SEARCH; the supervisor's
+  // tracer check covers that.) The refresh inputs stay readable: a refresh
+  // process reads them.
   *step = CT_STEP_SEAL;
-  if (fchmod(fd, 0111) < 0) goto fail;
+  if (exec && fchmod(fd, 0111) < 0) goto fail;
   // nobody may change the program once it is checked in
   int seals = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL;
   if (fcntl(fd, F_ADD_SEALS, seals) < 0)
