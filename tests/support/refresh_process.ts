@@ -43,17 +43,34 @@ function records(fd: number): Map<string, Uint8Array> | undefined {
   }
 }
 
-/**
- * Runs `refresh --op OP` with copies of `token` and `app` and the
- * configuration `env` (what the wrapper puts in the config memfd).
- */
-export async function runRefresh(opts: {
+/** What {@link runRefresh} takes. */
+export interface RefreshOptions {
   op: "due" | "revoke";
   state?: string;
   token: SecretRegion;
   app: SecretRegion;
   config: string[];
-}): Promise<RefreshRun> {
+}
+
+/**
+ * Runs `refresh --op OP` with copies of `token` and `app` and the
+ * configuration `env` (what the wrapper puts in the config memfd).
+ */
+export async function runRefresh(opts: RefreshOptions): Promise<RefreshRun> {
+  return await (await startRefresh(opts)).finish();
+}
+
+/** A refresh process under way: its pid, and its end. */
+export interface StartedRefresh {
+  pid: number;
+  kill(): void;
+  finish(): Promise<RefreshRun>;
+}
+
+/** Starts `refresh --op OP` as {@link runRefresh} does, without waiting. */
+export async function startRefresh(
+  opts: RefreshOptions,
+): Promise<StartedRefresh> {
   const dir = await Deno.makeTempDir();
   const fds = [
     regionFd(opts.token),
@@ -84,7 +101,7 @@ export async function runRefresh(opts: {
     const quoted = [Deno.execPath(), ...wrapperArgs(args)].map((a) =>
       `'${a.replaceAll("'", "'\\''")}'`
     ).join(" ");
-    const out = await new Deno.Command("/bin/sh", {
+    const child = new Deno.Command("/bin/sh", {
       args: [
         "-c",
         `exec ${quoted} 7<"$1" 8>"$2"`,
@@ -97,7 +114,27 @@ export async function runRefresh(opts: {
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
-    }).output();
+    }).spawn();
+    // The child holds its copies now: the fds here are the test's to close.
+    const finish = async (): Promise<RefreshRun> =>
+      collect(await child.output(), dir, fds);
+    return {
+      pid: child.pid,
+      kill: () => child.kill("SIGKILL"),
+      finish,
+    };
+  } catch (e) {
+    await Deno.remove(dir, { recursive: true });
+    throw e;
+  }
+}
+
+async function collect(
+  out: Deno.CommandOutput,
+  dir: string,
+  fds: number[],
+): Promise<RefreshRun> {
+  try {
     const stderr = new TextDecoder().decode(out.stderr);
     allOutput.push(new TextDecoder().decode(out.stdout), stderr);
     let text = "";

@@ -1,0 +1,116 @@
+/**
+ * A refresh in progress holds its secrets as the wrapper does: the copies of
+ * the token and app regions it maps are memfd_secret pages, which another
+ * process (root, through /proc/<pid>/mem) cannot read (EIO), while the same
+ * reader reads the refresh's ordinary memory (the positive control). The
+ * refresh is held open by a server that accepts and never answers.
+ */
+import assert from "node:assert/strict";
+import { parseConfig } from "../../src/config/parse.ts";
+import { refreshPolicy } from "../../src/refresh/policy.ts";
+import { configEntries } from "../../src/refresh/region_fds.ts";
+import { initialState } from "../../src/refresh/start_side.ts";
+import { encodeState } from "../../src/refresh/state.ts";
+import { SecretRegion } from "../../src/region/secret_region.ts";
+import { fetchSecrets } from "../../src/vault/fetch_secrets.ts";
+import { startOpenBao } from "../support/openbao/server.ts";
+import { startRefresh } from "../support/refresh_process.ts";
+import { assertNoSecretInOutput, put, secret } from "../support/wrapper.ts";
+
+const S = secret("mem");
+
+/** A peer that accepts and never answers. */
+function silentPeer() {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns: Deno.Conn[] = [];
+  (async () => {
+    for await (const c of l) conns.push(c);
+  })().catch(() => {});
+  return {
+    addr: `https://127.0.0.1:${(l.addr as Deno.NetAddr).port}`,
+    connections: () => conns.length,
+    close() {
+      l.close();
+      for (const c of conns) c.close();
+    },
+  };
+}
+
+/** Reads `len` bytes at `addr` of `pid` through /proc/<pid>/mem. */
+function readMem(pid: number, addr: bigint, len: number): Uint8Array {
+  const f = Deno.openSync(`/proc/${pid}/mem`, { read: true });
+  try {
+    f.seekSync(Number(addr), Deno.SeekMode.Start);
+    const buf = new Uint8Array(len);
+    const n = f.readSync(buf);
+    return buf.subarray(0, n ?? 0);
+  } finally {
+    f.close();
+  }
+}
+
+Deno.test("a refresh in progress: its region copies are memfd_secret, unreadable through /proc/<pid>/mem (EIO); its other memory reads (control)", async () => {
+  const bao = await startOpenBao();
+  const peer = silentPeer();
+  const token = { wipe: () => {} } as { wipe(): void };
+  const region = SecretRegion.create();
+  try {
+    await put(bao, "secret/data/mem/a", { value: S });
+    const env = bao.env({
+      PATH: "/usr/bin:/bin",
+      CLOUDTASER_SECRET_PATHS: "secret/data/mem/a",
+      CLOUDTASER_REFRESH_INTERVAL: "1h",
+    });
+    const config = parseConfig(env);
+    const fetch = await fetchSecrets({ config, region, keepToken: () => true });
+    token.wipe = () => fetch.token!.wipe();
+    const state = initialState(fetch, refreshPolicy(config), Date.now());
+    const r = await startRefresh({
+      op: "due",
+      state: encodeState({ ...state, kvAt: Date.now() }),
+      token: fetch.token!.region!,
+      app: region,
+      config: configEntries({
+        ...env,
+        VAULT_ADDR: peer.addr,
+        VAULT_MAX_RETRIES: "0",
+      }),
+    });
+    try {
+      // It maps its regions before it connects: once it has connected, both
+      // copies are in its address space.
+      const end = Date.now() + 30_000;
+      while (peer.connections() === 0 && Date.now() < end) {
+        await new Promise((res) => setTimeout(res, 100));
+      }
+      assert.ok(peer.connections() > 0, "the refresh reached the server");
+      const maps = Deno.readTextFileSync(`/proc/${r.pid}/maps`).split("\n");
+      const secretmem = maps.filter((l) => l.includes("/secretmem"));
+      assert.ok(
+        secretmem.length >= 2,
+        `token and app copies mapped:\n${maps.join("\n")}`,
+      );
+      for (const line of secretmem) {
+        const start = BigInt("0x" + line.split("-")[0]);
+        assert.throws(
+          () => readMem(r.pid, start, 64),
+          /os error 5|Input\/output error/,
+          `read of ${line}`,
+        );
+      }
+      // Control: the same reader gets the process's ordinary memory.
+      const plain = maps.find((l) => / r--p 00000000 /.test(l))!;
+      const got = readMem(r.pid, BigInt("0x" + plain.split("-")[0]), 64);
+      assert.equal(got.length, 64, plain);
+    } finally {
+      r.kill();
+      await r.finish();
+    }
+  } finally {
+    peer.close();
+    token.wipe();
+    region.wipe();
+    await bao.stop();
+  }
+  assertNoSecretInOutput([S]);
+});
