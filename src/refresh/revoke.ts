@@ -3,7 +3,6 @@
  * token (docs/refresh.md "Revocation at exit"), within the deadline.
  */
 import type { Config } from "../config/parse.ts";
-import type { Secrets } from "../sdk/open_secrets.ts";
 import { VaultClient } from "../vault/vault_client.ts";
 
 /** What revocation did; `message` names what failed, never a value. */
@@ -14,11 +13,17 @@ export interface RevokeOutcome {
   message: string;
 }
 
+/** The records of a token region: a mapped copy or the wrapper's own. */
+export interface TokenRecords {
+  get(key: string): Uint8Array | undefined;
+  keys(): string[];
+}
+
 /** Revokes the leases then the token; never throws. */
 export async function runRevoke(
   config: Config,
-  token: Secrets,
-  signal: AbortSignal,
+  token: TokenRecords,
+  signal?: AbortSignal,
 ): Promise<RevokeOutcome> {
   const client = VaultClient.create(config, { signal });
   const problems: string[] = [];

@@ -7,7 +7,7 @@ import type { Config } from "../config/parse.ts";
 import { log } from "../log.ts";
 import type { FetchReport } from "../vault/fetch_secrets.ts";
 import type { TokenStore } from "../vault/token_store.ts";
-import { VaultClient } from "../vault/vault_client.ts";
+import { runRevoke } from "./revoke.ts";
 import { policyArgs, type RefreshPolicy } from "./policy.ts";
 import { configEntries } from "./region_fds.ts";
 import {
@@ -99,26 +99,30 @@ export function handOverRefresh(
 }
 
 /**
- * Revokes a token kept for refresh when the start stops after all (a
- * credential left valid is one left behind), then wipes it.
+ * Revokes a token kept for refresh, and the leases beside it, when the
+ * start stops after all or `check` is done (a credential left valid is one
+ * left behind), then wipes it.
  */
 export async function revokeKept(
   config: Config,
   token: TokenStore,
 ): Promise<void> {
-  const value = token.region?.value("VAULT_TOKEN");
-  const client = VaultClient.create(config);
+  const region = token.region;
   try {
-    if (!value) return;
-    client.useToken(value);
-    const r = await client.revokeToken();
-    if (!r.revoked) {
-      log("vault").warn("the token stays valid until its TTL: {why}", {
-        why: r.why,
-      });
+    if (!region) return;
+    const r = await runRevoke(config, {
+      get: (k) => region.value(k),
+      keys: () => region.keys(),
+    });
+    if (!r.ok) {
+      log("vault").warn(
+        "the token or a lease stays valid until its TTL: {why}",
+        {
+          why: r.message,
+        },
+      );
     }
   } finally {
-    client.close();
     token.wipe();
   }
 }
