@@ -114,7 +114,15 @@ export async function fetchSecrets(opts: FetchOptions): Promise<FetchReport> {
     ).length;
     // Kept for the refresh: a failure below still revokes it (finally).
     const keep = opts.keepToken?.(leases) ?? false;
-    if (!keep) revoking = client.revokeToken();
+    if (keep) {
+      // Every lease id beside the token before anything can fail: a failed
+      // start then revokes each lease with the token (finally).
+      settled.forEach((s, i) => {
+        if (s.status === "fulfilled" && s.value.lease) {
+          client.keepLease(`LEASE_${i}`, s.value.body, s.value.lease.id);
+        }
+      });
+    } else revoking = client.revokeToken();
     const failed = settled.find((s) => s.status === "rejected");
     if (failed) {
       for (const s of settled) {
@@ -131,9 +139,6 @@ export async function fetchSecrets(opts: FetchOptions): Promise<FetchReport> {
       >;
       try {
         const { kvVersion, version, read, lease } = s.value;
-        if (lease && keep) {
-          client.keepLease(`LEASE_${i}`, s.value.body, lease.id);
-        }
         const wrote = writeSecret(
           s.value,
           opts.region,
@@ -200,7 +205,7 @@ export async function fetchSecrets(opts: FetchOptions): Promise<FetchReport> {
   } finally {
     // On a failure too: a token left valid is a credential left behind
     // (a token released to the caller is no longer the client's).
-    await (revoking ?? client.revokeToken());
+    await (revoking ?? client.revokeLeasesAndToken());
     client.close();
   }
 }

@@ -240,6 +240,17 @@ export class VaultClient {
     this.#token.setFromBytes(bytes, false);
   }
 
+  /**
+   * Revokes every lease kept beside the token (`LEASE_<i>`), then the
+   * token: a start that fails after dynamic reads leaves no credential.
+   */
+  async revokeLeasesAndToken(): Promise<TokenRevocation> {
+    const region = this.#token.region;
+    const leases = region?.keys().filter((k) => k.startsWith("LEASE_")) ?? [];
+    await Promise.all(leases.map((k) => this.revokeLease(region!.value(k)!)));
+    return await this.revokeToken();
+  }
+
   /** Keeps a lease id (`span` in `body`) in the token's region as `key`. */
   keepLease(key: string, body: Uint8Array, span: JsonSpan): void {
     this.#token.appendFromJson(key, body, span);

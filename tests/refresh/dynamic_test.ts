@@ -69,6 +69,15 @@ done`;
       CLOUDTASER_CHANGE_SPLAY: "0",
       CLOUDTASER_KILL_TIMEOUT: "3s",
     });
+    // A start that fails after the read (a key the answer lacks) revokes
+    // the lease with the token: no role is left behind.
+    const bad = await wrapper(["--", "/bin/true"], {
+      ...env,
+      CLOUDTASER_ENV_MAP: "username=DB_USER,no_such_key=X",
+    });
+    assert.equal(bad.code, 1, bad.stderr);
+    assert.match(bad.stderr, /has no key .{1,2}no_such_key/);
+    assert.deepEqual(await roles(), [], "the failed start's role revoked");
     // check reads the path (a role is made), lists the lease, and revokes
     // the token it kept with its lease: the role is gone again.
     const c = await wrapper(["check"], env);
