@@ -11,8 +11,8 @@ import {
   describeFallback,
   fallbackWarning,
   inspectTarget,
-  regionFlags,
 } from "../delivery/mod.ts";
+import { configRegionFlags } from "../delivery/region_flags.ts";
 import { registerWithEnforcer } from "../enforcer/client.ts";
 import { log } from "../log.ts";
 import { hardenProcess, ProtectionMissingError } from "../protect/mod.ts";
@@ -238,11 +238,7 @@ export function protectedRegion(config: Config): SecretRegion {
     requireMemfdSecret: config.bool("CLOUDTASER_REQUIRE_MEMFD_SECRET"),
     requireMlock: config.bool("CLOUDTASER_REQUIRE_MLOCK"),
   });
-  region.setFlags(regionFlags({
-    childEnvFallback: config.bool("CLOUDTASER_CHILD_ENV_FALLBACK"),
-    appCoreDumps,
-    allowTracer,
-  }));
+  region.setFlags(configRegionFlags(config));
   for (const w of region.warnings) log("protect").warn(w);
   log("protect").debug("region fd open for {us} us", {
     us: Math.round(region.fdOpenNs / 1000),

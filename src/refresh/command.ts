@@ -14,7 +14,7 @@ import { REFRESH } from "../../ffi/constants.ts";
 import { parseConfig } from "../config/parse.ts";
 import { hardenProcess } from "../protect/harden.ts";
 import { enforcerState } from "../cli/start.ts";
-import { setupLogging } from "../log.ts";
+import { log, setupLogging } from "../log.ts";
 import type { Secrets } from "../sdk/open_secrets.ts";
 import { runDue } from "./due.ts";
 import {
@@ -76,7 +76,14 @@ export async function refreshCommand(args: string[]): Promise<number> {
   // Registered and hardened before anything secret is mapped. "No
   // enforcer" was said at the start: not again at every refresh.
   await enforcerState(config, "debug");
-  hardenProcess({ appCoreDumps: config.bool("CLOUDTASER_APP_CORE_DUMPS") });
+  // Under a tracer it stops here (ProtectionMissingError, exit 3, no
+  // report: the supervisor counts a failed refresh), unless
+  // CLOUDTASER_ALLOW_TRACER says go on.
+  const traced = hardenProcess({
+    appCoreDumps: config.bool("CLOUDTASER_APP_CORE_DUMPS"),
+    allowTracer: config.bool("CLOUDTASER_ALLOW_TRACER"),
+  });
+  for (const w of traced) log("protect").warn(w);
   const token = mapRegionFd(fd["token-fd"]!);
   let app: Secrets | undefined;
   let report: Report;

@@ -5,7 +5,7 @@
  * complete new regions for what changed.
  */
 import type { Config } from "../config/parse.ts";
-import { regionFlags } from "../delivery/region_flags.ts";
+import { configRegionFlags } from "../delivery/region_flags.ts";
 import { SecretRegion } from "../region/secret_region.ts";
 import type { Secrets } from "../sdk/open_secrets.ts";
 import { planSecrets } from "../vault/secret_plan.ts";
@@ -260,10 +260,7 @@ async function rebuild(
         }
       });
     }
-    region.setFlags(regionFlags({
-      childEnvFallback: config.bool("CLOUDTASER_CHILD_ENV_FALLBACK"),
-      appCoreDumps: config.bool("CLOUDTASER_APP_CORE_DUMPS"),
-    }));
+    region.setFlags(configRegionFlags(config));
     const written = new Map<string, string>();
     const next = structuredClone(s.reads);
     // A mapped path's names are its targets; an imported one's are kept.
