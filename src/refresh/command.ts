@@ -49,6 +49,18 @@ function fdArg(values: Record<string, unknown>, name: string) {
   return Number(v);
 }
 
+/**
+ * The refresh's own deadline: 80 % of the supervisor's, so a slow server
+ * ends in a report that says so rather than in a SIGKILL.
+ */
+export const OWN_DEADLINE_SHARE = 0.8;
+
+function ownDeadline(supervisorMs: number): AbortSignal {
+  return AbortSignal.timeout(
+    Math.max(1, Math.floor(supervisorMs * OWN_DEADLINE_SHARE)),
+  );
+}
+
 /** Runs the refresh; returns the exit code (0 once the report is written). */
 export async function refreshCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -93,7 +105,7 @@ export async function refreshCommand(args: string[]): Promise<number> {
       const r = await runRevoke(
         config,
         token,
-        AbortSignal.timeout(config.durationMs("CLOUDTASER_REVOKE_TIMEOUT")),
+        ownDeadline(config.durationMs("CLOUDTASER_REVOKE_TIMEOUT")),
       );
       report = {
         status: r.ok ? "ok" : "failed",
@@ -113,7 +125,7 @@ export async function refreshCommand(args: string[]): Promise<number> {
         decodeState(values.state),
         token,
         app,
-        AbortSignal.timeout(config.durationMs("CLOUDTASER_REFRESH_TIMEOUT")),
+        ownDeadline(config.durationMs("CLOUDTASER_REFRESH_TIMEOUT")),
       );
       try {
         if (r.newToken) writeRegionFd(fd["out-token-fd"]!, r.newToken.region!);

@@ -98,12 +98,15 @@ export async function runDue(
     newApp?.wipe();
     s.backoffMs = nextBackoff(s.backoffMs);
     const wait = jitter(s.backoffMs);
+    const deadline = signal?.aborted
+      ? " (the refresh's deadline, 80 % of CLOUDTASER_REFRESH_TIMEOUT, passed)"
+      : "";
     return {
       ok: false,
       applyInMs: 0,
       dueMs: wait,
       state: s,
-      message: `${(e as Error).message}; next attempt in ${
+      message: `${(e as Error).message}${deadline}; next attempt in ${
         Math.round(wait / 100) / 10
       } s`,
     };

@@ -1,9 +1,10 @@
 /**
- * A refresh in progress holds its secrets as the wrapper does: the copies of
- * the token and app regions it maps are memfd_secret pages, which another
- * process (root, through /proc/<pid>/mem) cannot read (EIO), while the same
- * reader reads the refresh's ordinary memory (the positive control). The
- * refresh is held open by a server that accepts and never answers.
+ * A refresh held by a server that accepts and never answers: it reports a
+ * failure (with the back-off) before the supervisor's timeout would kill it,
+ * and while it waits its copies of the token and app regions are
+ * memfd_secret pages, which another process (root, through
+ * /proc/<pid>/mem) cannot read (EIO), while the same reader reads the
+ * refresh's ordinary memory (the positive control).
  */
 import assert from "node:assert/strict";
 import { parseConfig } from "../../src/config/parse.ts";
@@ -14,7 +15,7 @@ import { encodeState } from "../../src/refresh/state.ts";
 import { SecretRegion } from "../../src/region/secret_region.ts";
 import { fetchSecrets } from "../../src/vault/fetch_secrets.ts";
 import { startOpenBao } from "../support/openbao/server.ts";
-import { startRefresh } from "../support/refresh_process.ts";
+import { runRefresh, startRefresh } from "../support/refresh_process.ts";
 import { assertNoSecretInOutput, put, secret } from "../support/wrapper.ts";
 
 const S = secret("mem");
@@ -48,6 +49,50 @@ function readMem(pid: number, addr: bigint, len: number): Uint8Array {
     f.close();
   }
 }
+
+Deno.test("a server that never answers: the refresh reports failed before the supervisor's timeout (80 % of CLOUDTASER_REFRESH_TIMEOUT), with the back-off", async () => {
+  const bao = await startOpenBao();
+  const peer = silentPeer();
+  const region = SecretRegion.create();
+  let token: { wipe(): void } | undefined;
+  try {
+    await put(bao, "secret/data/mem/b", { value: S });
+    const env = bao.env({
+      PATH: "/usr/bin:/bin",
+      CLOUDTASER_SECRET_PATHS: "secret/data/mem/b",
+      CLOUDTASER_REFRESH_INTERVAL: "1h",
+    });
+    const config = parseConfig(env);
+    const fetch = await fetchSecrets({ config, region, keepToken: () => true });
+    token = fetch.token!;
+    const state = initialState(fetch, refreshPolicy(config), Date.now());
+    const t0 = Date.now();
+    const r = await runRefresh({
+      op: "due",
+      state: encodeState({ ...state, renewAt: Date.now() }),
+      token: fetch.token!.region!,
+      app: region,
+      config: configEntries({
+        ...env,
+        VAULT_ADDR: peer.addr,
+        VAULT_MAX_RETRIES: "0",
+        CLOUDTASER_REFRESH_TIMEOUT: "3s",
+      }),
+    });
+    const took = Date.now() - t0;
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.report.status, "failed", JSON.stringify(r.report));
+    assert.match(r.report.message, /80 % of CLOUDTASER_REFRESH_TIMEOUT/);
+    assert.match(r.report.message, /next attempt in/);
+    assert.ok(took < 3000 + 2000, `reported after ${took} ms`);
+    assert.ok(Number(r.report.due_ms) >= 900);
+  } finally {
+    peer.close();
+    token?.wipe();
+    region.wipe();
+    await bao.stop();
+  }
+});
 
 Deno.test("a refresh in progress: its region copies are memfd_secret, unreadable through /proc/<pid>/mem (EIO); its other memory reads (control)", async () => {
   const bao = await startOpenBao();
