@@ -35,23 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
-/* The thread group of a thread id, from /proc/TID/status; 0 if unknown. */
-static int tgid_of(int tid)
-{
-	char path[64], line[128];
-	int tgid = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", tid);
-	f = fopen(path, "r");
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "Tgid: %d", &tgid) == 1)
-			break;
-	fclose(f);
-	return tgid;
-}
+#include "procfs.h"
 
 static void comm_of(int pid, char *out, size_t n)
 {

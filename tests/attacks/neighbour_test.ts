@@ -60,6 +60,23 @@ function seed(): Promise<OpenBao> {
   })();
 }
 
+/** The wrapper's environment for uid 65534 (credential files it owns). */
+async function nobodyEnv(delivery: string): Promise<Record<string, string>> {
+  const bao = await seed();
+  const files = await readableBy({
+    VAULT_CACERT: bao.caCert,
+    VAULT_CLIENT_CERT: bao.clientCert,
+    VAULT_CLIENT_KEY: bao.clientKey,
+  });
+  return bao.env({
+    PATH: "/usr/bin:/bin",
+    ...files,
+    CLOUDTASER_SECRET_PATHS: "secret/data/nb/api",
+    CLOUDTASER_ENV_MAP: "key=API_KEY",
+    CLOUDTASER_DELIVERY: delivery,
+  });
+}
+
 /** A program of build/attacks/ where uid 65534 can run it. */
 async function runnable(path: string): Promise<string> {
   const tree = await unprivilegedTree();
@@ -119,19 +136,7 @@ async function hunt(vector: string, pid: number): Promise<Hunt> {
  * (ct-app: it reads its secret with getenv and keeps the pointer, copies
  * nothing), which reports its pid and its parent's (the supervisor). */
 async function start(delivery: string) {
-  const bao = await seed();
-  const files = await readableBy({
-    VAULT_CACERT: bao.caCert,
-    VAULT_CLIENT_CERT: bao.clientCert,
-    VAULT_CLIENT_KEY: bao.clientKey,
-  });
-  const env = bao.env({
-    PATH: "/usr/bin:/bin",
-    ...files,
-    CLOUDTASER_SECRET_PATHS: "secret/data/nb/api",
-    CLOUDTASER_ENV_MAP: "key=API_KEY",
-    CLOUDTASER_DELIVERY: delivery,
-  });
+  const env = await nobodyEnv(delivery);
   const app = await startWrapper(
     ["--", await runnable(APP), "API_KEY"],
     env,
@@ -278,19 +283,7 @@ Deno.test({
   ignore,
   sanitizeResources: false,
   async fn() {
-    const bao = await seed();
-    const files = await readableBy({
-      VAULT_CACERT: bao.caCert,
-      VAULT_CLIENT_CERT: bao.clientCert,
-      VAULT_CLIENT_KEY: bao.clientKey,
-    });
-    const env = bao.env({
-      PATH: "/usr/bin:/bin",
-      ...files,
-      CLOUDTASER_SECRET_PATHS: "secret/data/nb/api",
-      CLOUDTASER_ENV_MAP: "key=API_KEY",
-      CLOUDTASER_DELIVERY: "interposer",
-    });
+    const env = await nobodyEnv("interposer");
     const seize = await runnable(SEIZE);
     // The app prints a line only when it got its secret.
     const app = ["--", "/usr/bin/bash", "-c", 'test -n "$API_KEY" && echo ran'];
@@ -358,19 +351,7 @@ Deno.test({
   ignore,
   sanitizeResources: false,
   async fn() {
-    const bao = await seed();
-    const files = await readableBy({
-      VAULT_CACERT: bao.caCert,
-      VAULT_CLIENT_CERT: bao.clientCert,
-      VAULT_CLIENT_KEY: bao.clientKey,
-    });
-    const env = bao.env({
-      PATH: "/usr/bin:/bin",
-      ...files,
-      CLOUDTASER_SECRET_PATHS: "secret/data/nb/api",
-      CLOUDTASER_ENV_MAP: "key=API_KEY",
-      CLOUDTASER_DELIVERY: "env",
-    });
+    const env = await nobodyEnv("env");
     const seize = await runnable(SEIZE);
     const app = ["--", "/usr/bin/bash", "-c", 'test -n "$API_KEY" && echo ran'];
     let waited = 0;

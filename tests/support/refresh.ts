@@ -6,7 +6,7 @@
  * Every wait is bounded; `close()` kills whatever is left of the tree.
  */
 import { nativePath } from "../../ffi/mod.ts";
-import { childrenOf, jsonLines, until } from "./supervisor.ts";
+import { childrenOf, jsonLines, ProcessTree } from "./supervisor.ts";
 
 export const LAUNCH = nativePath("refresh_launch");
 export const FAKE = nativePath("refresh_fake");
@@ -42,13 +42,7 @@ export function fnv64(s: string): string {
 }
 
 /** A supervisor started by refresh_launch; its pid is the launcher's. */
-export class Launch {
-  readonly child: Deno.ChildProcess;
-  stdout = "";
-  stderr = "";
-  #readers: Promise<void>[];
-  #status: Deno.CommandStatus | undefined;
-
+export class Launch extends ProcessTree {
   constructor(cmd: string[], opts: LaunchOptions = {}) {
     const fake = opts.fake ?? [];
     const args = [
@@ -67,35 +61,20 @@ export class Launch {
       "--",
       ...cmd,
     ];
-    this.child = new Deno.Command(LAUNCH, {
+    super(new Deno.Command(LAUNCH, {
       args,
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
       env: { PATH: "/usr/bin:/bin", ...opts.env },
       clearEnv: true,
-    }).spawn();
+    }).spawn());
     const w = this.child.stdin.getWriter();
     w.write(
       new TextEncoder().encode(
         `${lines(opts.app ?? {})}\n${lines(opts.token ?? {})}\n`,
       ),
     ).then(() => w.close()).catch(() => {});
-    this.#readers = [
-      this.#collect(this.child.stdout, (s) => this.stdout += s),
-      this.#collect(this.child.stderr, (s) => this.stderr += s),
-    ];
-  }
-
-  async #collect(s: ReadableStream<Uint8Array>, add: (s: string) => void) {
-    for await (const chunk of s.pipeThrough(new TextDecoderStream())) {
-      add(chunk);
-    }
-  }
-
-  /** The supervisor's pid (refresh_launch execs it in place). */
-  get pid(): number {
-    return this.child.pid;
   }
 
   /** The supervisor's JSON log lines so far. */
@@ -108,68 +87,9 @@ export class Launch {
     return this.logs().map((l) => String(l.message));
   }
 
-  /** Waits for stdout to match `re` (global `re`: for its n-th match). */
-  waitStdout(re: RegExp, ms = 8000, n = 1): Promise<RegExpExecArray> {
-    return this.#wait("stdout", () => this.stdout, re, ms, n);
-  }
-
-  /** Waits for stderr to match `re` (global `re`: for its n-th match). */
-  waitStderr(re: RegExp, ms = 8000, n = 1): Promise<RegExpExecArray> {
-    return this.#wait("stderr", () => this.stderr, re, ms, n);
-  }
-
-  #wait(
-    what: string,
-    text: () => string,
-    re: RegExp,
-    ms: number,
-    n: number,
-  ): Promise<RegExpExecArray> {
-    return until(`${what} ${re} x${n} (got ${JSON.stringify(text())})`, () => {
-      if (!re.global) return re.exec(text());
-      const all = [...text().matchAll(re)];
-      return all.length >= n ? all[n - 1] as RegExpExecArray : undefined;
-    }, ms);
-  }
-
   /** The supervisor's children now. */
   children(): number[] {
     return childrenOf(this.pid);
-  }
-
-  /** The exit status, bounded; on timeout the tree is killed. */
-  async status(ms = 10000): Promise<Deno.CommandStatus> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<"timeout">((r) =>
-      timer = setTimeout(() => r("timeout"), ms)
-    );
-    const st = await Promise.race([this.child.status, timeout]);
-    clearTimeout(timer);
-    if (st === "timeout") {
-      await this.close();
-      throw new Error(`no exit within ${ms} ms; stderr: ${this.stderr}`);
-    }
-    await Promise.all(this.#readers);
-    this.#status = st;
-    return st;
-  }
-
-  /** Kills every process left in the tree and waits for the top one. */
-  async close(): Promise<void> {
-    if (this.#status) return;
-    const all: number[] = [];
-    const walk = (p: number) => {
-      all.push(p);
-      childrenOf(p).forEach(walk);
-    };
-    walk(this.pid);
-    for (const p of all.reverse()) {
-      try {
-        Deno.kill(p, "SIGKILL");
-      } catch { /* gone */ }
-    }
-    this.#status = await this.child.status;
-    await Promise.all(this.#readers);
   }
 }
 

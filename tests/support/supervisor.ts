@@ -74,43 +74,23 @@ export async function until<T>(
 }
 
 /** A started fixture; the process becomes the supervisor in place. */
-export class Run {
+/**
+ * A spawned process tree whose stdout and stderr are collected as text:
+ * bounded waits for output, a bounded exit status, and a kill of the whole
+ * tree ({@link Run} and the refresh tests' Launch build on it).
+ */
+export class ProcessTree {
   readonly child: Deno.ChildProcess;
   stdout = "";
   stderr = "";
   #readers: Promise<void>[];
   #status: Deno.CommandStatus | undefined;
 
-  constructor(argv: string[], opts: RunOptions = {}) {
-    const args = [
-      "run",
-      "-A",
-      "--no-lock",
-      "--no-config",
-      FIXTURE,
-      "--delivery",
-      opts.delivery ?? "env",
-      ...(opts.env ?? BASE_ENV).flatMap((e) => ["--env", e]),
-    ];
-    if (opts.sleepMs) args.push("--sleep-ms", String(opts.sleepMs));
-    if (opts.corruptCanary) args.push("--corrupt-canary");
-    if (opts.badRegion) args.push("--bad-region");
-    if (opts.flags !== undefined) args.push("--flags", String(opts.flags));
-    args.push("--", ...argv);
-    const cmd = [...(opts.prefix ?? []), Deno.execPath(), ...args];
-    this.child = new Deno.Command(cmd[0], {
-      args: cmd.slice(1),
-      stdin: opts.stdin ?? "null",
-      stdout: "piped",
-      stderr: "piped",
-      env: {
-        HANDOVER_SECRETS: Object.entries(opts.secrets ?? {})
-          .map(([k, v]) => `${k}=${v}`).join("\n"),
-      },
-    }).spawn();
+  constructor(child: Deno.ChildProcess) {
+    this.child = child;
     this.#readers = [
-      this.#collect(this.child.stdout, (s) => this.stdout += s),
-      this.#collect(this.child.stderr, (s) => this.stderr += s),
+      this.#collect(child.stdout, (s) => this.stdout += s),
+      this.#collect(child.stderr, (s) => this.stderr += s),
     ];
   }
 
@@ -120,48 +100,33 @@ export class Run {
     }
   }
 
-  /** The wrapper's pid, which the supervisor keeps. */
+  /** The top process's pid (the supervisor keeps it). */
   get pid(): number {
     return this.child.pid;
   }
 
-  /** Waits for stdout to match `re`; returns the match. */
-  waitStdout(re: RegExp, ms = 8000): Promise<RegExpExecArray> {
-    return until(
-      `stdout ${re} (got ${JSON.stringify(this.stdout)})`,
-      () => re.exec(this.stdout),
-      ms,
-    );
+  /** Waits for stdout to match `re` (global `re`: for its n-th match). */
+  waitStdout(re: RegExp, ms = 8000, n = 1): Promise<RegExpExecArray> {
+    return this.#wait("stdout", () => this.stdout, re, ms, n);
   }
 
-  /** Waits for stderr to match `re`; returns the match. */
-  waitStderr(re: RegExp, ms = 8000): Promise<RegExpExecArray> {
-    return until(
-      `stderr ${re} (got ${JSON.stringify(this.stderr)})`,
-      () => re.exec(this.stderr),
-      ms,
-    );
+  /** Waits for stderr to match `re` (global `re`: for its n-th match). */
+  waitStderr(re: RegExp, ms = 8000, n = 1): Promise<RegExpExecArray> {
+    return this.#wait("stderr", () => this.stderr, re, ms, n);
   }
 
-  /**
-   * Waits until `sup` is the supervisor and its child has exec'd the app
-   * (until then the child is a copy of the supervisor); returns its pid.
-   */
-  async app(sup = this.pid): Promise<number> {
-    const exe = (pid: number) => {
-      try {
-        return Deno.readLinkSync(`/proc/${pid}/exe`);
-      } catch {
-        return "";
-      }
-    };
-    const isSupervisor = (pid: number) =>
-      exe(pid).includes("memfd:cloudtaser-supervisor");
-    await until(`pid ${sup} becomes the supervisor`, () => isSupervisor(sup));
-    return until(`the supervisor ${sup} has started the app`, () => {
-      const child = childrenOf(sup)[0];
-      return child && exe(child) && !isSupervisor(child) ? child : undefined;
-    });
+  #wait(
+    what: string,
+    text: () => string,
+    re: RegExp,
+    ms: number,
+    n: number,
+  ): Promise<RegExpExecArray> {
+    return until(`${what} ${re} x${n} (got ${JSON.stringify(text())})`, () => {
+      if (!re.global) return re.exec(text());
+      const all = [...text().matchAll(re)];
+      return all.length >= n ? all[n - 1] as RegExpExecArray : undefined;
+    }, ms);
   }
 
   /** The exit status, bounded; on timeout the tree is killed. */
@@ -197,6 +162,58 @@ export class Run {
     }
     this.#status = await this.child.status;
     await Promise.all(this.#readers);
+  }
+}
+
+export class Run extends ProcessTree {
+  constructor(argv: string[], opts: RunOptions = {}) {
+    const args = [
+      "run",
+      "-A",
+      "--no-lock",
+      "--no-config",
+      FIXTURE,
+      "--delivery",
+      opts.delivery ?? "env",
+      ...(opts.env ?? BASE_ENV).flatMap((e) => ["--env", e]),
+    ];
+    if (opts.sleepMs) args.push("--sleep-ms", String(opts.sleepMs));
+    if (opts.corruptCanary) args.push("--corrupt-canary");
+    if (opts.badRegion) args.push("--bad-region");
+    if (opts.flags !== undefined) args.push("--flags", String(opts.flags));
+    args.push("--", ...argv);
+    const cmd = [...(opts.prefix ?? []), Deno.execPath(), ...args];
+    super(new Deno.Command(cmd[0], {
+      args: cmd.slice(1),
+      stdin: opts.stdin ?? "null",
+      stdout: "piped",
+      stderr: "piped",
+      env: {
+        HANDOVER_SECRETS: Object.entries(opts.secrets ?? {})
+          .map(([k, v]) => `${k}=${v}`).join("\n"),
+      },
+    }).spawn());
+  }
+
+  /**
+   * Waits until `sup` is the supervisor and its child has exec'd the app
+   * (until then the child is a copy of the supervisor); returns its pid.
+   */
+  async app(sup = this.pid): Promise<number> {
+    const exe = (pid: number) => {
+      try {
+        return Deno.readLinkSync(`/proc/${pid}/exe`);
+      } catch {
+        return "";
+      }
+    };
+    const isSupervisor = (pid: number) =>
+      exe(pid).includes("memfd:cloudtaser-supervisor");
+    await until(`pid ${sup} becomes the supervisor`, () => isSupervisor(sup));
+    return until(`the supervisor ${sup} has started the app`, () => {
+      const child = childrenOf(sup)[0];
+      return child && exe(child) && !isSupervisor(child) ? child : undefined;
+    });
   }
 }
 
