@@ -191,9 +191,15 @@ static inline int cloudtaser_map_fd(cloudtaser_secrets *s, int fd) {
    * after) is parsed again, a bounded number of times. */
   const uint32_t *gen = (const uint32_t *)(data + CLOUDTASER_OFF_GENERATION);
   int rc = -EBADMSG;
-  for (int tries = 0; tries < 10000; tries++) {
+  for (int tries = 0; tries < 1000000; tries++) {
     uint32_t g1 = __atomic_load_n(gen, __ATOMIC_ACQUIRE);
-    if (g1 & 1u) continue;
+    if (g1 & 1u) {
+      if (tries > 64) { /* the writer was preempted: let it finish */
+        struct timespec ts = {0, 10000};
+        nanosleep(&ts, NULL);
+      }
+      continue;
+    }
     rc = cloudtaser_parse(data, size, s);
     __atomic_thread_fence(__ATOMIC_ACQUIRE);
     if (__atomic_load_n(gen, __ATOMIC_RELAXED) == g1) break;
