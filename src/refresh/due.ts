@@ -55,12 +55,12 @@ export async function runDue(
   let newToken: TokenStore | undefined;
   let newApp: SecretRegion | undefined;
   const notes: string[] = [];
+  let loggedIn = false;
   try {
     const tv = token.get("VAULT_TOKEN");
     if (!tv) throw new Error("the token region holds no VAULT_TOKEN record");
     client.useToken(tv);
     const again = new Set<number>();
-    let loggedIn = false;
     if (s.renewAt > 0 && now >= s.renewAt) {
       loggedIn = await renewOrLogin(client, s, now, notes);
       // A lease lives no longer than the token that made it: under a new
@@ -94,6 +94,11 @@ export async function runDue(
       message: notes.join("; "),
     };
   } catch (e) {
+    // A failed report keeps the old token (the supervisor ignores a token
+    // change in it): a fresh login made by this refresh would be a valid
+    // token nobody holds, alive until its TTL. Revoke it, with the leases
+    // read under it.
+    const dropped = loggedIn ? await revokeFreshLogin(client, newToken) : "";
     newToken?.wipe();
     newApp?.wipe();
     s.backoffMs = nextBackoff(s.backoffMs);
@@ -106,13 +111,29 @@ export async function runDue(
       applyInMs: 0,
       dueMs: wait,
       state: s,
-      message: `${(e as Error).message}${deadline}; next attempt in ${
+      message: `${(e as Error).message}${deadline}${dropped}; next attempt in ${
         Math.round(wait / 100) / 10
       } s`,
     };
   } finally {
     client.close();
   }
+}
+
+/**
+ * Revokes the token of this refresh's login (still the client's, or
+ * released into `released`); what happened, for the failure's message.
+ */
+async function revokeFreshLogin(
+  client: VaultClient,
+  released: TokenStore | undefined,
+): Promise<string> {
+  const v = released?.region?.value("VAULT_TOKEN");
+  if (v) client.useToken(v);
+  const r = await client.revokeToken();
+  return r.revoked
+    ? "; the new login token was revoked"
+    : `; the new login token could not be revoked (${r.why}), it ends at its TTL`;
 }
 
 /**
@@ -304,6 +325,9 @@ async function rebuild(
     return { token: store, app: changed.length ? region : undefined, notes };
   } catch (e) {
     for (const g of got) g?.body.fill(0);
+    // A fresh login goes back to the client, which revokes it (runDue).
+    const fresh = how.loggedIn ? store?.region?.value("VAULT_TOKEN") : null;
+    if (fresh) client.useToken(fresh);
     store?.wipe();
     region.wipe();
     throw e;
