@@ -2,7 +2,8 @@
  * The root attack matrix as a test: the full matrix (4 columns: env and
  * interposer delivery, with and without the enforcer; every row; about
  * 30 s on 2 cores, of which about 20 s are the start-up window's frozen
- * wrappers and its window measurement) against a real OpenBao and the real wrapper. It fails where
+ * wrappers and its window measurement, and about 10 s the wrappers held in
+ * the middle of a refresh) against a real OpenBao and the real wrapper. It fails where
  * the design says a vector is blocked and a marker came out; the expected
  * recoveries (env delivery's app environ and stack without the enforcer,
  * a grandchild's environ, an env app's core) are reported, not failed.
@@ -377,6 +378,62 @@ Deno.test({
       if (c.vector === "getfd") {
         assert.match(c.detail, /secretmem/, label(c));
       }
+    }
+  },
+});
+
+const REFRESHING = ["refresh", "refresh_supervisor"];
+
+Deno.test({
+  name:
+    "in the middle of a refresh: every row ran while the refresh was held (none n/a)",
+  ignore,
+  fn() {
+    for (const c of cells((c) => REFRESHING.includes(c.target))) {
+      assert.notEqual(c.result, "n/a", label(c));
+      assert.match(c.detail, /held at its connection/, label(c));
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "in the middle of a refresh: the supervisor holds no secret and no token outside its regions; with the enforcer the refresh process is as guarded as the wrapper",
+  ignore,
+  fn() {
+    for (
+      const c of cells((c) =>
+        (c.target === "refresh_supervisor" && c.vector !== "ptrace_inject") ||
+        (c.target === "refresh" && c.enforcer)
+      )
+    ) {
+      assert.equal(c.result, "blocked", label(c));
+      if (c.enforcer) assert.match(c.detail, /killed|EPERM/, label(c));
+    }
+    // the token check ran against the server on the supervisor too
+    for (
+      const c of cells((c) =>
+        c.target === "refresh_supervisor" && c.vector === "tokens" &&
+        !c.enforcer
+      )
+    ) {
+      assert.match(c.short, /^\d+ found, 0 valid$/, label(c));
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "in the middle of a refresh without the enforcer: the refresh process's environ, fds and map_files hold nothing secret",
+  ignore,
+  fn() {
+    for (
+      const c of cells((c) =>
+        c.target === "refresh" && !c.enforcer &&
+        ["environ", "getfd", "reopen", "map_files"].includes(c.vector)
+      )
+    ) {
+      assert.equal(c.result, "blocked", label(c));
     }
   },
 });

@@ -16,6 +16,8 @@ export function designSays(c: Cell): { verdict: Verdict; why: string } {
   if (c.vector === "ptrace_inject") return injection(c);
   const window = startUpWindow(c);
   if (window) return window;
+  const refreshing = duringRefresh(c);
+  if (refreshing) return refreshing;
   const issue11 = afterIssue11(c);
   if (issue11) return issue11;
   const enforced = c.enforcer;
@@ -171,6 +173,75 @@ function startUpWindow(
         "(and the client key read as PEM) hold copies until the exec; " +
         "JS cannot reach or zero them: measured per secret and mapping",
     };
+}
+
+/**
+ * A wrapper in the middle of a refresh (issue 14, docs/refresh.md
+ * "Protecting the refresh path"), held by a server that never answers:
+ * the refresh process (the wrapper's own Deno program) and the supervisor
+ * that started it. Undefined for the other targets. (ptrace_inject is
+ * {@link injection}'s for every target.)
+ */
+function duringRefresh(
+  c: Cell,
+): { verdict: Verdict; why: string } | undefined {
+  if (c.target === "refresh_supervisor") {
+    return c.vector === "tokens"
+      ? {
+        verdict: "blocked",
+        why: "the supervisor holds the token only in its token region " +
+          "(memfd_secret, read-only, fd closed); it never speaks to Vault, " +
+          "so no header, buffer or copy of it exists in its memory",
+      }
+      : {
+        verdict: "blocked",
+        why: "the supervisor is the same C process during a refresh: its " +
+          "regions memfd_secret with their fds closed, the refresh's copies " +
+          "and out files handed to the child, nothing secret in its heap " +
+          "or environ",
+      };
+  }
+  if (c.target !== "refresh") return undefined;
+  if (c.enforcer) {
+    return {
+      verdict: "blocked",
+      why: "the refresh process is in the supervisor's group from its fork " +
+        "(sched_process_fork) and registers before it maps anything: every " +
+        "read, ptrace and pidfd_getfd is refused (LSM) or its caller " +
+        "killed (tracepoint tier)",
+    };
+  }
+  switch (c.vector) {
+    case "environ":
+      return {
+        verdict: "blocked",
+        why: "its environment is PATH only: the configuration comes on fd 7",
+      };
+    case "getfd":
+    case "reopen":
+      return {
+        verdict: "blocked",
+        why: "it maps its token and app copies and closes their fds first " +
+          "thing; what stays open (the out files, empty until it writes " +
+          "them at the end, the config memfd, the report pipe) holds no " +
+          "secret while it waits for the server",
+      };
+    case "map_files":
+      return {
+        verdict: "blocked",
+        why: "its only memory-backed file mappings are the memfd_secret " +
+          "copies, whose map_files entries give ENXIO",
+      };
+    default:
+      return {
+        verdict: "expected",
+        why: "without the enforcer, the refresh process is the Deno " +
+          "wrapper talking to Vault: the token becomes a JS string for each " +
+          "request's X-Vault-Token header and the client key is read as " +
+          "PEM, copies in its heap that JS cannot reach or zero (as in the " +
+          "start-up window); a recovered token is valid while it runs",
+      };
+  }
 }
 
 /**

@@ -22,6 +22,7 @@ import { Enforcer } from "../enforcer.ts";
 import { put } from "../openbao/mod.ts";
 import { startOpenBao } from "../openbao/server.ts";
 import { coreVectors, withCoreDir } from "./cores.ts";
+import { refreshingVectors } from "./refreshing.ts";
 import { startingVectors } from "./starting.ts";
 import { measureWindows, type Windows } from "./windows.ts";
 import { judge, judgeLayout } from "./judge.ts";
@@ -176,6 +177,8 @@ export async function runMatrix(
           await readVectors(ctx);
           log(`${col.mode}, enforcer ${withEnforcer ? tier : "off"}: start-up`);
           await startingVectors(ctx);
+          log(`${col.mode}, enforcer ${withEnforcer ? tier : "off"}: refresh`);
+          await refreshingVectors(ctx);
         }
         await withCoreDir(async (cores) => {
           for (const col of cols) {

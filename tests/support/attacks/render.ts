@@ -23,6 +23,8 @@ const TARGET_NAME = {
   static_grandchild: "static grandchild",
   starting_registered: "wrapper starting, frozen at registration",
   starting_fetched: "wrapper starting, frozen right after the reads",
+  refresh: "refresh process, held by a silent server",
+  refresh_supervisor: "supervisor during a held refresh",
   control: "unregistered control",
 } as const;
 
@@ -113,6 +115,20 @@ export function renderSecurity(r: MatrixReport): string {
       "names, never a value.",
   );
   p(
+    "- **In the middle of a refresh** (`tests/support/attacks/" +
+      "refreshing.ts`): a wrapper started with " +
+      "`CLOUDTASER_REFRESH_INTERVAL=1s` reaches OpenBao through a TCP proxy " +
+      "of the harness; once the app runs the proxy stalls, and the next " +
+      "connection (the supervisor's refresh process, the only thing that " +
+      "talks to OpenBao after the start) is accepted and never answered. " +
+      "The harness waits for that accept, finds the refresh process as the " +
+      "supervisor's child that is not the app (`/proc/<pid>/stat`), and " +
+      "attacks it and the supervisor while it is held, its token and app " +
+      "region copies mapped and its token valid " +
+      "(`CLOUDTASER_REFRESH_TIMEOUT=20m` keeps it from giving up). A cell " +
+      "whose refresh was gone after the attack is `n/a`.",
+  );
+  p(
     "- Core dumps: `core_pattern` points into a 0700 temp dir (restored " +
       "afterwards). The attacker first tries `prlimit(RLIMIT_CORE)`; on this " +
       "host root lacks `CAP_SYS_RESOURCE` (the bounding set drops it), so " +
@@ -198,6 +214,31 @@ export function renderSecurity(r: MatrixReport): string {
         "attacker killed at `PTRACE_SEIZE` on the tracepoint tier), or " +
         "Yama's `kernel.yama.ptrace_scope=3` on the node. Run the enforcer " +
         "wherever root on the node is not trusted.",
+    );
+  }
+  if (recovered((c) => c.target === "refresh" && !c.enforcer)) {
+    const tok = r.cells.filter((c) =>
+      c.target === "refresh" && c.vector === "tokens" && !c.enforcer &&
+      c.result === "recovered"
+    );
+    p(
+      "- **A refresh process is the Deno wrapper again, for as long as the " +
+        "server keeps it waiting.** Without the enforcer, root reads its " +
+        "ordinary memory as it reads the starting wrapper's: the scan, " +
+        "`process_vm_readv` and `ptrace` rows find the mTLS key's PEM " +
+        "line in its heap" +
+        (tok.length
+          ? `, and the token-shaped strings in it include the valid token ` +
+            `(${tok.map((c) => `${c.mode}: ${c.short}`).join("; ")})`
+          : "") +
+        ": JS cannot zero the runtime's copies (the token becomes a string " +
+        "for each request's header). Its region copies stay out of reach " +
+        "(`EIO`, `EFAULT`, `ENXIO`) except to ptrace injection, and its " +
+        "`environ`, fds and `map_files` hold nothing. The supervisor during " +
+        "the refresh is unchanged: no marker, no valid token. " +
+        "With the enforcer the refresh process is guarded from its fork " +
+        "(every row `killed`). A slow or hostile server stretches this " +
+        "window up to 80 % of `CLOUDTASER_REFRESH_TIMEOUT` per refresh.",
     );
   }
   p(

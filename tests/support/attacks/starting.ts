@@ -203,7 +203,7 @@ function judgeFreeze(f: Freeze): Judged {
 }
 
 /** Tries each token the attack found; only counts leave this function. */
-async function judgeTokens(ctx: Ctx, f: AttackFacts): Promise<Judged> {
+export async function judgeTokens(ctx: Ctx, f: AttackFacts): Promise<Judged> {
   const j = judge(f, "tokens");
   const tokens = f.tokens ?? [];
   f.tokens = undefined;

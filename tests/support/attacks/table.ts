@@ -10,6 +10,8 @@ export type Target =
   | "static_grandchild"
   | "starting_registered"
   | "starting_fetched"
+  | "refresh"
+  | "refresh_supervisor"
   | "control";
 /** `blocked`: no marker came out; `recovered`: markers came out; `allowed`:
  * a step that reveals nothing by itself succeeded (a coredump_filter write);
@@ -157,6 +159,10 @@ export const ROWS = [
   // right after a log line of its start-up, before the hand-over.
   ...startingRows("starting_registered"),
   ...startingRows("starting_fetched"),
+  // In the middle of a refresh (issue 14): the refresh process and the
+  // supervisor while a server that never answers holds the refresh.
+  ...refreshRows("refresh"),
+  ...refreshRows("refresh_supervisor"),
   // Positive controls for the vectors above: an unregistered process that
   // holds what they look for (a memfd_secret fd, a valid token).
   { id: "stop", target: "control", label: "freeze with SIGSTOP" },
@@ -185,6 +191,30 @@ function startingRows<T extends "starting_registered" | "starting_fetched">(
       id: "tokens",
       target,
       label: "token-shaped strings tried against OpenBao",
+    },
+  ] as const;
+}
+
+/** The rows of one process of a held refresh (refreshing.ts). */
+function refreshRows<T extends "refresh" | "refresh_supervisor">(target: T) {
+  return [
+    { id: "environ", target, label: "read /proc/<pid>/environ" },
+    { id: "scan", target, label: "scan every readable mapping" },
+    { id: "vm_readv", target, label: "process_vm_readv" },
+    { id: "ptrace", target, label: "ptrace attach + PEEKDATA" },
+    {
+      id: "ptrace_inject",
+      target,
+      label:
+        "ptrace syscall injection: the target writes its secretmem to a pipe",
+    },
+    { id: "getfd", target, label: "pidfd_getfd every fd (0-255)" },
+    { id: "reopen", target, label: "reopen /proc/<pid>/fd/N (0-31)" },
+    { id: "map_files", target, label: "open /proc/<pid>/map_files/*" },
+    {
+      id: "tokens",
+      target,
+      label: "token-shaped strings tried against OpenBao (the token is valid)",
     },
   ] as const;
 }
