@@ -29,6 +29,7 @@ const symbols = {
   ct_madvise: { parameters: ["u64", "u64", "i32"], result: "i32" },
   ct_get_dumpable: { parameters: [], result: "i32" },
   ct_set_dumpable: { parameters: ["i32"], result: "i32" },
+  ct_find_tracer: { parameters: ["buffer"], result: "i32" },
   ct_get_core_limit: { parameters: ["buffer"], result: "i32" },
   ct_set_core_limit: { parameters: ["u64", "u64"], result: "i32" },
   ct_explicit_bzero: { parameters: ["u64", "u64"], result: "i32" },
@@ -109,6 +110,21 @@ export function getDumpable(): boolean {
 /** `prctl(PR_SET_DUMPABLE)`. */
 export function setDumpable(on: boolean): void {
   check("prctl(PR_SET_DUMPABLE)", sym().ct_set_dumpable(on ? 1 : 0));
+}
+
+/**
+ * The tracer of any thread of this process (`TracerPid` of each
+ * `/proc/self/task/<tid>/status`, read in C: Deno's permissions guard
+ * `/proc/self`), or undefined. Throws a SyscallError when the task list
+ * cannot be read.
+ */
+export function findTracer(): { tracer: number; tid: number } | undefined {
+  const tid = new Int32Array(1);
+  const t = check(
+    "opendir(/proc/self/task)",
+    sym().ct_find_tracer(new Uint8Array(tid.buffer)),
+  );
+  return t > 0 ? { tracer: t, tid: tid[0] } : undefined;
 }
 
 /** `getrlimit(RLIMIT_CORE)`, in bytes ({@link RLIM_INFINITY}: unlimited). */

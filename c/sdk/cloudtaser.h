@@ -50,9 +50,11 @@
 #ifndef CLOUDTASER_H
 #define CLOUDTASER_H
 
+#include <dirent.h>
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
@@ -222,6 +224,37 @@ static inline void cloudtaser_close(cloudtaser_secrets *s) {
 }
 
 /*
+ * The tracer of any thread of this process, from /proc/self/task/<tid>/
+ * status (TracerPid): its pid, with the thread in *tid, or 0 when none
+ * has one, or -errno when /proc/self/task cannot be read. ptrace is per
+ * thread: every thread is looked at.
+ */
+static inline int cloudtaser_find_tracer(int *tid) {
+  char path[64], buf[2048];
+  *tid = 0;
+  DIR *d = opendir("/proc/self/task");
+  if (d == NULL) return -errno;
+  struct dirent *e;
+  int tracer = 0;
+  while (tracer == 0 && (e = readdir(d)) != NULL) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    snprintf(path, sizeof path, "/proc/self/task/%.20s/status", e->d_name);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue; /* the thread has exited */
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) continue;
+    buf[n] = '\0';
+    const char *t = strstr(buf, "\nTracerPid:");
+    if (t == NULL) continue;
+    tracer = atoi(t + sizeof "\nTracerPid:" - 1);
+    if (tracer > 0) *tid = atoi(e->d_name);
+  }
+  closedir(d);
+  return tracer;
+}
+
+/*
  * Makes the calling process non-dumpable, then checks that nothing traces
  * it. A dumpable process can be ptraced by any process of its uid (a
  * neighbour in the pod, no capability needed), which can make it copy its
@@ -229,23 +262,17 @@ static inline void cloudtaser_close(cloudtaser_secrets *s) {
  * Non-dumpable refuses every new attach but CAP_SYS_PTRACE's; a tracer
  * attached before this call is not detached by it, hence the check.
  * Returns 0, -EBUSY when a tracer is attached (its pid in *tracer), or
- * -errno of prctl. Without a readable /proc/self/status the check cannot
+ * -errno of prctl. Without a readable /proc/self/task the check cannot
  * be made: 0 (the attach refusal still holds).
  */
 static inline int cloudtaser_refuse_tracing(int *tracer) {
-  char buf[2048];
+  int tid;
   *tracer = 0;
   if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) return -errno;
-  int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0) return 0;
-  buf[n] = '\0';
-  const char *t = strstr(buf, "\nTracerPid:");
-  if (t == NULL) return 0;
-  *tracer = atoi(t + sizeof "\nTracerPid:" - 1);
-  return *tracer > 0 ? -EBUSY : 0;
+  int t = cloudtaser_find_tracer(&tid);
+  if (t <= 0) return 0;
+  *tracer = t;
+  return -EBUSY;
 }
 
 /* The region's policy says the app stays debuggable: dumpable again. */

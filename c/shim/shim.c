@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cloudtaser.h"
 #include "ct/shim_steps.h"
 
 #ifndef SYS_memfd_secret
@@ -63,6 +64,15 @@ EXPORT int ct_madvise(uint64_t addr, uint64_t len, int advice) {
 EXPORT int ct_get_dumpable(void) {
   int r = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
   return r < 0 ? -errno : r;
+}
+
+// The tracer of any thread of this process (cloudtaser_find_tracer): its
+// pid with the thread's id in *tid, 0 for none, or -errno.
+EXPORT int ct_find_tracer(int32_t *tid) {
+  int t = 0;
+  int rc = cloudtaser_find_tracer(&t);
+  *tid = t;
+  return rc;
 }
 
 EXPORT int ct_set_dumpable(int on) {

@@ -65,29 +65,19 @@ export function hardenProcess(opts: HardenOptions = {}): string[] {
  * without `CAP_SYS_PTRACE` can attach, so a clean check here holds.
  */
 export function assertUntraced(): void {
-  const tasks = "/proc/self/task";
-  let tids: string[];
+  let found: { tracer: number; tid: number } | undefined;
   try {
-    tids = [...Deno.readDirSync(tasks)].map((e) => e.name);
+    found = native.findTracer();
   } catch (e) {
     throw new ProtectionMissingError(
-      `cannot list ${tasks} to check for a tracer: ${(e as Error).message}`,
+      `cannot check for a tracer: ${(e as Error).message}`,
     );
   }
-  for (const tid of tids) {
-    let status: string;
-    try {
-      status = Deno.readTextFileSync(`${tasks}/${tid}/status`);
-    } catch {
-      continue; // the thread has exited
-    }
-    const tracer = Number(/^TracerPid:\s*(\d+)/m.exec(status)?.[1] ?? "0");
-    if (tracer !== 0) {
-      throw new ProtectionMissingError(
-        `a tracer (pid ${tracer}) is attached to thread ${tid} of the ` +
-          "wrapper: it could make the wrapper hand it every secret; " +
-          "nothing was fetched",
-      );
-    }
+  if (found) {
+    throw new ProtectionMissingError(
+      `a tracer (pid ${found.tracer}) is attached to thread ${found.tid} of ` +
+        "the wrapper: it could make the wrapper hand it every secret; " +
+        "nothing was fetched",
+    );
   }
 }

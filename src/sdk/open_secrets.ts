@@ -6,7 +6,9 @@
 import * as native from "../../ffi/mod.ts";
 import { fdSize } from "../../ffi/sdk.ts";
 import { parseRegion, RegionFormatError } from "../region/parse_region.ts";
-import { OFF_GENERATION } from "../region/format.ts";
+import { FLAGS, OFF_FLAGS, OFF_GENERATION } from "../region/format.ts";
+import { assertUntraced } from "../protect/harden.ts";
+import { ProtectionMissingError } from "../protect/errors.ts";
 
 /** The variable naming the region's fd. */
 export const SECRET_FD_ENV = "CLOUDTASER_SECRET_FD";
@@ -17,7 +19,8 @@ export type SecretsErrorReason =
   | "invalid"
   | "bad-fd"
   | "not-a-region"
-  | "malformed";
+  | "malformed"
+  | "traced";
 
 /** The secrets cannot be opened; `reason` says why. Never holds a value. */
 export class SecretsError extends Error {
@@ -70,9 +73,14 @@ export interface Secrets {
 }
 
 /**
- * Maps the region named by `CLOUDTASER_SECRET_FD` read-only, between two
- * guard pages, validates it, closes the fd at once (an open fd can be stolen
- * with `pidfd_getfd`; a mapping cannot) and unsets the variable.
+ * Makes this process non-dumpable (no process of its uid can ptrace it from
+ * then on; dumpable again when the region's flags say
+ * `CLOUDTASER_APP_CORE_DUMPS`), maps the region named by
+ * `CLOUDTASER_SECRET_FD` read-only, between two guard pages, validates it,
+ * refuses (`SecretsError` "traced", nothing mapped) while a tracer is
+ * attached unless the flags say `CLOUDTASER_ALLOW_TRACER`, closes the fd at
+ * once (an open fd can be stolen with `pidfd_getfd`; a mapping cannot) and
+ * unsets the variable.
  *
  * Needs `--allow-env --allow-ffi`.
  *
@@ -86,6 +94,18 @@ export interface Secrets {
  */
 export function openSecrets(options: OpenSecretsOptions = {}): Secrets {
   const fd = options.fd ?? fdFromEnv();
+  // Non-dumpable before the region is mapped, as the interposer and the C
+  // SDK do: a dumpable process can be ptraced by any process of its uid,
+  // which then makes it copy its region out (docs/security.md). A tracer
+  // already attached is refused once the region's flags are known.
+  native.setDumpable(false);
+  let tracer: string | undefined;
+  try {
+    assertUntraced();
+  } catch (e) {
+    if (!(e instanceof ProtectionMissingError)) throw e;
+    tracer = e.message;
+  }
   let size: number;
   try {
     size = fdSize(fd);
@@ -135,6 +155,17 @@ export function openSecrets(options: OpenSecretsOptions = {}): Secrets {
         `secret fd ${fd}: ${e.message}`,
       );
     }
+    const flags = new DataView(view.buffer, view.byteOffset, view.byteLength)
+      .getUint32(OFF_FLAGS, true);
+    if (tracer && !(flags & FLAGS.ALLOW_TRACER)) {
+      throw new SecretsError(
+        "traced",
+        `secret fd ${fd} not mapped: ${
+          tracer.replace(/ of the wrapper.*$/, " of this process")
+        }`,
+      );
+    }
+    if (flags & FLAGS.APP_CORE_DUMPS) native.setDumpable(true);
     ours = true;
     return new MappedSecrets(view, records, data, size);
   } catch (e) {

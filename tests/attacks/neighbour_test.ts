@@ -34,6 +34,7 @@ import type { OpenBao } from "../support/openbao/server.ts";
 const { server, stop } = sharedServer();
 const ATTACK = ROOTATTACK.replace(/ct-rootattack$/, "ct-attack");
 const BUILD = new URL("../../build", import.meta.url).pathname;
+const SDK_APP = new URL("../sdk/fixtures/sdk_app.ts", import.meta.url).pathname;
 const API_KEY = secret("nb-api");
 const ignore = Deno.uid() !== 0;
 const enc = new TextEncoder();
@@ -215,7 +216,10 @@ async function underStrace(mode: "interposer" | "fd", cmd: string[]) {
       "--",
       ...cmd,
     ],
-    env: { PATH: "/usr/bin:/bin" },
+    env: {
+      PATH: "/usr/bin:/bin",
+      DENO_DIR: Deno.env.get("DENO_DIR") ?? "/root/.cache/deno",
+    },
     clearEnv: true,
     stdin: "piped",
     stdout: "piped",
@@ -236,7 +240,7 @@ async function underStrace(mode: "interposer" | "fd", cmd: string[]) {
 
 Deno.test({
   name:
-    "an app that a tracer holds from its exec (strace -f) gets no region: the interposer exits 3 naming the tracer, the C SDK's cloudtaser_open gives EBUSY",
+    "an app that a tracer holds from its exec (strace -f) gets no region: the interposer exits 3 naming the tracer, the C SDK's cloudtaser_open gives EBUSY, the Deno SDK's openSecrets throws",
   ignore,
   async fn() {
     const i = await underStrace("interposer", [
@@ -254,6 +258,22 @@ Deno.test({
     assert.equal(f.code, 1, f.stderr);
     assert.match(f.stderr, /cloudtaser_open: Device or resource busy/);
     assert.doesNotMatch(f.stdout, /count/);
+    // The Deno SDK does the same through the shim.
+    const d = await underStrace("fd", [
+      Deno.execPath(),
+      "run",
+      "--allow-env",
+      "--allow-ffi",
+      "--allow-read",
+      SDK_APP,
+      "API_KEY",
+    ]);
+    assert.notEqual(d.code, 0, d.stderr);
+    assert.match(
+      d.stderr,
+      /SecretsError: secret fd \d+ not mapped: a tracer \(pid \d+\) is attached to thread \d+ of this process/,
+    );
+    assert.doesNotMatch(d.stdout, /"keys"/);
     // The control: without the tracer both deliver.
     const plain = await new Deno.Command(`${BUILD}/region_exec`, {
       args: [

@@ -250,8 +250,9 @@ export function renderSecurity(r: MatrixReport): string {
       "that a neighbour spinning `PTRACE_SEIZE` over the next pids holds " +
       "the wrapper itself during Deno's boot in every start (a tracer " +
       "stays attached through `PR_SET_DUMPABLE(0)` and exec). Now the " +
-      "wrapper, the supervisor, the interposer and the C SDK's " +
-      "`cloudtaser_open` each make their process non-dumpable and refuse " +
+      "wrapper, the supervisor, the interposer and both SDKs' openers " +
+      "(`cloudtaser_open`, `openSecrets`) each make their process " +
+      "non-dumpable and refuse " +
       "to hold a secret while any of its threads has a tracer (exit 3 or " +
       "125), and the supervisor's program is an execute-only memfd, which " +
       "makes it non-dumpable from its first instruction for a non-root " +
