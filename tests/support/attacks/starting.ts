@@ -47,7 +47,7 @@ type Point = keyof typeof FREEZE_POINTS;
 
 const LINE_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 3_000;
-const TRIES = 3;
+const TRIES = 5;
 
 /** What the freeze did. */
 interface Freeze {
@@ -142,6 +142,23 @@ class Starting {
     await Promise.race([this.#proc.status, sleep(EXIT_TIMEOUT_MS)]);
     await Promise.race([this.#reading, sleep(1000)]);
   }
+}
+
+/** Whether `pid` has a memfd_secret fd open (root reads /proc/<pid>/fd;
+ * only called without the enforcer, which would kill the reader). */
+function holdsRegionFd(pid: number): boolean {
+  try {
+    for (const e of Deno.readDirSync(`/proc/${pid}/fd`)) {
+      try {
+        if (
+          Deno.readLinkSync(`/proc/${pid}/fd/${e.name}`).includes("secretmem")
+        ) {
+          return true;
+        }
+      } catch { /* closed meanwhile */ }
+    }
+  } catch { /* gone */ }
+  return false;
 }
 
 /** Sends SIGSTOP through ct-signal and waits for the stopped state. */
@@ -287,9 +304,19 @@ async function frozenAt(ctx: Ctx, point: Point): Promise<void> {
       f = await freeze(ctx, w.pid);
       // A freeze after the hand-over found the supervisor: retry. With the
       // enforcer the sender dies and the wrapper goes on: that is the
-      // result, not a miss.
-      if (f.senderKilled || f.comm === "deno") break;
-      missed.push(`${f.comm} ${f.state}`);
+      // result, not a miss. A freeze that landed inside one of hole 1's
+      // windows (a region fd open: the hand-over's copy, made right before
+      // the exec) is retried too: those windows are measured on their own
+      // ("The two windows of hole 1"), and this row is about what the heap
+      // holds after the reads, which a slower machine must not turn into
+      // the other question.
+      if (f.senderKilled) break;
+      const inWindow = !ctx.enforcer && f.comm === "deno" &&
+        holdsRegionFd(w.pid);
+      if (f.comm === "deno" && !inWindow) break;
+      missed.push(
+        inWindow ? "deno inside a region-fd window" : `${f.comm} ${f.state}`,
+      );
       await w.stop();
       w = undefined;
       silent?.close();
@@ -301,9 +328,10 @@ async function frozenAt(ctx: Ctx, point: Point): Promise<void> {
           result: "n/a",
           hits: 0,
           short: "freeze missed",
-          detail: `${TRIES} freezes came after the hand-over (${
-            missed.join("; ")
-          })`,
+          detail:
+            `${TRIES} freezes came after the hand-over or inside a region-fd window (${
+              missed.join("; ")
+            })`,
         });
       }
       return;
