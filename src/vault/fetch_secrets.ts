@@ -1,6 +1,6 @@
 /**
- * The wrapper's entry point: log in, read every planned path concurrently,
- * write the values into the secret region, close.
+ * The wrapper's entry point: log in, read every planned path, write the
+ * values into the secret region, close.
  */
 import type { Config } from "../config/parse.ts";
 import type { SecretRegion } from "../region/secret_region.ts";
@@ -101,7 +101,8 @@ export async function fetchSecrets(opts: FetchOptions): Promise<FetchReport> {
     await client.login();
     // Measured now: revocation wipes the token.
     const tokenProtected = client.tokenProtected;
-    // All reads in flight at once over the one transport; each body is held
+    // Every read handed to the transport at once (the fetch transport sends
+    // them one after another over its one connection); each body is held
     // only until it is written (in plan order, so the region is
     // deterministic) and zeroed.
     const settled = await Promise.allSettled(

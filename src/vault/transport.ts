@@ -1,6 +1,7 @@
 /**
  * One HTTP exchange with the server, body as bytes. Two implementations:
- * `fetch` through one `Deno.createHttpClient` (HTTP/2, the default) and
+ * `fetch` through one `Deno.createHttpClient` (one HTTP/1.1 connection,
+ * one request at a time: fetch_transport.ts says why) and
  * `node:https`, used only for what `Deno.createHttpClient` cannot do
  * (VAULT_TLS_SERVER_NAME other than the URL host, VAULT_SKIP_VERIFY).
  */
