@@ -11,6 +11,7 @@ import {
   reclaimSignals,
 } from "../../ffi/handover.ts";
 import { log } from "../log.ts";
+import { every } from "../timers.ts";
 
 /** Signals that stop the start while the app does not exist yet. */
 export const STOPPING = ["SIGTERM", "SIGINT", "SIGQUIT"] as const;
@@ -57,8 +58,7 @@ export function watchStopSignals(): { signal: AbortSignal; close(): void } {
     if (sig) abort.abort(new Error(`stopped by ${sig}`));
   };
   tick();
-  const poll = setInterval(tick, 25);
-  return { signal: abort.signal, close: () => clearInterval(poll) };
+  return { signal: abort.signal, close: every(25, tick) };
 }
 
 /** Logs the stop and returns its exit code, 128+N. */

@@ -18,6 +18,7 @@
  *
  * @module
  */
+import { after } from "../timers.ts";
 
 /** What the enforcer answered, as the protection score reads it. */
 export interface EnforcerRegistration {
@@ -57,12 +58,12 @@ export async function registerWithEnforcer(
 ): Promise<EnforcerRegistration> {
   let conn: Deno.UnixConn | undefined;
   let timedOut = false;
-  const timer = setTimeout(() => {
+  const cancel = after(timeoutMs, () => {
     timedOut = true;
     try {
       conn?.close();
     } catch { /* already closed */ }
-  }, timeoutMs);
+  });
   try {
     conn = await Deno.connect({ transport: "unix", path: socketPath });
     if (timedOut) conn.close();
@@ -80,7 +81,7 @@ export async function registerWithEnforcer(
       : String(err);
     return { connected: false, error: `enforcer socket ${socketPath}: ${why}` };
   } finally {
-    clearTimeout(timer);
+    cancel();
     try {
       conn?.close();
     } catch { /* closed by the timer or after EOF */ }

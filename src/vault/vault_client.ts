@@ -30,6 +30,7 @@ import {
   retryDelayMs,
 } from "./retry_policy.ts";
 import { loginError, readError, statusError } from "./status_errors.ts";
+import { after } from "../timers.ts";
 import { tlsSettings } from "./tls_settings.ts";
 import { TokenStore } from "./token_store.ts";
 import type { Transport, TransportResponse } from "./transport.ts";
@@ -91,11 +92,11 @@ interface Sent {
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {
-      clearTimeout(t);
+      cancel();
       signal.removeEventListener("abort", done);
       resolve();
     };
-    const t = setTimeout(done, ms);
+    const cancel = after(ms, done);
     signal.addEventListener("abort", done, { once: true });
   });
 }
