@@ -408,9 +408,14 @@ function printTables(r: BenchResults): void {
   if (r.profile) {
     out.push("", `Start-up breakdown (${r.profile.set}):`);
     for (const p of r.profile.phases) {
-      out.push(`  ${fmt(p.ms).padStart(7)} ms  ${p.phase}`);
+      const cpu = p.cpuMs === undefined ? "" : ` (CPU ${fmt(p.cpuMs)} ms)`;
+      out.push(`  ${fmt(p.ms).padStart(7)} ms  ${p.phase}${cpu}`);
     }
-    out.push(`  ${fmt(r.profile.totalMs).padStart(7)} ms  total`);
+    out.push(
+      `  ${fmt(r.profile.totalMs).padStart(7)} ms  total (CPU ${
+        fmt(r.profile.totalCpuMs)
+      } ms)`,
+    );
   }
   if (r.getenv) out.push("", "getenv", formatGetenvTable(r.getenv));
   if (r.open) {

@@ -5,7 +5,7 @@
  * each phase, ms.
  */
 import type { Fixture, SecretSet } from "./contestants.ts";
-import { PREFIX } from "./contestants.ts";
+import { DENO_RUN, PREFIX } from "./contestants.ts";
 import { launchOnce } from "./launch.ts";
 import { median } from "./stats.ts";
 import { BUNDLE, bundleWrapper } from "../../tests/support/bundle.ts";
@@ -17,6 +17,13 @@ export interface Phase {
   phase: string;
   what: string;
   ms: number;
+  /**
+   * Median CPU time (user + system, every thread of the process) spent
+   * during the phase; for "after the reads" it runs to the end of the
+   * start, hand-over and the app's tiny run included; absent for the
+   * hand-over (counted there).
+   */
+  cpuMs?: number;
 }
 
 /** The breakdown and the TLS probe. */
@@ -25,6 +32,8 @@ export interface Profile {
   runs: number;
   phases: Phase[];
   totalMs: number;
+  /** Median CPU per start of the same runs (the launcher's getrusage). */
+  totalCpuMs: number;
   tls: {
     firstMs: number;
     secondMs: number;
@@ -40,12 +49,16 @@ interface Marks {
   boot: number;
   ffi: number;
   modules: number;
-  fetches: Array<{ start: number; t: number; path: string }>;
+  fetches: Array<
+    { start: number; t: number; cpuStart: number; cpu: number; path: string }
+  >;
   starting: number;
+  /** The process's CPU time at each named mark, ms. */
+  cpu: Record<string, number>;
 }
 
 function parseMarks(stderr: string): Marks | undefined {
-  const m: Partial<Marks> = { fetches: [] };
+  const m: Partial<Marks> = { fetches: [], cpu: {} };
   for (const line of stderr.split("\n")) {
     if (!line.startsWith("{")) continue;
     let j;
@@ -55,8 +68,10 @@ function parseMarks(stderr: string): Marks | undefined {
       continue;
     }
     if (j.bench === "fetch") m.fetches!.push(j);
-    else if (j.bench) (m as Record<string, number>)[j.bench] = j.t;
-    else if (
+    else if (j.bench) {
+      (m as Record<string, number>)[j.bench] = j.t;
+      m.cpu![j.bench] = j.cpu;
+    } else if (
       typeof j.message === "string" && j.message.startsWith("starting")
     ) {
       m.starting = Date.parse(j.time);
@@ -97,9 +112,7 @@ export async function profileWrapper(
     const r = await launchOnce({
       tools: fx.tools,
       argv: [
-        Deno.execPath(),
-        "run",
-        "-A",
+        ...DENO_RUN,
         child,
         "--",
         fx.tools.app,
@@ -143,6 +156,16 @@ export async function profileWrapper(
     push("after", marks.starting - f[f.length - 1].t);
     push("handover", app - marks.starting);
     push("total", r.startMs);
+    const last = f[f.length - 1];
+    push("cpu:boot", marks.cpu.boot);
+    push("cpu:ffi", marks.cpu.ffi - marks.cpu.boot);
+    push("cpu:modules", marks.cpu.modules - marks.cpu.ffi);
+    push("cpu:before", f[0].cpuStart - marks.cpu.modules);
+    push("cpu:login", f[0].cpu - f[0].cpuStart);
+    push("cpu:reads", last.cpu - f[0].cpu);
+    // The launcher's getrusage covers the exec'd supervisor and the app.
+    push("cpu:after", r.cpuMs - last.cpu);
+    push("cpu:total", r.cpuMs);
   }
   const tls: Record<string, number[]> = {};
   for (let i = 0; i < runs; i++) {
@@ -197,6 +220,7 @@ export async function profileWrapper(
     (curl.total ??= []).push(t);
   }
   const med = (k: string) => median(cols[k] ?? []);
+  const cpu = (k: string) => med(`cpu:${k}`);
   const n = `${set.apiPaths.length} path(s)`;
   return {
     set: `${set.count}/${set.paths}`,
@@ -206,32 +230,46 @@ export async function profileWrapper(
         phase: "Deno boot",
         what: "exec of deno to the first statement",
         ms: med("boot"),
+        cpuMs: cpu("boot"),
       },
       {
         phase: "FFI load + signal capture",
         what: "ffi/handover.ts: dlopen of the shim, signals blocked",
         ms: med("ffi"),
+        cpuMs: cpu("ffi"),
       },
       {
         phase: "module load",
         what: "the rest of the bundle (LogTape, config, vault client)",
         ms: med("modules"),
+        cpuMs: cpu("modules"),
       },
       {
         phase: "set-up before the first request",
-        what: "config, hardening, secret region, enforcer probe, TLS files",
+        what: "config, hardening, enforcer probe, secret region, delivery " +
+          "choice (ELF), settled score facts (smaps, sysfs), TLS files",
         ms: med("before"),
+        cpuMs: cpu("before"),
       },
       {
         phase: "login (TCP + TLS handshake + cert login)",
-        what: "first request",
+        what: "first request; waits for the warm-up's RNG seeding if it " +
+          "still runs",
         ms: med("login"),
+        cpuMs: cpu("login"),
       },
-      { phase: "reads", what: `KV mount preflight + ${n}`, ms: med("reads") },
+      {
+        phase: "reads",
+        what: `KV mount lookup + ${n}, revocation`,
+        ms: med("reads"),
+        cpuMs: cpu("reads"),
+      },
       {
         phase: "after the reads",
-        what: "delivery choice, child env, environ check, score, logs",
+        what: "child env, exec limits, environ check, score gate, logs " +
+          "(CPU: to the end, hand-over and app included)",
         ms: med("after"),
+        cpuMs: cpu("after"),
       },
       {
         phase: "hand-over",
@@ -240,6 +278,7 @@ export async function profileWrapper(
       },
     ],
     totalMs: med("total"),
+    totalCpuMs: cpu("total"),
     tls: {
       firstMs: median(tls.firstMs ?? []),
       secondMs: median(tls.secondMs ?? []),

@@ -1,14 +1,26 @@
 /**
  * The wrapper, instrumented from outside: the same start as src/main.ts
  * (startEarly, then `main()`), loaded after a first stamp, with `fetch` timed. Writes
- * `{"bench":...}` JSON lines to stderr beside the wrapper's own log; the
+ * `{"bench":...}` JSON lines to stderr beside the wrapper's own log, each
+ * with the process's CPU time so far (`cpu`, ms, every thread); the
  * hand-over then execs the supervisor as usual. Run by profile.ts only.
  *
  * @module
  */
 const now = () => performance.timeOrigin + performance.now();
+// Deno.cpuUsage (what node:process's cpuUsage calls; not in Deno's types):
+// getrusage(RUSAGE_SELF) in microseconds, without loading node:process.
+const usage = (Deno as unknown as {
+  cpuUsage?: () => { user: number; system: number };
+}).cpuUsage;
+const cpu = () => {
+  const u = usage?.();
+  return u ? (u.user + u.system) / 1000 : NaN;
+};
 const mark = (what: string, extra: Record<string, unknown> = {}) =>
-  console.error(JSON.stringify({ bench: what, t: now(), ...extra }));
+  console.error(
+    JSON.stringify({ bench: what, t: now(), cpu: cpu(), ...extra }),
+  );
 
 mark("boot");
 const { startEarly } = await import("../../src/boot.ts");
@@ -19,11 +31,12 @@ mark("modules");
 const realFetch = globalThis.fetch;
 globalThis.fetch = async (input, init) => {
   const start = now();
+  const cpuStart = cpu();
   try {
     return await realFetch(input, init);
   } finally {
     const url = input instanceof Request ? input.url : String(input);
-    mark("fetch", { start, path: new URL(url).pathname });
+    mark("fetch", { start, cpuStart, path: new URL(url).pathname });
   }
 };
 Deno.exit(await main(Deno.args));

@@ -279,6 +279,7 @@ function profileSection(p: Profile): string {
     ph.what,
     `${fmt(ph.ms)} ms`,
     `${fmt((ph.ms / p.totalMs) * 100, 0)} %`,
+    ph.cpuMs === undefined ? "(above)" : `${fmt(ph.cpuMs)} ms`,
   ]);
   const sum = p.phases.reduce((a, ph) => a + ph.ms, 0);
   rows.push([
@@ -286,14 +287,22 @@ function profileSection(p: Profile): string {
     `sum of the medians ${fmt(sum)} ms`,
     `**${fmt(p.totalMs)} ms**`,
     "100 %",
+    `**${fmt(p.totalCpuMs)} ms**`,
   ]);
   return [
-    table(["phase", "what", "median", "share"], rows, [
+    table(["phase", "what", "median", "share", "CPU"], rows, [
       "---",
       "---",
+      "---:",
       "---:",
       "---:",
     ]),
+    "",
+    "CPU: user + system time of the whole process (`Deno.cpuUsage()` at " +
+    "each stamp, every thread: the warm-up's RNG seeding on a worker " +
+    "thread counts in whichever phase it overlaps), medians of the same " +
+    "runs; the last row's CPU is the launcher's getrusage over the whole " +
+    "start. docs/startup-profile.md says where each phase's CPU goes.",
     "",
     `TLS probe in a fresh Deno process (median of ${p.runs}): first mTLS ` +
     `request (TCP + handshake + \`sys/health\`) ${fmt(p.tls.firstMs)} ms, ` +
@@ -539,6 +548,7 @@ const COLORS: Record<string, string> = {
   shell: "#e67e22",
   "wrapper-env": "#2471a3",
   "wrapper-interposer": "#5dade2",
+  "wrapper-env-cold": "#1b4f72",
   "vault-env": "#27ae60",
   "vault-env-real": "#82e0aa",
   envconsul: "#8e44ad",
