@@ -304,7 +304,8 @@ function profileSection(p: Profile): string {
     "runs; the last row's CPU is the launcher's getrusage over the whole " +
     "start. docs/startup-profile.md says where each phase's CPU goes.",
     "",
-    `TLS probe in a fresh Deno process (median of ${p.runs}): first mTLS ` +
+    `TLS probe in a fresh Deno process, HTTP/1.1 as the wrapper's transport ` +
+    `(median of ${p.runs}): first mTLS ` +
     `request (TCP + handshake + \`sys/health\`) ${fmt(p.tls.firstMs)} ms, ` +
     `second on the same connection ${fmt(p.tls.secondMs)} ms, cert login ` +
     `on the warm connection ${fmt(p.tls.loginWarmMs)} ms, a KV read ` +

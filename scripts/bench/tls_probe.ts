@@ -1,8 +1,9 @@
 /**
  * Times, in a fresh Deno process as the wrapper would be, a first mTLS
  * request to OpenBao (TCP + TLS handshake + request), a second on the same
- * connection, a cert login and a KV read on the warm connection. Prints one
- * JSON line. Run by profile.ts only:
+ * connection, a cert login and a KV read on the warm connection, over
+ * HTTP/1.1 as the wrapper's transport (src/vault/fetch_transport.ts). Prints
+ * one JSON line. Run by profile.ts only:
  * `deno run -A tls_probe.ts ADDR CA CERT KEY API_PATH`.
  *
  * @module
@@ -12,6 +13,7 @@ const client = Deno.createHttpClient({
   caCerts: [Deno.readTextFileSync(ca)],
   cert: Deno.readTextFileSync(cert),
   key: Deno.readTextFileSync(key),
+  http2: false,
 });
 async function timed(url: string, init: RequestInit = {}) {
   const t = performance.now();
