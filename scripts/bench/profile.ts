@@ -246,8 +246,7 @@ export async function profileWrapper(
       },
       {
         phase: "set-up before the first request",
-        what: "config, hardening, enforcer probe, secret region, delivery " +
-          "choice (ELF), settled score facts (smaps, sysfs), TLS files",
+        what: "config, hardening, enforcer probe, secret region, TLS files",
         ms: med("before"),
         cpuMs: cpu("before"),
       },
@@ -266,8 +265,9 @@ export async function profileWrapper(
       },
       {
         phase: "after the reads",
-        what: "child env, exec limits, environ check, score gate, logs " +
-          "(CPU: to the end, hand-over and app included)",
+        what: "delivery choice (ELF), child env, exec limits, environ " +
+          "check, score (smaps, sysfs), logs (CPU: to the end, hand-over " +
+          "and app included)",
         ms: med("after"),
         cpuMs: cpu("after"),
       },
