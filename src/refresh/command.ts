@@ -9,7 +9,6 @@
  *         --out-token-fd 5 --out-app-fd 6 --config-fd 7 --report-fd 8
  * ```
  */
-import { parseArgs } from "node:util";
 import { REFRESH } from "../../ffi/constants.ts";
 import { parseConfig } from "../config/parse.ts";
 import { hardenProcess } from "../protect/harden.ts";
@@ -63,6 +62,11 @@ function ownDeadline(supervisorMs: number): AbortSignal {
 
 /** Runs the refresh; returns the exit code (0 once the report is written). */
 export async function refreshCommand(args: string[]): Promise<number> {
+  // Imported here, not at the top: the bundle hoists a static node: import
+  // of this lazily loaded module to its first line, and node:util would
+  // load Deno's Node compatibility layer at every start (tests/support/
+  // bundle.ts refuses such a bundle).
+  const { parseArgs } = await import("node:util");
   const { values } = parseArgs({
     args,
     options: {
