@@ -17,25 +17,9 @@ import { fetchSecrets } from "../../src/vault/fetch_secrets.ts";
 import { startOpenBao } from "../support/openbao/server.ts";
 import { runRefresh, startRefresh } from "../support/refresh_process.ts";
 import { assertNoSecretInOutput, put, secret } from "../support/wrapper.ts";
+import { silentPeer } from "../support/listeners.ts";
 
 const S = secret("mem");
-
-/** A peer that accepts and never answers. */
-function silentPeer() {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const conns: Deno.Conn[] = [];
-  (async () => {
-    for await (const c of l) conns.push(c);
-  })().catch(() => {});
-  return {
-    addr: `https://127.0.0.1:${(l.addr as Deno.NetAddr).port}`,
-    connections: () => conns.length,
-    close() {
-      l.close();
-      for (const c of conns) c.close();
-    },
-  };
-}
 
 /** Reads `len` bytes at `addr` of `pid` through /proc/<pid>/mem. */
 function readMem(pid: number, addr: bigint, len: number): Uint8Array {

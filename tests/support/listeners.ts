@@ -48,3 +48,27 @@ export function listenersOf(pid: number): string[] {
     [, addr],
   ) => addr);
 }
+
+/**
+ * A TCP peer on 127.0.0.1 that accepts and never answers: `addr` as an
+ * https URL, `connections()` counts what it accepted. Always `close()` it.
+ */
+export function silentPeer(): {
+  addr: string;
+  connections: () => number;
+  close(): void;
+} {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns: Deno.Conn[] = [];
+  (async () => {
+    for await (const c of l) conns.push(c);
+  })().catch(() => {});
+  return {
+    addr: `https://127.0.0.1:${(l.addr as Deno.NetAddr).port}`,
+    connections: () => conns.length,
+    close() {
+      l.close();
+      for (const c of conns) c.close();
+    },
+  };
+}

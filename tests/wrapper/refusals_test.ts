@@ -18,27 +18,11 @@ import {
   sharedServer,
   wrapper,
 } from "../support/wrapper.ts";
+import { silentPeer } from "../support/listeners.ts";
 
 const { server, stop } = sharedServer();
 const PASSWORD = secret("refuse");
 const secrets = [PASSWORD];
-
-/** A peer that accepts and never answers; counts connections. */
-function silentPeer() {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const conns: Deno.Conn[] = [];
-  (async () => {
-    for await (const c of l) conns.push(c);
-  })().catch(() => {});
-  return {
-    addr: `https://127.0.0.1:${(l.addr as Deno.NetAddr).port}`,
-    connections: () => conns.length,
-    close() {
-      l.close();
-      for (const c of conns) c.close();
-    },
-  };
-}
 
 async function baseEnv(extra: Record<string, string> = {}) {
   const bao = await server();

@@ -25,6 +25,7 @@ import {
   sharedServer,
   wrapperArgs,
 } from "../support/wrapper.ts";
+import { silentPeer } from "../support/listeners.ts";
 
 const { server, stop } = sharedServer();
 const SECRET = secret("signals");
@@ -45,23 +46,6 @@ const STOPPING = new Set<CapturedSignal>(["SIGTERM", "SIGINT", "SIGQUIT"]);
 const KILLING = new Set<CapturedSignal>(["SIGHUP", "SIGUSR1", "SIGUSR2"]);
 const dec = new TextDecoder();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** A TCP peer that accepts and never answers. */
-function silentTcp() {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const conns: Deno.Conn[] = [];
-  (async () => {
-    for await (const c of l) conns.push(c);
-  })().catch(() => {});
-  return {
-    addr: `https://127.0.0.1:${(l.addr as Deno.NetAddr).port}`,
-    accepted: () => conns.length,
-    close() {
-      l.close();
-      for (const c of conns) c.close();
-    },
-  };
-}
 
 /** An enforcer socket that accepts and never answers (the wrapper waits 2 s). */
 function silentEnforcer() {
@@ -212,7 +196,7 @@ Deno.test("right before the hand-over: a stopping signal already captured cancel
 
 Deno.test("during a read that hangs, 1 s after start: each signal as documented, no listener", async () => {
   const bao = await server();
-  const silent = silentTcp();
+  const silent = silentPeer();
   try {
     for (const sig of CAPTURED_SIGNALS) {
       const w = new Started(
@@ -225,8 +209,8 @@ Deno.test("during a read that hangs, 1 s after start: each signal as documented,
         }),
         ["/bin/echo", "app-ran"],
       );
-      const before = silent.accepted();
-      await w.until("connected", () => silent.accepted() > before);
+      const before = silent.connections();
+      await w.until("connected", () => silent.connections() > before);
       await w.olderThan(1000);
       Deno.kill(w.pid, sig);
       if (STOPPING.has(sig)) {
