@@ -8,7 +8,12 @@ import { checkEnviron, readOwnEnviron } from "../protect/environ_check.ts";
 import { measureFacts } from "../score/facts.ts";
 import { formatScore, scoreFacts } from "../score/score.ts";
 import { planSecrets } from "../vault/mod.ts";
-import { enforcerState, interposerPath, protectedRegion } from "./start.ts";
+import {
+  enforcerState,
+  hardenFromConfig,
+  interposerPath,
+  protectedRegion,
+} from "./start.ts";
 
 const CREDENTIALS = ["VAULT_TOKEN", "BAO_TOKEN"];
 
@@ -18,6 +23,7 @@ export async function scoreCommand(
   json: boolean,
 ): Promise<number> {
   const enforcer = await enforcerState(config); // before any region, as run
+  hardenFromConfig(config);
   const region = protectedRegion(config);
   try {
     const environ = readOwnEnviron();

@@ -111,11 +111,7 @@ export async function prepare(
   resolveApp(argv[0], env.PATH, bare);
   // Registered before anything secret exists (DESIGN.md step 0): from its
   // first secret byte the process is one the enforcer guards.
-  const traced = hardenProcess({
-    appCoreDumps: config.bool("CLOUDTASER_APP_CORE_DUMPS"),
-    allowTracer: config.bool("CLOUDTASER_ALLOW_TRACER"),
-  });
-  for (const w of traced) log("protect").warn(w);
+  hardenFromConfig(config);
   const enforcer = await enforcerState(config);
   signal?.throwIfAborted();
   const region = protectedRegion(config);
@@ -225,15 +221,23 @@ export async function prepare(
 }
 
 /**
- * Steps 1 and 2: hardens the process, then allocates the secret region as
+ * Step 1: hardens the process as the configuration says (the app's core
+ * limit, a tracer allowed or not), logging an allowed tracer. The start,
+ * `score` and a refresh each call it once, before anything secret exists.
+ */
+export function hardenFromConfig(config: Config): void {
+  const traced = hardenProcess({
+    appCoreDumps: config.bool("CLOUDTASER_APP_CORE_DUMPS"),
+    allowTracer: config.bool("CLOUDTASER_ALLOW_TRACER"),
+  });
+  for (const w of traced) log("protect").warn(w);
+}
+
+/**
+ * Step 2, after {@link hardenFromConfig}: allocates the secret region as
  * the strict modes demand, logging what fell short.
  */
 export function protectedRegion(config: Config): SecretRegion {
-  const appCoreDumps = config.bool("CLOUDTASER_APP_CORE_DUMPS");
-  const allowTracer = config.bool("CLOUDTASER_ALLOW_TRACER");
-  for (const w of hardenProcess({ appCoreDumps, allowTracer })) {
-    log("protect").warn(w);
-  }
   const region = SecretRegion.create({
     requireMemfdSecret: config.bool("CLOUDTASER_REQUIRE_MEMFD_SECRET"),
     requireMlock: config.bool("CLOUDTASER_REQUIRE_MLOCK"),

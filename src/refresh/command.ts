@@ -11,8 +11,7 @@
  */
 import { REFRESH } from "../../ffi/constants.ts";
 import { parseConfig } from "../config/parse.ts";
-import { hardenProcess } from "../protect/harden.ts";
-import { enforcerState } from "../cli/start.ts";
+import { enforcerState, hardenFromConfig } from "../cli/start.ts";
 import { log, setupLogging } from "../log.ts";
 import type { Secrets } from "../sdk/open_secrets.ts";
 import { runDue } from "./due.ts";
@@ -95,11 +94,7 @@ export async function refreshCommand(args: string[]): Promise<number> {
   // Under a tracer it stops here (ProtectionMissingError, exit 3, no
   // report: the supervisor counts a failed refresh), unless
   // CLOUDTASER_ALLOW_TRACER says go on.
-  const traced = hardenProcess({
-    appCoreDumps: config.bool("CLOUDTASER_APP_CORE_DUMPS"),
-    allowTracer: config.bool("CLOUDTASER_ALLOW_TRACER"),
-  });
-  for (const w of traced) log("protect").warn(w);
+  hardenFromConfig(config);
   const token = mapRegionFd(fd["token-fd"]!);
   let app: Secrets | undefined;
   let report: Report;
