@@ -12,7 +12,7 @@
 import { REFRESH } from "../../ffi/constants.ts";
 import { parseConfig } from "../config/parse.ts";
 import { enforcerState, hardenFromConfig } from "../cli/start.ts";
-import { log, setupLogging } from "../log.ts";
+import { setupLogging } from "../log.ts";
 import type { Secrets } from "../sdk/open_secrets.ts";
 import { runDue } from "./due.ts";
 import {
