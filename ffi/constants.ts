@@ -72,6 +72,38 @@ export const SHIM_STEPS = [
 ] as const;
 
 /**
+ * Why an exchange of the shim's HTTP client failed (`ct_http_exchange`
+ * returns the negated index; C: `c/include/ct/http.h`; index 0: none).
+ */
+export const HTTP_FAILURES = [
+  "",
+  "resolve",
+  "connect",
+  "timeout",
+  "cancelled",
+  "tls_verify",
+  "tls_name",
+  "tls_refused",
+  "tls",
+  "closed",
+  "protocol",
+  "too_large",
+  "memory",
+  "setup",
+] as const;
+
+/** One of {@link HTTP_FAILURES}, without the empty index 0. */
+export type HttpFailure = Exclude<(typeof HTTP_FAILURES)[number], "">;
+
+/** `ct_http_new` flags and `ct_http_client_pair` results (ct/http.h). */
+export const HTTP = {
+  PLAIN: 1,
+  SKIP_VERIFY: 2,
+  /** `ct_http_client_pair` results, negated: index = what failed. */
+  PAIR: ["", "cert", "key", "mismatch"],
+} as const;
+
+/**
  * Exit codes before the app runs (README "Exit status"; C:
  * `c/include/ct/exit_codes.h`).
  */

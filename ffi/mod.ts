@@ -4,3 +4,4 @@ export * from "./syscall_error.ts";
 export { nativePath, withMemfd } from "./load.ts";
 export * from "./handover.ts";
 export * from "./sdk.ts";
+export * from "./http.ts";

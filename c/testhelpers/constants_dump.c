@@ -28,6 +28,7 @@
 #include "ct/delivery.h"
 #include "ct/errname.h"
 #include "ct/exit_codes.h"
+#include "ct/http.h"
 #include "ct/log_line.h"
 #include "ct/refresh.h"
 #include "ct/region_write.h"
@@ -93,6 +94,13 @@ static void shared_constants(void) {
 #define STEP(id, call) printf(",{\"value\":%d,\"call\":\"%s\"}", id, call);
   CT_SHIM_STEPS(STEP)
 #undef STEP
+  printf("],\"http\":{\"failures\":[{\"value\":%d,\"name\":\"\"}", CT_HTTP_OK);
+#define FAILURE(id, name) printf(",{\"value\":%d,\"name\":\"%s\"}", id, name);
+  CT_HTTP_FAILURES(FAILURE)
+#undef FAILURE
+  printf("],\"plain\":%u,\"skip_verify\":%u,\"pair\":[0,%d,%d,%d]}",
+         CT_HTTP_PLAIN, CT_HTTP_SKIP_VERIFY, CT_HTTP_PAIR_CERT, CT_HTTP_PAIR_KEY,
+         CT_HTTP_PAIR_MISMATCH);
   printf("],\"exit\":{");
 #define EXIT(id, code)                                                         \
   printf("%s\"%s\":%d", sep(&first), #id + sizeof "CT_EXIT_" - 1, code);

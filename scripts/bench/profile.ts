@@ -1,6 +1,6 @@
 /**
  * Where the wrapper's start-up time goes: runs profile_child.ts (the real
- * wrapper `main()` with stamps and timed fetches) under ct-bench-launch, and
+ * wrapper `main()` with stamps and timed requests) under ct-bench-launch, and
  * tls_probe.ts for the handshake's share of the first request. Medians of
  * each phase, ms.
  */
@@ -252,8 +252,8 @@ export async function profileWrapper(
       },
       {
         phase: "login (TCP + TLS handshake + cert login)",
-        what: "first request; waits for the warm-up's RNG seeding if it " +
-          "still runs",
+        what: "first request: TCP connect, TLS handshake (OpenSSL in the " +
+          "shim), POST auth/cert/login",
         ms: med("login"),
         cpuMs: cpu("login"),
       },

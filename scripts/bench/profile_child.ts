@@ -1,6 +1,7 @@
 /**
  * The wrapper, instrumented from outside: the same start as src/main.ts
- * (startEarly, then `main()`), loaded after a first stamp, with `fetch` timed. Writes
+ * (startEarly, then `main()`), loaded after a first stamp, with each request
+ * (the shim's HttpClient.exchange) timed. Writes
  * `{"bench":...}` JSON lines to stderr beside the wrapper's own log, each
  * with the process's CPU time so far (`cpu`, ms, every thread); the
  * hand-over then execs the supervisor as usual. Run by profile.ts only.
@@ -28,15 +29,18 @@ startEarly();
 mark("ffi");
 const { main } = await import("../../src/cli/main.ts");
 mark("modules");
-const realFetch = globalThis.fetch;
-globalThis.fetch = async (input, init) => {
+const { HttpClient } = await import("../../ffi/http.ts");
+const exchange = HttpClient.prototype.exchange;
+HttpClient.prototype.exchange = async function (request, timeoutMs) {
   const start = now();
   const cpuStart = cpu();
+  // The request line only (method and path): the token comes later.
+  const eol = request.indexOf(13);
+  const path = new TextDecoder().decode(request.subarray(0, eol)).split(" ")[1];
   try {
-    return await realFetch(input, init);
+    return await exchange.call(this, request, timeoutMs);
   } finally {
-    const url = input instanceof Request ? input.url : String(input);
-    mark("fetch", { start, cpuStart, path: new URL(url).pathname });
+    mark("fetch", { start, cpuStart, path });
   }
 };
 Deno.exit(await main(Deno.args));

@@ -1,26 +1,16 @@
 /**
  * Turns a transport exception into a {@link VaultError} with advice, and says
- * whether it is worth retrying. Deno's fetch puts rustls' reason in
- * `cause.message`; node:https gives OpenSSL-style codes.
+ * whether it is worth retrying. The shim's HTTP client says why an exchange
+ * failed as a code (ffi/constants.ts HTTP_FAILURES); its detail text is
+ * OpenSSL's or the errno's, shown as is.
  */
+import { HttpError } from "../../ffi/http.ts";
 import { VaultError } from "./errors.ts";
 
 /** The error and whether another attempt could succeed. */
 export interface Failure {
   error: VaultError;
   retryable: boolean;
-}
-
-function describe(e: unknown): string {
-  const parts: string[] = [];
-  let cur: unknown = e;
-  for (let i = 0; cur && i < 4; i++) {
-    const err = cur as { message?: string; code?: string; cause?: unknown };
-    if (err.code) parts.push(err.code);
-    if (err.message) parts.push(err.message);
-    cur = err.cause;
-  }
-  return parts.join(": ");
 }
 
 /**
@@ -31,59 +21,73 @@ export function classifyFailure(
   addr: string,
   serverName: string | undefined,
 ): Failure {
-  const text = describe(e);
-  const tls = (why: string) => ({
-    error: new VaultError("tls", `TLS with ${addr} failed: ${why}`),
+  if (e instanceof VaultError) return { error: e, retryable: false };
+  const failure = e instanceof HttpError ? e.failure : "connect";
+  const detail = e instanceof HttpError ? e.detail : String(e);
+  const final = (kind: VaultError["kind"], message: string) => ({
+    error: new VaultError(kind, message),
     retryable: false,
   });
-  if (
-    /UnknownIssuer|UNABLE_TO_VERIFY|SELF_SIGNED|unable to get (local )?issuer/i
-      .test(text)
-  ) {
-    return tls(
-      "the server certificate is not signed by a CA in VAULT_CACERT or " +
-        "VAULT_CAPATH (check that they hold the CA that signed Vault's " +
-        "certificate)",
-    );
+  const tls = (why: string) => final("tls", `TLS with ${addr} failed: ${why}`);
+  switch (failure) {
+    case "tls_verify":
+      if (/issuer|self.signed|verify the first/i.test(detail)) {
+        return tls(
+          "the server certificate is not signed by a CA in VAULT_CACERT or " +
+            "VAULT_CAPATH (check that they hold the CA that signed Vault's " +
+            `certificate): ${detail}`,
+        );
+      }
+      return tls(`certificate problem: ${detail}`);
+    case "tls_name": {
+      const name = serverName ?? new URL(addr).hostname;
+      return tls(
+        `the server certificate is not valid for ${JSON.stringify(name)} ` +
+          "(check VAULT_ADDR, or set VAULT_TLS_SERVER_NAME to a name in the " +
+          "certificate)",
+      );
+    }
+    case "tls_refused":
+      return tls(
+        "the server rejected the TLS handshake, usually the client " +
+          "certificate (check VAULT_CLIENT_CERT and VAULT_CLIENT_KEY against " +
+          `the server's client CA): ${detail}`,
+      );
+    case "tls":
+      if (/wrong version number|packet length too long/i.test(detail)) {
+        return tls(
+          "the server does not answer TLS (is it plain HTTP? then VAULT_ADDR " +
+            `is http://...): ${detail}`,
+        );
+      }
+      // No certificate named: an overloaded server resets handshakes too
+      // (seen with 200 wrappers at once), so this one is worth another try.
+      return {
+        error: new VaultError(
+          "tls",
+          `TLS handshake with ${addr} failed: ${detail}`,
+        ),
+        retryable: true,
+      };
+    case "protocol":
+      return final(
+        "bad_response",
+        `${addr} answered with something that is not HTTP/1.x (${detail}); ` +
+          "is VAULT_ADDR a Vault server, and https:// where it serves TLS?",
+      );
+    case "too_large":
+      return final("bad_response", `${addr}: ${detail}`);
+    case "memory":
+    case "setup":
+      return final("connection", `talking to ${addr}: ${detail}`);
+    default: // resolve, connect, closed, timeout, cancelled
+      return {
+        error: new VaultError(
+          "connection",
+          `cannot reach ${addr}: ${detail} (check VAULT_ADDR and that the ` +
+            "server is running and reachable)",
+        ),
+        retryable: true,
+      };
   }
-  if (/NotValidForName|ALTNAME|does not match certificate/i.test(text)) {
-    const name = serverName ?? new URL(addr).hostname;
-    return tls(
-      `the server certificate is not valid for ${JSON.stringify(name)} ` +
-        "(check VAULT_ADDR, or set VAULT_TLS_SERVER_NAME to a name in the " +
-        "certificate)",
-    );
-  }
-  if (
-    /BadCertificate|CertificateRequired|UnknownCA|bad certificate|certificate required|unknown ca/i
-      .test(text)
-  ) {
-    return tls(
-      "the server rejected the TLS handshake, usually the client " +
-        "certificate (check VAULT_CLIENT_CERT and VAULT_CLIENT_KEY against " +
-        `the server's client CA): ${text.slice(0, 200)}`,
-    );
-  }
-  if (/certificate|InvalidCertificate|CERT_/i.test(text)) {
-    return tls(`certificate problem: ${text.slice(0, 200)}`);
-  }
-  if (/alert|handshake/i.test(text)) {
-    // No certificate named: an overloaded server resets handshakes too (seen
-    // with 200 wrappers at once), so this one is worth another attempt.
-    return {
-      error: new VaultError(
-        "tls",
-        `TLS handshake with ${addr} failed: ${text.slice(0, 200)}`,
-      ),
-      retryable: true,
-    };
-  }
-  return {
-    error: new VaultError(
-      "connection",
-      `cannot reach ${addr}: ${text.slice(0, 200)} (check VAULT_ADDR and ` +
-        "that the server is running and reachable)",
-    ),
-    retryable: true,
-  };
 }

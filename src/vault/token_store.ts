@@ -10,17 +10,16 @@ import {
 } from "./json_bytes/mod.ts";
 
 const KEY = "VAULT_TOKEN";
-const dec = new TextDecoder();
 
 /**
- * Holds one token. `header()` is the only place it becomes a string.
+ * Holds one token, as bytes in a SecretRegion only.
  *
  * @example
  * ```ts
  * const store = new TokenStore();
  * store.setFromJson(loginBody, tokenSpan);
  * loginBody.fill(0);
- * headers["X-Vault-Token"] = store.header()!;
+ * await transport.send({ ...request, token: store.bytes() });
  * store.wipe();
  * ```
  */
@@ -68,14 +67,12 @@ export class TokenStore {
   }
 
   /**
-   * The token as a string for one request's `X-Vault-Token` header. This is
-   * the one place the token becomes a JS string: fetch takes header values
-   * only as strings. The caller drops it as soon as the request is sent and
-   * keeps no reference, so it is unreachable garbage thereafter.
+   * The token's bytes for one request's `X-Vault-Token` header: a view of
+   * the region (the transport copies it into the request it wipes), never a
+   * JS string. Valid until the next store or {@link wipe}.
    */
-  header(): string | undefined {
-    const v = this.#region?.value(KEY);
-    return v ? dec.decode(v) : undefined;
+  bytes(): Uint8Array | undefined {
+    return this.#region?.value(KEY);
   }
 
   /**

@@ -1,30 +1,37 @@
 /**
- * One HTTP exchange with the server, body as bytes. Two implementations:
- * `fetch` through one `Deno.createHttpClient` (one HTTP/1.1 connection,
- * one request at a time: fetch_transport.ts says why) and
- * `node:https`, used only for what `Deno.createHttpClient` cannot do
- * (VAULT_TLS_SERVER_NAME other than the URL host, VAULT_SKIP_VERIFY).
+ * One HTTP exchange with the server, body as bytes. The implementation is
+ * native_transport.ts (HTTP/1.1 over OpenSSL in the shim, one connection,
+ * one request at a time).
  */
 
-/** A request; `body` is zeroed by the caller after `send` settles. */
+/** A request; the caller wipes `body` after `send` settles. */
 export interface TransportRequest {
   method: "GET" | "POST" | "PUT" | "LIST";
   url: URL;
+  /** Headers that are not secret (never the token: {@link token}). */
   headers: Record<string, string>;
+  /**
+   * Sent as `X-Vault-Token`: a view of the token's region, copied into the
+   * request buffer the transport wipes; the token is never a JS string.
+   */
+  token?: Uint8Array;
   body?: Uint8Array;
+  /** Aborting it cancels the exchange in flight. */
   signal: AbortSignal;
+  /** The exchange's own deadline (the client's VAULT_CLIENT_TIMEOUT left). */
+  timeoutMs: number;
 }
 
 /** A response; the caller zeroes `body` when done with it. */
 export interface TransportResponse {
   status: number;
-  headers: Headers;
+  /** The Retry-After header, when the server sent one. */
+  retryAfter: string | null;
   body: Uint8Array;
 }
 
-/** Sends requests; `close()` releases the connection(s). */
+/** Sends requests; `close()` releases the connection. */
 export interface Transport {
-  readonly kind: "fetch" | "node-https";
   send(req: TransportRequest): Promise<TransportResponse>;
   close(): void;
 }

@@ -7,7 +7,6 @@
 import type { Config } from "../config/parse.ts";
 import { log } from "../log.ts";
 import { classifyFailure } from "./classify_failure.ts";
-import { createTransport } from "./create_transport.ts";
 import { VaultError } from "./errors.ts";
 import {
   decodeString,
@@ -31,6 +30,7 @@ import {
 } from "./retry_policy.ts";
 import { loginError, readError, statusError } from "./status_errors.ts";
 import { after } from "../timers.ts";
+import { nativeTransport } from "./native_transport.ts";
 import { tlsSettings } from "./tls_settings.ts";
 import { TokenStore } from "./token_store.ts";
 import type { Transport, TransportResponse } from "./transport.ts";
@@ -211,7 +211,7 @@ export class VaultClient {
     this.#signal = opts.signal
       ? AbortSignal.any([this.#deadline, opts.signal])
       : this.#deadline;
-    this.#transport = createTransport(tls);
+    this.#transport = nativeTransport(new URL(this.#origin), tls);
   }
 
   /**
@@ -578,11 +578,8 @@ export class VaultClient {
     const url = new URL(`${this.#origin}/v1/${apiPath}`);
     for (let attempt = 0;; attempt++) {
       if (this.#signal.aborted) throw this.#timeout(sent);
-      // The header map is built per attempt and dropped with it: the token
-      // string lives only while this request is in flight.
       const headers: Record<string, string> = {};
       if (this.#namespace) headers["X-Vault-Namespace"] = this.#namespace;
-      if (sent.token) headers["X-Vault-Token"] = this.#token.header() ?? "";
       if (sent.body) headers["Content-Type"] = "application/json";
       this.#requests++;
       let res: TransportResponse;
@@ -591,8 +588,10 @@ export class VaultClient {
           method,
           url,
           headers,
+          token: sent.token ? this.#token.bytes() : undefined,
           body: sent.body,
           signal: this.#signal,
+          timeoutMs: this.#deadlineAt - Date.now(),
         });
       } catch (e) {
         if (this.#signal.aborted) throw this.#timeout(sent);
@@ -612,7 +611,7 @@ export class VaultClient {
         continue;
       }
       if (isRetryableStatus(res.status) && attempt < this.#maxRetries) {
-        const retryAfter = res.headers.get("retry-after");
+        const retryAfter = res.retryAfter;
         const delay = retryDelayMs(attempt, retryAfter);
         const left = this.#deadlineAt - Date.now();
         if (delay >= left) {

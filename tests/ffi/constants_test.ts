@@ -19,6 +19,8 @@ import {
   DELIVERIES,
   ERRNO_NAMES,
   EXIT,
+  HTTP,
+  HTTP_FAILURES,
   MADV,
   MAP,
   O_CLOEXEC,
@@ -60,6 +62,12 @@ interface Dump {
   deliveries: string[];
   signals: { name: string; number: number }[];
   shim_steps: { value: number; call: string }[];
+  http: {
+    failures: { value: number; name: string }[];
+    plain: number;
+    skip_verify: number;
+    pair: number[];
+  };
   exit: Record<string, number>;
   errnos: Record<string, string>;
   errname: Record<string, string>;
@@ -187,6 +195,17 @@ Deno.test("deliveries, forwarded signals and shim steps: ffi/constants.ts matche
     SHIM_STEPS.map((_, i) => i),
   );
   assert.deepEqual(C.shim_steps.map((s) => s.call), [...SHIM_STEPS]);
+});
+
+Deno.test("HTTP client failures and flags: ffi/constants.ts matches c/include/ct/http.h", () => {
+  assert.deepEqual(
+    C.http.failures.map((f) => f.value),
+    HTTP_FAILURES.map((_, i) => i),
+  );
+  assert.deepEqual(C.http.failures.map((f) => f.name), [...HTTP_FAILURES]);
+  assert.equal(C.http.plain, HTTP.PLAIN);
+  assert.equal(C.http.skip_verify, HTTP.SKIP_VERIFY);
+  assert.deepEqual(C.http.pair, HTTP.PAIR.map((_, i) => i));
 });
 
 Deno.test("exit codes and errno names: ffi/constants.ts matches c/include/ct", () => {

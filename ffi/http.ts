@@ -1,0 +1,184 @@
+/**
+ * Typed bindings to `c/shim/http.c`: HTTP/1.1 over OpenSSL inside the shim
+ * (the file says why not `fetch`). src/vault/native_transport.ts is the one
+ * user.
+ */
+import { HTTP, HTTP_FAILURES, type HttpFailure } from "./constants.ts";
+import { openNative } from "./load.ts";
+
+const symbols = {
+  ct_http_new: { parameters: ["u32", "buffer"], result: "i32" },
+  ct_http_ca: { parameters: ["u64", "buffer", "u64"], result: "i32" },
+  ct_http_client_pair: {
+    parameters: ["u64", "buffer", "u64", "buffer", "u64"],
+    result: "i32",
+  },
+  ct_http_target: {
+    parameters: ["u64", "buffer", "buffer", "buffer"],
+    result: "i32",
+  },
+  // On one of Deno's blocking threads: the event loop (timers, signals,
+  // the abort that cancels it) goes on while a request is in flight.
+  ct_http_exchange: {
+    parameters: ["u64", "buffer", "u64", "u32"],
+    result: "i32",
+    nonblocking: true,
+  },
+  ct_http_body_len: { parameters: ["u64"], result: "u64" },
+  ct_http_body: { parameters: ["u64", "buffer", "u64"], result: "i32" },
+  ct_http_text: { parameters: ["u64", "u32", "buffer", "u64"], result: "i32" },
+  ct_http_cancel: { parameters: ["u64"], result: "i32" },
+  ct_http_free: { parameters: ["u64"], result: "void" },
+} as const;
+
+let lib: Deno.DynamicLibrary<typeof symbols> | undefined;
+function sym() {
+  lib ??= openNative("libcloudtaser_shim.so", symbols);
+  return lib.symbols;
+}
+
+/** A failed exchange or set-up: `failure` says why, `detail` the rest. */
+export class HttpError extends Error {
+  constructor(readonly failure: HttpFailure, readonly detail: string) {
+    super(detail ? `${failure}: ${detail}` : failure);
+    this.name = "HttpError";
+  }
+}
+
+/** What `clientPair` found wrong (ct/http.h CT_HTTP_PAIR_*). */
+export type PairProblem = "cert" | "key" | "mismatch";
+
+/** A refused client certificate or key. */
+export class PairError extends Error {
+  constructor(readonly problem: PairProblem, readonly detail: string) {
+    super(`${problem}: ${detail}`);
+    this.name = "PairError";
+  }
+}
+
+/** An answer; the caller wipes `body`. */
+export interface HttpAnswer {
+  status: number;
+  body: Uint8Array;
+  retryAfter: string | null;
+}
+
+const enc = new TextEncoder();
+const cstr = (s: string) => enc.encode(s + "\0");
+
+/**
+ * One client: its TLS settings and at most one connection, one exchange at
+ * a time (the caller serializes).
+ *
+ * @example
+ * ```ts
+ * const c = HttpClient.create({ plain: false, skipVerify: false });
+ * c.addCa(caPem);
+ * c.target("127.0.0.1", "8200", "127.0.0.1");
+ * const a = await c.exchange(requestBytes, 30_000);
+ * a.body.fill(0);
+ * c.close();
+ * ```
+ */
+export class HttpClient {
+  #h: bigint;
+  #inFlight: Promise<unknown> | undefined;
+  #closed = false;
+
+  private constructor(h: bigint) {
+    this.#h = h;
+  }
+
+  /** A client for http:// (`plain`) or https://. */
+  static create(opts: { plain: boolean; skipVerify: boolean }): HttpClient {
+    const out = new BigUint64Array(1);
+    const flags = (opts.plain ? HTTP.PLAIN : 0) |
+      (opts.skipVerify ? HTTP.SKIP_VERIFY : 0);
+    const r = sym().ct_http_new(flags, out);
+    if (r < 0) {
+      throw new HttpError(
+        HTTP_FAILURES[-r] as HttpFailure,
+        "creating the HTTP client (the shim's zeroing allocator is not " +
+          "installed, or out of memory)",
+      );
+    }
+    return new HttpClient(out[0]);
+  }
+
+  #text(what: 0 | 1): string {
+    const buf = new Uint8Array(512);
+    const n = sym().ct_http_text(this.#h, what, buf, BigInt(buf.length));
+    return new TextDecoder().decode(buf.subarray(0, n));
+  }
+
+  /** Trusts the certificates in `pem`; returns how many. */
+  addCa(pem: Uint8Array): number {
+    const r = sym().ct_http_ca(this.#h, pem, BigInt(pem.length));
+    if (r < 0) throw new HttpError("setup", this.#text(0));
+    return r;
+  }
+
+  /** The client certificate (with its chain) and its key, both PEM. */
+  clientPair(cert: Uint8Array, key: Uint8Array): void {
+    const r = sym().ct_http_client_pair(
+      this.#h,
+      cert,
+      BigInt(cert.length),
+      key,
+      BigInt(key.length),
+    );
+    if (r < 0) throw new PairError(HTTP.PAIR[-r] as PairProblem, this.#text(0));
+  }
+
+  /** Where to connect, and the name the server certificate must have. */
+  target(host: string, port: string, name: string): void {
+    const r = sym().ct_http_target(this.#h, cstr(host), cstr(port), cstr(name));
+    if (r < 0) throw new HttpError("setup", this.#text(0));
+  }
+
+  /**
+   * Sends `request` (a whole HTTP/1.1 request, left intact for the caller
+   * to wipe once this settles) and reads the answer, within `timeoutMs`.
+   */
+  async exchange(request: Uint8Array, timeoutMs: number): Promise<HttpAnswer> {
+    if (this.#closed) throw new HttpError("cancelled", "the client is closed");
+    const ms = Math.max(1, Math.min(Math.ceil(timeoutMs), 0x7fffffff));
+    const call = sym().ct_http_exchange(
+      this.#h,
+      request,
+      BigInt(request.length),
+      ms,
+    );
+    this.#inFlight = call;
+    const r = await call.finally(() => this.#inFlight = undefined);
+    if (r < 0) {
+      throw new HttpError(HTTP_FAILURES[-r] as HttpFailure, this.#text(0));
+    }
+    const body = new Uint8Array(Number(sym().ct_http_body_len(this.#h)));
+    sym().ct_http_body(this.#h, body, BigInt(body.length));
+    const retryAfter = this.#text(1);
+    return { status: r, body, retryAfter: retryAfter || null };
+  }
+
+  /** Wakes an exchange in flight: it fails with `cancelled`. */
+  cancel(): void {
+    if (!this.#closed) sym().ct_http_cancel(this.#h);
+  }
+
+  /**
+   * Closes the connection and frees the client (after an exchange in
+   * flight, which is cancelled, has returned). Idempotent.
+   */
+  close(): void {
+    if (this.#closed) return;
+    const h = this.#h;
+    const free = () => sym().ct_http_free(h);
+    if (this.#inFlight) {
+      sym().ct_http_cancel(h);
+      this.#inFlight.then(free, free);
+    } else {
+      free();
+    }
+    this.#closed = true;
+  }
+}

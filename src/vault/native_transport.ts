@@ -1,0 +1,166 @@
+/**
+ * The transport: HTTP/1.1 over OpenSSL in the shim (c/shim/http.c says why
+ * not Deno's fetch: 30-40 ms of CPU per process in AWS-LC's seeding, and
+ * freed copies of answers on the heap). One kept-alive TCP+TLS connection,
+ * one request at a time, `TCP_NODELAY` on: each request is one write
+ * answered in full before the next, so nothing small waits for the
+ * server's delayed ACK (docs/startup-profile.md).
+ */
+import { HttpClient, PairError } from "../../ffi/http.ts";
+import { log } from "../log.ts";
+import { VaultError } from "./errors.ts";
+import type { PemFile, TlsSettings } from "./tls_settings.ts";
+import type {
+  Transport,
+  TransportRequest,
+  TransportResponse,
+} from "./transport.ts";
+
+const enc = new TextEncoder();
+
+/** Loads the CAs and the client pair; wrong PEM is a `config` error. */
+function setUpTls(client: HttpClient, tls: TlsSettings): void {
+  for (const ca of tls.cas) {
+    try {
+      client.addCa(ca.pem);
+    } catch (e) {
+      throw new VaultError(
+        "config",
+        `${ca.source} holds a certificate that cannot be parsed (${
+          (e as Error).message
+        })`,
+      );
+    }
+  }
+  if (!tls.cert || !tls.key) return;
+  try {
+    client.clientPair(tls.cert.pem, tls.key.pem);
+  } catch (e) {
+    if (!(e instanceof PairError)) throw e;
+    throw new VaultError("config", pairMessage(e, tls.cert, tls.key));
+  }
+}
+
+function pairMessage(e: PairError, cert: PemFile, key: PemFile): string {
+  switch (e.problem) {
+    case "cert":
+      return `${cert.source} holds no certificate that can be parsed ` +
+        `(${e.detail})`;
+    case "key":
+      return `${key.source} holds no private key that can be parsed ` +
+        `(${e.detail})`;
+    case "mismatch":
+      return `${cert.source} and ${key.source} do not match: the key is not ` +
+        "the certificate's private key";
+  }
+}
+
+/** Refuses header text that would end the line (header injection). */
+function line(name: string, value: string): string {
+  if (/[\r\n\0]/.test(value)) {
+    throw new VaultError(
+      "config",
+      `the ${name} header would hold a line break or NUL`,
+    );
+  }
+  return `${name}: ${value}\r\n`;
+}
+
+/**
+ * The request as one buffer (the caller wipes it): request line, headers,
+ * the token's bytes, the body.
+ */
+export function requestBytes(req: TransportRequest, host: string): Uint8Array {
+  let head = `${req.method} ${req.url.pathname}${req.url.search} HTTP/1.1\r\n` +
+    line("Host", host);
+  for (const [k, v] of Object.entries(req.headers)) head += line(k, v);
+  if (req.body || req.method === "POST" || req.method === "PUT") {
+    head += `Content-Length: ${req.body?.length ?? 0}\r\n`;
+  }
+  const token = req.token;
+  if (token) {
+    // A token is printable ASCII; anything else would break the request.
+    if (token.length === 0 || token.some((b) => b < 0x21 || b > 0x7e)) {
+      throw new VaultError(
+        "bad_response",
+        "the Vault token holds a byte that cannot be sent in a header",
+      );
+    }
+    head += "X-Vault-Token: ";
+  }
+  const pre = enc.encode(head);
+  const post = enc.encode(token ? "\r\n\r\n" : "\r\n");
+  const out = new Uint8Array(
+    pre.length + (token?.length ?? 0) + post.length + (req.body?.length ?? 0),
+  );
+  let at = 0;
+  for (const part of [pre, token, post, req.body]) {
+    if (!part) continue;
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
+
+/**
+ * A transport to `origin` (VAULT_ADDR) with `tls`; wipes `tls.key` once
+ * OpenSSL has it. VAULT_SKIP_VERIFY warns at `warning` level every time.
+ *
+ * @example
+ * ```ts
+ * const t = nativeTransport(new URL(addr), tlsSettings(config));
+ * const res = await t.send({ method: "GET", url, headers: {}, signal, timeoutMs: 5000 });
+ * res.body.fill(0);
+ * t.close();
+ * ```
+ */
+export function nativeTransport(origin: URL, tls: TlsSettings): Transport {
+  const plain = origin.protocol === "http:";
+  if (tls.skipVerify && !plain) {
+    log("vault").warn(
+      "VAULT_SKIP_VERIFY is set: the server certificate is NOT verified, so " +
+        "anyone between this pod and Vault can read the token and every " +
+        "secret; the protection score is reduced",
+    );
+  }
+  const client = HttpClient.create({ plain, skipVerify: tls.skipVerify });
+  try {
+    if (!plain) setUpTls(client, tls);
+    const host = origin.hostname.replace(/^\[|\]$/g, "");
+    const port = origin.port || (plain ? "80" : "443");
+    client.target(host, port, tls.serverName ?? host);
+  } catch (e) {
+    client.close();
+    throw e;
+  } finally {
+    tls.key?.pem.fill(0);
+  }
+
+  async function exchange(req: TransportRequest): Promise<TransportResponse> {
+    // Aborted while it waited for its turn: never sent.
+    req.signal.throwIfAborted();
+    const bytes = requestBytes(req, origin.host);
+    const cancel = () => client.cancel();
+    req.signal.addEventListener("abort", cancel, { once: true });
+    try {
+      const a = await client.exchange(bytes, req.timeoutMs);
+      return { status: a.status, retryAfter: a.retryAfter, body: a.body };
+    } finally {
+      req.signal.removeEventListener("abort", cancel);
+      bytes.fill(0);
+    }
+  }
+  // The request in flight (or the last one), settled either way: the next
+  // one starts when it is done.
+  let last: Promise<unknown> = Promise.resolve();
+  return {
+    send(req: TransportRequest): Promise<TransportResponse> {
+      const turn = last.then(() => exchange(req));
+      last = turn.catch(() => {});
+      return turn;
+    },
+    close() {
+      client.close();
+    },
+  };
+}
