@@ -12,6 +12,7 @@ OPENBAO_VERSION=2.7.2
 # refuses this host's hybrid cgroups; rootful podman needs no uidmap or slirp).
 APT_PACKAGES=(
   build-essential pkg-config openssl ca-certificates util-linux procps
+  libssl-dev # OpenSSL's static libraries, linked into the shim (c/shim/http.c)
   clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
   strace gdb musl-tools
   linux-perf # perf trace: syscall windows of a process that refuses ptrace
