@@ -101,7 +101,7 @@ static void shared_constants(void) {
   printf("],\"plain\":%u,\"skip_verify\":%u,\"pair\":[0,%d,%d,%d]}",
          CT_HTTP_PLAIN, CT_HTTP_SKIP_VERIFY, CT_HTTP_PAIR_CERT, CT_HTTP_PAIR_KEY,
          CT_HTTP_PAIR_MISMATCH);
-  printf("],\"exit\":{");
+  printf(",\"exit\":{");
 #define EXIT(id, code)                                                         \
   printf("%s\"%s\":%d", sep(&first), #id + sizeof "CT_EXIT_" - 1, code);
   CT_EXIT_CODES(EXIT)
