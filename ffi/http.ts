@@ -20,7 +20,16 @@ const symbols = {
   // On one of Deno's blocking threads: the event loop (timers, signals,
   // the abort that cancels it) goes on while a request is in flight.
   ct_http_exchange: {
-    parameters: ["u64", "buffer", "u64", "u32"],
+    parameters: [
+      "u64",
+      "buffer",
+      "u64",
+      "buffer",
+      "u64",
+      "buffer",
+      "u64",
+      "u32",
+    ],
     result: "i32",
     nonblocking: true,
   },
@@ -56,6 +65,13 @@ export class PairError extends Error {
   }
 }
 
+/** A request in three parts (see {@link HttpClient.exchange}). */
+export interface HttpRequest {
+  head: Uint8Array;
+  token?: Uint8Array;
+  tail: Uint8Array;
+}
+
 /** An answer; the caller wipes `body`. */
 export interface HttpAnswer {
   status: number;
@@ -75,7 +91,7 @@ const cstr = (s: string) => enc.encode(s + "\0");
  * const c = HttpClient.create({ plain: false, skipVerify: false });
  * c.addCa(caPem);
  * c.target("127.0.0.1", "8200", "127.0.0.1");
- * const a = await c.exchange(requestBytes, 30_000);
+ * const a = await c.exchange({ head, tail }, 30_000);
  * a.body.fill(0);
  * c.close();
  * ```
@@ -137,16 +153,25 @@ export class HttpClient {
   }
 
   /**
-   * Sends `request` (a whole HTTP/1.1 request, left intact for the caller
-   * to wipe once this settles) and reads the answer, within `timeoutMs`.
+   * Sends a request and reads the answer, within `timeoutMs`: `request.head`
+   * (request line and headers, ending in `X-Vault-Token: ` when there is a
+   * token), `request.token` (read in place: a view of the token's region)
+   * and `request.tail` (the headers' end and the body). The shim joins them
+   * only once the connection is up and wipes the join after the write
+   * (c/shim/http.c); the caller wipes `tail` once this settles.
    */
-  async exchange(request: Uint8Array, timeoutMs: number): Promise<HttpAnswer> {
+  async exchange(request: HttpRequest, timeoutMs: number): Promise<HttpAnswer> {
     if (this.#closed) throw new HttpError("cancelled", "the client is closed");
     const ms = Math.max(1, Math.min(Math.ceil(timeoutMs), 0x7fffffff));
+    const { head, token, tail } = request;
     const call = sym().ct_http_exchange(
       this.#h,
-      request,
-      BigInt(request.length),
+      head,
+      BigInt(head.length),
+      token ?? null,
+      BigInt(token?.length ?? 0),
+      tail,
+      BigInt(tail.length),
       ms,
     );
     this.#inFlight = call;

@@ -678,14 +678,23 @@ static void drop_body(struct ct_http *h) {
   h->body_len = 0;
 }
 
-// Sends `req` (a whole HTTP/1.1 request) and reads the answer, within
-// timeout_ms. Returns the status (100-599) or -CT_HTTP_*. The request bytes
-// are the caller's to wipe; the body waits in the client for ct_http_body.
-EXPORT int ct_http_exchange(uint64_t hp, const uint8_t *req, uint64_t len,
+// Sends a request and reads the answer, within timeout_ms: `head` (request
+// line and headers, ending in "X-Vault-Token: " when there is a token), the
+// token's bytes, read where they live (the token's memfd_secret region), and
+// `tail` (the end of the headers and the body). The three are put together
+// only once the connection is up, in a buffer wiped right after the write:
+// an exchange stuck in connect or the handshake holds no token outside its
+// region. Returns the status (100-599) or -CT_HTTP_*; the body waits in the
+// client for ct_http_body.
+EXPORT int ct_http_exchange(uint64_t hp, const uint8_t *head, uint64_t head_len,
+                            const uint8_t *token, uint64_t token_len,
+                            const uint8_t *tail, uint64_t tail_len,
                             uint32_t timeout_ms) {
   struct ct_http *h = handle(hp);
   drop_body(h);
   h->err[0] = 0;
+  if (!token) token_len = 0;
+  size_t len = head_len + token_len + tail_len;
   int64_t deadline = now_ms() + timeout_ms;
   for (int attempt = 0;; attempt++) {
     int reused = h->fd >= 0;
@@ -693,8 +702,15 @@ EXPORT int ct_http_exchange(uint64_t hp, const uint8_t *req, uint64_t len,
       int r = open_conn(h, deadline);
       if (r < 0) return r;
     }
+    uint8_t *req = malloc(len ? len : 1);
+    if (!req) return fail(h, CT_HTTP_MEMORY, "out of memory");
+    memcpy(req, head, head_len);
+    if (token_len) memcpy(req + head_len, token, token_len);
+    memcpy(req + head_len + token_len, tail, tail_len);
     int got_any = 0;
     int r = send_all(h, req, len, deadline);
+    explicit_bzero(req, len);
+    free(req);
     if (r == 0) r = read_answer(h, deadline, &got_any);
     if (h->in) explicit_bzero(h->in, h->in_len);
     h->in_len = 0;

@@ -35,8 +35,9 @@ HttpClient.prototype.exchange = async function (request, timeoutMs) {
   const start = now();
   const cpuStart = cpu();
   // The request line only (method and path): the token comes later.
-  const eol = request.indexOf(13);
-  const path = new TextDecoder().decode(request.subarray(0, eol)).split(" ")[1];
+  const eol = request.head.indexOf(13);
+  const path = new TextDecoder().decode(request.head.subarray(0, eol))
+    .split(" ")[1];
   try {
     return await exchange.call(this, request, timeoutMs);
   } finally {

@@ -6,7 +6,7 @@
  * answered in full before the next, so nothing small waits for the
  * server's delayed ACK (docs/startup-profile.md).
  */
-import { HttpClient, PairError } from "../../ffi/http.ts";
+import { HttpClient, type HttpRequest, PairError } from "../../ffi/http.ts";
 import { log } from "../log.ts";
 import { VaultError } from "./errors.ts";
 import type { PemFile, TlsSettings } from "./tls_settings.ts";
@@ -67,10 +67,12 @@ function line(name: string, value: string): string {
 }
 
 /**
- * The request as one buffer (the caller wipes it): request line, headers,
- * the token's bytes, the body.
+ * The request in the shim's three parts: the head (request line, headers,
+ * `X-Vault-Token: ` when there is a token), the token's bytes where they
+ * live (never copied here), the tail (end of headers, body; the caller
+ * wipes it).
  */
-export function requestBytes(req: TransportRequest, host: string): Uint8Array {
+export function requestParts(req: TransportRequest, host: string): HttpRequest {
   let head = `${req.method} ${req.url.pathname}${req.url.search} HTTP/1.1\r\n` +
     line("Host", host);
   for (const [k, v] of Object.entries(req.headers)) head += line(k, v);
@@ -88,18 +90,11 @@ export function requestBytes(req: TransportRequest, host: string): Uint8Array {
     }
     head += "X-Vault-Token: ";
   }
-  const pre = enc.encode(head);
-  const post = enc.encode(token ? "\r\n\r\n" : "\r\n");
-  const out = new Uint8Array(
-    pre.length + (token?.length ?? 0) + post.length + (req.body?.length ?? 0),
-  );
-  let at = 0;
-  for (const part of [pre, token, post, req.body]) {
-    if (!part) continue;
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
+  const end = enc.encode(token ? "\r\n\r\n" : "\r\n");
+  const tail = new Uint8Array(end.length + (req.body?.length ?? 0));
+  tail.set(end);
+  if (req.body) tail.set(req.body, end.length);
+  return { head: enc.encode(head), token, tail };
 }
 
 /**
@@ -139,15 +134,15 @@ export function nativeTransport(origin: URL, tls: TlsSettings): Transport {
   async function exchange(req: TransportRequest): Promise<TransportResponse> {
     // Aborted while it waited for its turn: never sent.
     req.signal.throwIfAborted();
-    const bytes = requestBytes(req, origin.host);
+    const parts = requestParts(req, origin.host);
     const cancel = () => client.cancel();
     req.signal.addEventListener("abort", cancel, { once: true });
     try {
-      const a = await client.exchange(bytes, req.timeoutMs);
+      const a = await client.exchange(parts, req.timeoutMs);
       return { status: a.status, retryAfter: a.retryAfter, body: a.body };
     } finally {
       req.signal.removeEventListener("abort", cancel);
-      bytes.fill(0);
+      parts.tail.fill(0);
     }
   }
   // The request in flight (or the last one), settled either way: the next

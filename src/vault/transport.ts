@@ -11,8 +11,9 @@ export interface TransportRequest {
   /** Headers that are not secret (never the token: {@link token}). */
   headers: Record<string, string>;
   /**
-   * Sent as `X-Vault-Token`: a view of the token's region, copied into the
-   * request buffer the transport wipes; the token is never a JS string.
+   * Sent as `X-Vault-Token`: a view of the token's region, read there by the
+   * shim once the connection is up; the token is never a JS string and
+   * never copied to the JS heap.
    */
   token?: Uint8Array;
   body?: Uint8Array;
