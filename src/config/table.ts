@@ -81,7 +81,9 @@ export const SETTINGS = [
     name: "VAULT_CACERT",
     alias: "BAO_CACERT",
     kind: file,
-    meaning: "PEM file of the CA(s) that sign the server certificate",
+    meaning: "PEM file of the CA(s) that sign the server certificate; " +
+      "without it and `VAULT_CAPATH`, the system's store (`SSL_CERT_FILE`, " +
+      "`SSL_CERT_DIR`, `/etc/ssl/certs`)",
   },
   {
     name: "VAULT_CAPATH",
