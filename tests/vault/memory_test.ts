@@ -273,8 +273,7 @@ Deno.test("right before the hand-over no test secret is outside the region, and 
           `region not EIO: ${r.unreadable.join("; ")}`,
         );
         // Every token left in memory must open nothing: the login token was
-        // revoked before this point. The supplied token (not the wrapper's
-        // to revoke) is the control: found by the same search, still valid.
+        // revoked before this point.
         const valid: string[] = [];
         for (const t of r.tokens) {
           const res = await bao.api(
@@ -294,9 +293,26 @@ Deno.test("right before the hand-over no test secret is outside the region, and 
             `${valid.length} still valid`,
         );
         if (label === "token file") {
-          assert.ok(r.tokens.has(token), "the supplied token was not found");
-          assert.deepEqual(valid, ["supplied"]);
+          // The supplied token stays valid (not the wrapper's to revoke),
+          // and it lives only in its region: the shim reads it there for
+          // each request (c/shim/http.c), it is never a JS string.
+          assert.equal(tokenCopies, 0, "the supplied token left its region");
+          assert.deepEqual(valid, []);
           assert.equal(info.report.tokenRevoked, false);
+          // The control: the same scan finds the token in a process that
+          // holds it in plain memory (its environment).
+          const ctl = new Deno.Command("sleep", {
+            args: ["30"],
+            env: { HELD: token },
+            clearEnv: true,
+          }).spawn();
+          try {
+            const c = scan(ctl.pid, { token: Buffer.from(token) });
+            assert.ok(c.tokens.has(token), "the scan missed the control");
+          } finally {
+            ctl.kill("SIGKILL");
+            await ctl.status;
+          }
         } else {
           assert.deepEqual(valid, [], "a valid token was left in memory");
           assert.equal(info.report.tokenRevoked, true);
