@@ -332,7 +332,7 @@ Deno.test({
 
 Deno.test({
   name:
-    "start-up window without the enforcer, frozen right after the reads: the runtime's copies are counted per secret and mapping (a documented, known result)",
+    "start-up window without the enforcer, frozen right after the reads: no marker in any readable mapping (no runtime TLS/HTTP buffer holds a copy)",
   ignore,
   fn() {
     for (
@@ -345,12 +345,10 @@ Deno.test({
         assert.match(c.short, /^frozen \(deno\)$/, label(c));
         continue;
       }
-      // Recovered is the honest result here (design: expected); the count
-      // is per secret, per mapping.
-      if (c.result === "recovered") {
-        assert.match(c.detail, /DB_PASSWORD x\d+, API_KEY x\d+/, label(c));
-      }
-      assert.equal(designSays(c).verdict, "expected", label(c));
+      // No copy outside the region since the requests left Deno's fetch:
+      // the scan reads every readable mapping and finds no marker.
+      assert.equal(c.result, "blocked", label(c));
+      assert.equal(designSays(c).verdict, "blocked", label(c));
     }
   },
 });

@@ -168,10 +168,11 @@ function startUpWindow(
         "no token",
     }
     : {
-      verdict: "expected",
-      why: "without the enforcer, the runtime's freed TLS/HTTP buffers " +
-        "(and the client key read as PEM) hold copies until the exec; " +
-        "JS cannot reach or zero them: measured per secret and mapping",
+      verdict: "blocked",
+      why: "the requests ran in the shim's OpenSSL client, whose freed " +
+        "buffers are zeroed; each answer was zeroed once decoded into the " +
+        "region, the client key's bytes once OpenSSL parsed them (before, " +
+        "with Deno's fetch, freed rustls/hyper buffers held copies)",
     };
 }
 
@@ -234,12 +235,13 @@ function duringRefresh(
       };
     default:
       return {
-        verdict: "expected",
-        why: "without the enforcer, the refresh process is the Deno " +
-          "wrapper talking to Vault: the token becomes a JS string for each " +
-          "request's X-Vault-Token header and the client key is read as " +
-          "PEM, copies in its heap that JS cannot reach or zero (as in the " +
-          "start-up window); a recovered token is valid while it runs",
+        verdict: "blocked",
+        why: "its requests run in the shim's OpenSSL client (c/shim/http.c): " +
+          "the token is read from its region only after the handshake, " +
+          "joined with the request and wiped right after the write; the " +
+          "client key's bytes are wiped once OpenSSL parsed them, and " +
+          "every buffer OpenSSL frees is zeroed. Held in its handshake, it " +
+          "holds no token or key copy outside its regions",
       };
   }
 }

@@ -120,14 +120,16 @@ export function renderStartUp(r: MatrixReport): string[] {
     "- Right after the reads, without the enforcer (a scan of every " +
       "readable mapping through `/proc/<pid>/mem`; the region itself " +
       `gives EIO), per mapping and secret: env column ${copies(fetched)}; ` +
-      `interposer column ${copies(fetchedI)}. The \`[heap]\` copies are ` +
-      "freed buffers of the runtime's TLS and HTTP stack (rustls, hyper) " +
-      "that glibc does not zero and JavaScript cannot reach; the client " +
-      "key is read as PEM. Every buffer the wrapper owns is zeroed, and the " +
-      "exec that follows within milliseconds discards the whole Deno " +
-      "heap. This is a known, documented result (the design says " +
-      "`expected`), not a failure: only the enforcer keeps root out of " +
-      "this window.",
+      `interposer column ${copies(fetchedI)}. The requests run in the ` +
+      "shim's OpenSSL client (c/shim/http.c): the token is read from its " +
+      "region only to be joined with a request after the handshake and " +
+      "wiped after the write, each answer is zeroed once decoded into the " +
+      "region, the client key's bytes once OpenSSL parsed them, and every " +
+      "buffer OpenSSL frees is zeroed. (With Deno's fetch, freed rustls " +
+      "and hyper buffers held DB_PASSWORD x3, API_KEY x2 and the client " +
+      "key here; the design said `expected`.) A frozen wrapper still " +
+      "holds its regions, which give EIO; only the enforcer keeps root " +
+      "from injecting syscalls.",
   );
   const tok = cell(r, "starting_fetched", "tokens", false);
   const ctlTok = cell(r, "control", "tokens", false);
