@@ -32,6 +32,7 @@ import {
 import { benchGetenv, formatGetenvTable } from "./bench/getenv.ts";
 import { describeGoTool, goTools } from "./bench/go_tools.ts";
 import { buildBenchTools } from "./bench/native.ts";
+import { BASELINE_COMMIT, prepareBaseline } from "./bench/baseline.ts";
 import { benchOpen } from "./bench/open.ts";
 import { benchRefreshRss } from "./bench/refresh_rss.ts";
 import { profileWrapper } from "./bench/profile.ts";
@@ -178,7 +179,13 @@ async function main(): Promise<number> {
       skipped.push(`${t.id}: ${t.skipped}`);
     } else say(describeGoTool(t));
   }
-  let list = contestants(go);
+  say(`building the baseline (${BASELINE_COMMIT}, before issue 16)`);
+  const baseline = await prepareBaseline();
+  if ("skipped" in baseline) {
+    say(`skipping the baseline: ${baseline.skipped}`);
+    skipped.push(baseline.skipped);
+  }
+  let list = contestants(go, "dir" in baseline ? baseline.dir : undefined);
   if (shellProblem) {
     skipped.push(shellProblem);
     list = list.filter((c) => c.id !== "shell");

@@ -4,6 +4,7 @@
  * same OpenBao (TLS; client-certificate login where the tool supports it).
  */
 import { BUNDLE } from "../../tests/support/bundle.ts";
+import { BASELINE_COMMIT, baselineArgv } from "./baseline.ts";
 import type { OpenBao } from "../../tests/support/openbao/server.ts";
 import type { GoTool } from "./go_tools.ts";
 import type { BenchTools } from "./native.ts";
@@ -153,6 +154,25 @@ function wrapper(delivery: "env" | "interposer"): Contestant {
 }
 
 /**
+ * The wrapper at {@link BASELINE_COMMIT}, before issue 16's work, as its
+ * bench ran it (scripts/bench/baseline.ts): the reference of the "half the
+ * CPU per start" target, measured in the same run.
+ */
+function wrapperBaseline(
+  delivery: "env" | "interposer",
+  dir: string,
+): Contestant {
+  const w = wrapper(delivery);
+  return {
+    ...w,
+    id: `${w.id}-base`,
+    label: `cloudtaser-wrapper at ${BASELINE_COMMIT} (before issue 16), ` +
+      `${delivery} delivery`,
+    command: (app) => [...baselineArgv(dir), ...app],
+  };
+}
+
+/**
  * The wrapper as a new container starts it: an empty, writable DENO_DIR
  * every run. Deno then analyses the bundle's imports and writes its caches
  * (dependency analysis, V8 code cache: SQLite files) where the other rows
@@ -242,8 +262,14 @@ function envconsul(t: GoTool): Contestant {
   };
 }
 
-/** Every contestant that can run here, in report order. */
-export function contestants(goTools: GoTool[]): Contestant[] {
+/**
+ * Every contestant that can run here, in report order; the baselines when
+ * `baselineDir` holds the built baseline tree.
+ */
+export function contestants(
+  goTools: GoTool[],
+  baselineDir?: string,
+): Contestant[] {
   const list = [
     direct,
     shell,
@@ -251,6 +277,12 @@ export function contestants(goTools: GoTool[]): Contestant[] {
     wrapper("interposer"),
     wrapperCold(),
   ];
+  if (baselineDir) {
+    list.push(
+      wrapperBaseline("env", baselineDir),
+      wrapperBaseline("interposer", baselineDir),
+    );
+  }
   for (const t of goTools) {
     if (!t.path) continue;
     list.push(t.tool === "vault-env" ? vaultEnv(t) : envconsul(t));

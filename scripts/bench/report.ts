@@ -4,6 +4,7 @@
  * Pure: no I/O.
  */
 import type { Contestant } from "./contestants.ts";
+import { BASELINE_COMMIT } from "./baseline.ts";
 import { formatGetenvTable, type GetenvBenchRow } from "./getenv.ts";
 import { describeGoTool, type GoTool } from "./go_tools.ts";
 import type { OpenBench } from "./open.ts";
@@ -68,18 +69,6 @@ function sets(r: BenchResults): Array<[number, number]> {
   return [...seen.values()];
 }
 
-/**
- * The wrapper's CPU per start before issue #16's work, the reference of
- * the "half the CPU" target: medians of `deno task bench` at BASELINE.commit
- * (10 secrets / 1 path), measured by this bench's launcher.
- */
-export const BASELINE = { commit: "29034d1", date: "2026-11-30" };
-/** See {@linkcode BASELINE}. */
-export const BASELINE_CPU_MS: Record<string, number> = {
-  "wrapper-env": 131.4,
-  "wrapper-interposer": 139.1,
-};
-
 /** The target rows: [target, measured, verdict]. */
 export function targets(r: BenchResults): string[][] {
   const rows: string[][] = [];
@@ -119,18 +108,16 @@ export function targets(r: BenchResults): string[][] {
       !ok ? "NOT MEASURED" : w! <= 1.5 * ve! ? "PASS" : "MISS",
     ]);
     const cpu = cell(r, id, 10, 1)?.medianCpuMs;
-    const base = BASELINE_CPU_MS[id];
+    const base = cell(r, `${id}-base`, 10, 1)?.medianCpuMs;
+    const both = cpu !== undefined && !Number.isNaN(cpu) &&
+      base !== undefined && !Number.isNaN(base);
     rows.push([
-      `${id}: CPU per start <= half of ${BASELINE.commit}'s ` +
-      `${fmt(base)} ms (10 secrets / 1 path)`,
-      cpu === undefined || Number.isNaN(cpu)
-        ? "n/a"
-        : `${fmt(cpu)} ms (x${fmt(cpu / base, 2)} of ${fmt(base)} ms)`,
-      cpu === undefined || Number.isNaN(cpu)
-        ? "NOT MEASURED"
-        : cpu <= base / 2
-        ? "PASS"
-        : "MISS",
+      `${id}: CPU per start <= half of ${BASELINE_COMMIT}'s, same run ` +
+      "(10 secrets / 1 path)",
+      both
+        ? `${fmt(cpu)} vs ${fmt(base)} ms (x${fmt(cpu! / base!, 2)})`
+        : "n/a",
+      !both ? "NOT MEASURED" : cpu! <= base! / 2 ? "PASS" : "MISS",
     ]);
   }
   const res = r.startup.resident.filter((x) =>
