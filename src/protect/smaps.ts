@@ -17,22 +17,34 @@ export interface Vma {
 export function parseSmaps(text: string): Vma[] {
   const vmas: Vma[] = [];
   let cur: Vma | null = null;
-  for (const line of text.split("\n")) {
-    const head = /^([0-9a-f]+)-([0-9a-f]+) (\S+) \S+ \S+ \S+\s*(.*)$/.exec(
-      line,
-    );
-    if (head) {
-      cur = {
-        start: BigInt("0x" + head[1]),
-        end: BigInt("0x" + head[2]),
-        perms: head[3],
-        path: head[4],
-        flags: new Set(),
-      };
-      vmas.push(cur);
-    } else if (cur && line.startsWith("VmFlags:")) {
-      for (const f of line.slice(8).trim().split(/\s+/)) cur.flags.add(f);
+  // Only the VMA headers and VmFlags lines matter: about 1 line in 25. A
+  // header starts with a lowercase hex digit, every other line with a
+  // capital; the regex runs on headers only (the whole-file regex pass cost
+  // 2.5-3.5 ms of each start's CPU).
+  for (let at = 0; at < text.length;) {
+    let end = text.indexOf("\n", at);
+    if (end < 0) end = text.length;
+    const c = text.charCodeAt(at);
+    if ((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66)) {
+      const head = /^([0-9a-f]+)-([0-9a-f]+) (\S+) \S+ \S+ \S+\s*(.*)$/.exec(
+        text.slice(at, end),
+      );
+      if (head) {
+        cur = {
+          start: BigInt("0x" + head[1]),
+          end: BigInt("0x" + head[2]),
+          perms: head[3],
+          path: head[4],
+          flags: new Set(),
+        };
+        vmas.push(cur);
+      }
+    } else if (cur && text.startsWith("VmFlags:", at)) {
+      for (const f of text.slice(at + 8, end).trim().split(/\s+/)) {
+        cur.flags.add(f);
+      }
     }
+    at = end + 1;
   }
   return vmas;
 }
