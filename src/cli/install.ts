@@ -14,6 +14,7 @@
  * compiled:  ROOT/lib/cloudtaser-wrapper            the `deno compile` binary
  *            ROOT/lib/libcloudtaser_interposer.so   beside it (interposerPath)
  * bundle:    ROOT/lib/deno, ROOT/lib/app/main.js    Deno and the bundled program
+ *            ROOT/lib/app/*-XXXXXXXX.js             its chunks (bundleFiles)
  *            ROOT/lib/build/*                       its native parts (nativePath)
  * ```
  *
@@ -123,6 +124,11 @@ export async function writeLayout(
   } else {
     files.push([LAYOUT.deno, program.deno, 0o755]);
     files.push([LAYOUT.bundle, program.bundle, 0o644]);
+    const from = program.bundle.replace(/\/[^/]*$/, "");
+    const to = LAYOUT.bundle.replace(/\/[^/]*$/, "");
+    for (const chunk of bundleFiles(program.bundle).slice(1)) {
+      files.push([`${to}/${chunk}`, `${from}/${chunk}`, 0o644]);
+    }
     for (const name of [SHIM, SUPERVISOR_FILE, INTERPOSER]) {
       files.push([`${LAYOUT.natives}/${name}`, natives(name), 0o755]);
     }
@@ -144,6 +150,24 @@ export async function writeLayout(
     });
   }
   return { path: `${dir}/${LAYOUT.launcher}`, changed, kind: program.kind };
+}
+
+/**
+ * The files of a bundled program: `entry` first, then every chunk it
+ * loads, transitively (`import ... from "./x.js"`, `import("./x.js")`;
+ * names relative to its directory). Throws when a chunk is missing.
+ */
+export function bundleFiles(entry: string): string[] {
+  const dir = entry.replace(/\/[^/]*$/, "");
+  const seen = [entry.slice(dir.length + 1)];
+  for (let i = 0; i < seen.length; i++) {
+    const code = Deno.readTextFileSync(`${dir}/${seen[i]}`);
+    const refs = code.matchAll(
+      /(?:\bfrom\s*|\bimport\s*\(?\s*)["']\.\/([\w$-]+\.js)["']/g,
+    );
+    for (const m of refs) if (!seen.includes(m[1])) seen.push(m[1]);
+  }
+  return seen;
 }
 
 /** The loader and libraries `exe` needs, as its own loader resolves them. */

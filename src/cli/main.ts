@@ -4,13 +4,9 @@
  */
 import { REFRESH } from "../../ffi/constants.ts";
 import { type Config, ConfigError, parseConfig } from "../config/parse.ts";
-import { settingsHelp } from "../config/help.ts";
-import { checkCommand } from "./check.ts";
 import { exitCodeOf, isExpected } from "./exit_code.ts";
 import { CommandLineError } from "./command_line.ts";
-import { install } from "./install.ts";
 import { runCommand } from "./run.ts";
-import { scoreCommand } from "./score.ts";
 import { log, setupLogging } from "../log.ts";
 
 export const VERSION = "0.1.0";
@@ -122,6 +118,7 @@ export async function main(args: string[]): Promise<number> {
     return 2;
   }
   if (values.help || sub === "help") {
+    const { settingsHelp } = await import("../config/help.ts");
     console.log(USAGE + settingsHelp());
     return 0;
   }
@@ -149,6 +146,7 @@ export async function main(args: string[]): Promise<number> {
       case "install": {
         const dir = positionals[0] ?? words[0];
         if (!dir) throw new CommandLineError("install needs a directory");
+        const { install } = await import("./install.ts");
         const r = await install(dir);
         console.log(
           `${
@@ -161,11 +159,16 @@ export async function main(args: string[]): Promise<number> {
         return await (await import("./webhook.ts")).webhookCommand(opts);
     }
     if (config instanceof ConfigError) throw config;
+    // Every command but run is imported when used: the bundle splits them
+    // into chunks (tests/support/bundle.ts), and a start parses only run's.
     switch (sub) {
       case "score":
-        return await scoreCommand(config, values.json === true);
+        return await (await import("./score.ts")).scoreCommand(
+          config,
+          values.json === true,
+        );
       case "check":
-        return await checkCommand(words, config);
+        return await (await import("./check.ts")).checkCommand(words, config);
       default:
         return await runCommand(words, config, bare);
     }

@@ -1,19 +1,29 @@
 /**
- * The bundled wrapper: `deno bundle --platform=deno src/main.ts`, one file
- * with LogTape and every module of the run path, no npm or module
- * resolution left for start-up. What the install layout's `bundle` kind
+ * The bundled wrapper: `deno bundle --platform=deno --code-splitting
+ * src/main.ts`, an entry file with LogTape and every module of the run
+ * path, no npm or module resolution left for start-up, and beside it the
+ * chunks that only other commands load (`import()`: the webhook, the
+ * refresh process, `install`, ...). What the install layout's `bundle` kind
  * runs (tests/support/images.ts), what `deno task build` writes to
  * build/cloudtaser-wrapper.js and what the benchmark starts. The one place
  * that knows how to make it.
  *
+ * Why split: a start parses only what it runs. One file of every command
+ * cost `run` 8 ms of CPU and 13 ms per start (31 interleaved runs,
+ * docs/startup-profile.md).
+ *
  * One fix-up after the bundler ({@linkcode denoUtil}): LogTape's Deno build
  * of its `inspect`, where the bundler picks its Node build.
  *
- * It lives in build/ so that its `new URL("../build/", import.meta.url)`
- * (ffi/load.ts) is build/ itself, as for ffi/load.ts in a checkout.
+ * It lives in build/, chunks beside it, so that their
+ * `new URL("../build/", import.meta.url)` (ffi/load.ts) is build/ itself,
+ * as for ffi/load.ts in a checkout (and lib/build beside the layout's
+ * lib/app/).
  *
  * @module
  */
+import { bundleFiles } from "../../src/cli/install.ts";
+
 const ROOT = new URL("../../", import.meta.url).pathname;
 
 /** Where `deno task build` puts the bundle. */
@@ -68,36 +78,64 @@ export async function bundleWrapper(
   out = BUNDLE,
   entry = `${ROOT}src/main.ts`,
 ): Promise<string> {
-  const tmp = `${out}.tmp-${crypto.randomUUID().slice(0, 8)}`;
-  const r = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "bundle",
-      "--quiet",
-      "--platform=deno",
-      "--config",
-      `${ROOT}deno.json`,
-      "-o",
-      tmp,
-      entry,
-    ],
-    cwd: ROOT,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  if (!r.success) {
-    await Deno.remove(tmp).catch(() => {});
-    throw new Error(
-      `deno bundle ${entry} failed: ${new TextDecoder().decode(r.stderr)}`,
-    );
-  }
+  const dir = out.replace(/\/[^/]*$/, "");
+  const tmp = await Deno.makeTempDir({ dir, prefix: ".bundle-" });
   try {
-    await Deno.writeTextFile(tmp, denoUtil(await Deno.readTextFile(tmp)));
-  } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
-    throw e;
+    const r = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "bundle",
+        "--quiet",
+        "--platform=deno",
+        "--code-splitting",
+        "--config",
+        `${ROOT}deno.json`,
+        "--outdir",
+        tmp,
+        entry,
+      ],
+      cwd: ROOT,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    if (!r.success) {
+      throw new Error(
+        `deno bundle ${entry} failed: ${new TextDecoder().decode(r.stderr)}`,
+      );
+    }
+    const main = entry.replace(/^.*\//, "").replace(/\.ts$/, ".js");
+    const chunks: string[] = [];
+    for (const e of Deno.readDirSync(tmp)) {
+      const path = `${tmp}/${e.name}`;
+      await Deno.writeTextFile(path, denoUtil(await Deno.readTextFile(path)));
+      if (e.name !== main) chunks.push(e.name);
+    }
+    // The chunks first, the entry last: whoever finds the entry finds its
+    // chunks (content-hashed names: one already there is the same file).
+    for (const c of chunks) await Deno.rename(`${tmp}/${c}`, `${dir}/${c}`);
+    await Deno.rename(`${tmp}/${main}`, out);
+  } finally {
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
   }
-  await Deno.rename(tmp, out);
+  if (out === BUNDLE) await removeStaleChunks(dir);
   return out;
+}
+
+/**
+ * Removes the chunk files in `dir` that no entry there loads any more
+ * (left by earlier builds; the names change with the content).
+ */
+async function removeStaleChunks(dir: string): Promise<void> {
+  const used = new Set<string>();
+  const chunk = /^[\w$]+-[A-Z0-9]{8}\.js$/;
+  const all: string[] = [];
+  for (const e of Deno.readDirSync(dir)) {
+    if (!e.isFile || !e.name.endsWith(".js")) continue;
+    if (chunk.test(e.name)) all.push(e.name);
+    else for (const f of bundleFiles(`${dir}/${e.name}`)) used.add(f);
+  }
+  for (const c of all) {
+    if (!used.has(c)) await Deno.remove(`${dir}/${c}`).catch(() => {});
+  }
 }
 
 if (import.meta.main) {
