@@ -72,6 +72,55 @@ export const SHIM_STEPS = [
 ] as const;
 
 /**
+ * The shim's exports reached through `ct_call`, indexed by the C enum's
+ * value (`c/include/ct/calls.h`; index 0: none). ffi/call.ts calls them.
+ */
+export const CALLS = [
+  "",
+  // shim.c
+  "memfd_secret",
+  "ftruncate",
+  "close",
+  "mmap",
+  "munmap",
+  "mlock",
+  "madvise",
+  "get_dumpable",
+  "set_dumpable",
+  "find_tracer",
+  "get_core_limit",
+  "set_core_limit",
+  "explicit_bzero",
+  "copy_in",
+  "memeq",
+  "page_size",
+  "read_self",
+  "access",
+  "region_map",
+  // handover.c
+  "capture_signals",
+  "pending_signals",
+  "claim_signals",
+  "foreign_signals",
+  "hand_over",
+  // http.c
+  "http_new",
+  "http_ca",
+  "http_client_pair",
+  "http_target",
+  "http_body_len",
+  "http_body",
+  "http_text",
+  "http_cancel",
+  "http_free",
+  // sdk.c
+  "fd_size",
+] as const;
+
+/** One of {@link CALLS}, without the empty index 0. */
+export type Call = Exclude<(typeof CALLS)[number], "">;
+
+/**
  * Why an exchange of the shim's HTTP client failed (`ct_http_exchange`
  * returns the negated index; C: `c/include/ct/http.h`; index 0: none).
  */

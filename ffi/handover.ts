@@ -3,7 +3,8 @@
  * and handing the process over to the resident C supervisor
  * (`c/supervisor/supervisor.c` draws the sequence).
  */
-import { nativePath, openNative } from "./load.ts";
+import { nativeCall } from "./call.ts";
+import { nativePath } from "./load.ts";
 import {
   CAPTURED_SIGNALS,
   type CapturedSignal,
@@ -15,45 +16,6 @@ import {
 import { check, SyscallError } from "./syscall_error.ts";
 
 export { CAPTURED_SIGNALS, type CapturedSignal, type Delivery };
-
-const symbols = {
-  ct_capture_signals: { parameters: [], result: "i32" },
-  ct_pending_signals: { parameters: [], result: "i32" },
-  ct_claim_signals: { parameters: [], result: "i32" },
-  ct_foreign_signals: { parameters: [], result: "i32" },
-  ct_hand_over: {
-    parameters: [
-      "buffer", // supervisor bytes
-      "u64",
-      "u64", // region address
-      "u64", // region size
-      "i32", // 1: memfd_create copy (fallback), 0: memfd_secret
-      "buffer", // delivery, NUL-terminated
-      "buffer", // app argv, NUL-separated
-      "u64",
-      "buffer", // env, NUL-separated
-      "u64",
-      "i32", // stop mask
-      "u64", // token region address (0: no refresh)
-      "u64", // token region size
-      "i32", // token region: 1 memfd_create copy, 0 memfd_secret
-      "buffer", // configuration entries, NUL-separated
-      "u64",
-      "buffer", // the wrapper's own command line, NUL-separated
-      "u64",
-      "buffer", // more supervisor arguments, NUL-separated
-      "u64",
-      "buffer", // out: the failed step
-    ],
-    result: "i32",
-  },
-} as const;
-
-let lib: Deno.DynamicLibrary<typeof symbols> | undefined;
-function sym() {
-  lib ??= openNative("libcloudtaser_shim.so", symbols);
-  return lib.symbols;
-}
 
 /** The file in `build/` that {@link handOver} executes. */
 export const SUPERVISOR_FILE = "cloudtaser-supervisor";
@@ -94,11 +56,11 @@ let claimed = false;
  * ```
  */
 export function captureSignals(): void {
-  check("sigaction", sym().ct_capture_signals());
+  check("sigaction", nativeCall("capture_signals"));
   if (claimed) return;
   claimed = true;
   for (const sig of CAPTURED_SIGNALS) Deno.addSignalListener(sig, () => {});
-  check("sigaction", sym().ct_claim_signals());
+  check("sigaction", nativeCall("claim_signals"));
 }
 
 /**
@@ -106,7 +68,7 @@ export function captureSignals(): void {
  * unless something replaced one since {@link captureSignals}).
  */
 export function foreignSignals(): CapturedSignal[] {
-  return signalsIn(check("sigaction", sym().ct_foreign_signals()));
+  return signalsIn(check("sigaction", nativeCall("foreign_signals")));
 }
 
 /**
@@ -114,7 +76,7 @@ export function foreignSignals(): CapturedSignal[] {
  * whose handler had been replaced.
  */
 export function reclaimSignals(): CapturedSignal[] {
-  return signalsIn(check("sigaction", sym().ct_claim_signals()));
+  return signalsIn(check("sigaction", nativeCall("claim_signals")));
 }
 
 /**
@@ -130,7 +92,7 @@ export function reclaimSignals(): CapturedSignal[] {
  * ```
  */
 export function pendingSignals(): CapturedSignal[] {
-  return signalsIn(sym().ct_pending_signals());
+  return signalsIn(nativeCall("pending_signals"));
 }
 
 /** Options for {@link handOver}. */
@@ -238,27 +200,28 @@ export function handOver(opts: HandOverOptions): never {
   const config = rf ? nulList("config", rf.config) : none;
   const progArgs = rf ? nulList("programArgs", rf.programArgs) : none;
   const extra = rf ? nulList("refresh args", rf.args) : none;
-  const ret = sym().ct_hand_over(
+  const ret = nativeCall(
+    "hand_over",
     exe,
-    BigInt(exe.length),
+    exe.length,
     opts.region.address,
-    BigInt(opts.region.size),
+    opts.region.size,
     memfd ? 1 : 0,
     enc.encode(opts.delivery + "\0"),
     argv,
-    BigInt(argv.length),
+    argv.length,
     env,
-    BigInt(env.length),
+    env.length,
     maskOf(opts.stopSignals ?? []),
     rf?.token.address ?? 0n,
-    BigInt(rf?.token.size ?? 0),
+    rf?.token.size ?? 0,
     rf?.token.backing === "memfd_mlock" ? 1 : 0,
     config,
-    BigInt(rf ? config.length : 0),
+    rf ? config.length : 0,
     progArgs,
-    BigInt(rf ? progArgs.length : 0),
+    rf ? progArgs.length : 0,
     extra,
-    BigInt(rf ? extra.length : 0),
+    rf ? extra.length : 0,
     new Uint8Array(step.buffer),
   );
   const call = SHIM_STEPS[step[0]] || "handOver";

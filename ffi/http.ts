@@ -4,47 +4,7 @@
  * user.
  */
 import { HTTP, HTTP_FAILURES, type HttpFailure } from "./constants.ts";
-import { openNative } from "./load.ts";
-
-const symbols = {
-  ct_http_new: { parameters: ["u32", "buffer"], result: "i32" },
-  ct_http_ca: { parameters: ["u64", "buffer", "u64"], result: "i32" },
-  ct_http_client_pair: {
-    parameters: ["u64", "buffer", "u64", "buffer", "u64"],
-    result: "i32",
-  },
-  ct_http_target: {
-    parameters: ["u64", "buffer", "buffer", "buffer"],
-    result: "i32",
-  },
-  // On one of Deno's blocking threads: the event loop (timers, signals,
-  // the abort that cancels it) goes on while a request is in flight.
-  ct_http_exchange: {
-    parameters: [
-      "u64",
-      "buffer",
-      "u64",
-      "buffer",
-      "u64",
-      "buffer",
-      "u64",
-      "u32",
-    ],
-    result: "i32",
-    nonblocking: true,
-  },
-  ct_http_body_len: { parameters: ["u64"], result: "u64" },
-  ct_http_body: { parameters: ["u64", "buffer", "u64"], result: "i32" },
-  ct_http_text: { parameters: ["u64", "u32", "buffer", "u64"], result: "i32" },
-  ct_http_cancel: { parameters: ["u64"], result: "i32" },
-  ct_http_free: { parameters: ["u64"], result: "void" },
-} as const;
-
-let lib: Deno.DynamicLibrary<typeof symbols> | undefined;
-function sym() {
-  lib ??= openNative("libcloudtaser_shim.so", symbols);
-  return lib.symbols;
-}
+import { nativeCall, shimSymbols } from "./call.ts";
 
 /** A failed exchange or set-up: `failure` says why, `detail` the rest. */
 export class HttpError extends Error {
@@ -110,7 +70,7 @@ export class HttpClient {
     const out = new BigUint64Array(1);
     const flags = (opts.plain ? HTTP.PLAIN : 0) |
       (opts.skipVerify ? HTTP.SKIP_VERIFY : 0);
-    const r = sym().ct_http_new(flags, out);
+    const r = nativeCall("http_new", flags, new Uint8Array(out.buffer));
     if (r < 0) {
       throw new HttpError(
         HTTP_FAILURES[-r] as HttpFailure,
@@ -123,32 +83,39 @@ export class HttpClient {
 
   #text(what: 0 | 1): string {
     const buf = new Uint8Array(512);
-    const n = sym().ct_http_text(this.#h, what, buf, BigInt(buf.length));
+    const n = nativeCall("http_text", this.#h, what, buf, buf.length);
     return new TextDecoder().decode(buf.subarray(0, n));
   }
 
   /** Trusts the certificates in `pem`; returns how many. */
   addCa(pem: Uint8Array): number {
-    const r = sym().ct_http_ca(this.#h, pem, BigInt(pem.length));
+    const r = nativeCall("http_ca", this.#h, pem, pem.length);
     if (r < 0) throw new HttpError("setup", this.#text(0));
     return r;
   }
 
   /** The client certificate (with its chain) and its key, both PEM. */
   clientPair(cert: Uint8Array, key: Uint8Array): void {
-    const r = sym().ct_http_client_pair(
+    const r = nativeCall(
+      "http_client_pair",
       this.#h,
       cert,
-      BigInt(cert.length),
+      cert.length,
       key,
-      BigInt(key.length),
+      key.length,
     );
     if (r < 0) throw new PairError(HTTP.PAIR[-r] as PairProblem, this.#text(0));
   }
 
   /** Where to connect, and the name the server certificate must have. */
   target(host: string, port: string, name: string): void {
-    const r = sym().ct_http_target(this.#h, cstr(host), cstr(port), cstr(name));
+    const r = nativeCall(
+      "http_target",
+      this.#h,
+      cstr(host),
+      cstr(port),
+      cstr(name),
+    );
     if (r < 0) throw new HttpError("setup", this.#text(0));
   }
 
@@ -164,7 +131,7 @@ export class HttpClient {
     if (this.#closed) throw new HttpError("cancelled", "the client is closed");
     const ms = Math.max(1, Math.min(Math.ceil(timeoutMs), 0x7fffffff));
     const { head, token, tail } = request;
-    const call = sym().ct_http_exchange(
+    const call = shimSymbols().ct_http_exchange(
       this.#h,
       head,
       BigInt(head.length),
@@ -179,15 +146,15 @@ export class HttpClient {
     if (r < 0) {
       throw new HttpError(HTTP_FAILURES[-r] as HttpFailure, this.#text(0));
     }
-    const body = new Uint8Array(Number(sym().ct_http_body_len(this.#h)));
-    sym().ct_http_body(this.#h, body, BigInt(body.length));
+    const body = new Uint8Array(nativeCall("http_body_len", this.#h));
+    nativeCall("http_body", this.#h, body, body.length);
     const retryAfter = this.#text(1);
     return { status: r, body, retryAfter: retryAfter || null };
   }
 
   /** Wakes an exchange in flight: it fails with `cancelled`. */
   cancel(): void {
-    if (!this.#closed) sym().ct_http_cancel(this.#h);
+    if (!this.#closed) nativeCall("http_cancel", this.#h);
   }
 
   /**
@@ -197,9 +164,9 @@ export class HttpClient {
   close(): void {
     if (this.#closed) return;
     const h = this.#h;
-    const free = () => sym().ct_http_free(h);
+    const free = () => nativeCall("http_free", h);
     if (this.#inFlight) {
-      sym().ct_http_cancel(h);
+      nativeCall("http_cancel", h);
       this.#inFlight.then(free, free);
     } else {
       free();

@@ -11,55 +11,24 @@ import {
   RLIM_INFINITY,
   SHIM_STEPS,
 } from "./constants.ts";
-import { openNative } from "./load.ts";
+import { nativeCall } from "./call.ts";
 import { check } from "./syscall_error.ts";
 
 export { ACCESS, MADV, MAP, O_CLOEXEC, PROT, RLIM_INFINITY };
 
-const symbols = {
-  ct_memfd_secret: { parameters: ["u32"], result: "i32" },
-  ct_ftruncate: { parameters: ["i32", "u64"], result: "i32" },
-  ct_close: { parameters: ["i32"], result: "i32" },
-  ct_mmap: {
-    parameters: ["u64", "u64", "i32", "i32", "i32", "u64", "buffer"],
-    result: "i32",
-  },
-  ct_munmap: { parameters: ["u64", "u64"], result: "i32" },
-  ct_mlock: { parameters: ["u64", "u64"], result: "i32" },
-  ct_madvise: { parameters: ["u64", "u64", "i32"], result: "i32" },
-  ct_get_dumpable: { parameters: [], result: "i32" },
-  ct_set_dumpable: { parameters: ["i32"], result: "i32" },
-  ct_find_tracer: { parameters: ["buffer"], result: "i32" },
-  ct_get_core_limit: { parameters: ["buffer"], result: "i32" },
-  ct_set_core_limit: { parameters: ["u64", "u64"], result: "i32" },
-  ct_explicit_bzero: { parameters: ["u64", "u64"], result: "i32" },
-  ct_copy_in: { parameters: ["u64", "buffer", "u64"], result: "i32" },
-  ct_memeq: { parameters: ["u64", "buffer", "u64"], result: "i32" },
-  ct_page_size: { parameters: [], result: "i32" },
-  ct_read_self: { parameters: ["u64", "buffer", "u64"], result: "i64" },
-  ct_access: { parameters: ["buffer", "i32"], result: "i32" },
-  ct_region_map: { parameters: ["i32", "u64", "buffer"], result: "i32" },
-} as const;
-
-let lib: Deno.DynamicLibrary<typeof symbols> | undefined;
-function sym() {
-  lib ??= openNative("libcloudtaser_shim.so", symbols);
-  return lib.symbols;
-}
-
 /** `memfd_secret(2)`: a file whose pages leave the kernel's direct map. */
 export function memfdSecret(flags = O_CLOEXEC): number {
-  return check("memfd_secret", sym().ct_memfd_secret(flags));
+  return check("memfd_secret", nativeCall("memfd_secret", flags));
 }
 
 /** `ftruncate(2)`. */
 export function ftruncate(fd: number, len: number): void {
-  check("ftruncate", sym().ct_ftruncate(fd, BigInt(len)));
+  check("ftruncate", nativeCall("ftruncate", fd, len));
 }
 
 /** `close(2)`. */
 export function close(fd: number): void {
-  check("close", sym().ct_close(fd));
+  check("close", nativeCall("close", fd));
 }
 
 /** `mmap(2)`; returns the address. */
@@ -74,13 +43,14 @@ export function mmap(
   const out = new BigUint64Array(1);
   check(
     "mmap",
-    sym().ct_mmap(
+    nativeCall(
+      "mmap",
       addr,
-      BigInt(len),
+      len,
       prot,
       flags,
       fd,
-      BigInt(offset),
+      offset,
       new Uint8Array(out.buffer),
     ),
   );
@@ -89,27 +59,27 @@ export function mmap(
 
 /** `munmap(2)`. */
 export function munmap(addr: bigint, len: number): void {
-  check("munmap", sym().ct_munmap(addr, BigInt(len)));
+  check("munmap", nativeCall("munmap", addr, len));
 }
 
 /** `mlock(2)`. */
 export function mlock(addr: bigint, len: number): void {
-  check("mlock", sym().ct_mlock(addr, BigInt(len)));
+  check("mlock", nativeCall("mlock", addr, len));
 }
 
 /** `madvise(2)`. */
 export function madvise(addr: bigint, len: number, advice: number): void {
-  check("madvise", sym().ct_madvise(addr, BigInt(len), advice));
+  check("madvise", nativeCall("madvise", addr, len, advice));
 }
 
 /** `prctl(PR_GET_DUMPABLE)`: true when the process is dumpable. */
 export function getDumpable(): boolean {
-  return check("prctl(PR_GET_DUMPABLE)", sym().ct_get_dumpable()) !== 0;
+  return check("prctl(PR_GET_DUMPABLE)", nativeCall("get_dumpable")) !== 0;
 }
 
 /** `prctl(PR_SET_DUMPABLE)`. */
 export function setDumpable(on: boolean): void {
-  check("prctl(PR_SET_DUMPABLE)", sym().ct_set_dumpable(on ? 1 : 0));
+  check("prctl(PR_SET_DUMPABLE)", nativeCall("set_dumpable", on ? 1 : 0));
 }
 
 /**
@@ -122,7 +92,7 @@ export function findTracer(): { tracer: number; tid: number } | undefined {
   const tid = new Int32Array(1);
   const t = check(
     "opendir(/proc/self/task)",
-    sym().ct_find_tracer(new Uint8Array(tid.buffer)),
+    nativeCall("find_tracer", new Uint8Array(tid.buffer)),
   );
   return t > 0 ? { tracer: t, tid: tid[0] } : undefined;
 }
@@ -132,34 +102,34 @@ export function coreLimit(): { soft: bigint; hard: bigint } {
   const out = new BigUint64Array(2);
   check(
     "getrlimit(RLIMIT_CORE)",
-    sym().ct_get_core_limit(new Uint8Array(out.buffer)),
+    nativeCall("get_core_limit", new Uint8Array(out.buffer)),
   );
   return { soft: out[0], hard: out[1] };
 }
 
 /** `setrlimit(RLIMIT_CORE, {soft, hard})`. */
 export function setCoreLimit(soft: bigint, hard: bigint): void {
-  check("setrlimit(RLIMIT_CORE)", sym().ct_set_core_limit(soft, hard));
+  check("setrlimit(RLIMIT_CORE)", nativeCall("set_core_limit", soft, hard));
 }
 
 /** `explicit_bzero(3)` over native memory. */
 export function explicitBzero(addr: bigint, len: number): void {
-  sym().ct_explicit_bzero(addr, BigInt(len));
+  nativeCall("explicit_bzero", addr, len);
 }
 
 /** Copies a JS buffer to native memory (bounds are the caller's duty). */
 export function copyIn(dst: bigint, src: Uint8Array): void {
-  sym().ct_copy_in(dst, src, BigInt(src.length));
+  nativeCall("copy_in", dst, src, src.length);
 }
 
 /** Constant-time comparison of native memory with a JS buffer. */
 export function memEquals(addr: bigint, bytes: Uint8Array): boolean {
-  return sym().ct_memeq(addr, bytes, BigInt(bytes.length)) === 1;
+  return nativeCall("memeq", addr, bytes, bytes.length) === 1;
 }
 
 /** `sysconf(_SC_PAGESIZE)`. */
 export function pageSize(): number {
-  return check("sysconf(_SC_PAGESIZE)", sym().ct_page_size());
+  return check("sysconf(_SC_PAGESIZE)", nativeCall("page_size"));
 }
 
 /**
@@ -169,7 +139,7 @@ export function pageSize(): number {
  */
 export function readOwnMemory(addr: bigint, len: number): Uint8Array {
   const buf = new Uint8Array(len);
-  const n = Number(sym().ct_read_self(addr, buf, BigInt(len)));
+  const n = nativeCall("read_self", addr, buf, len);
   check("process_vm_readv", n);
   return buf.subarray(0, n);
 }
@@ -179,7 +149,7 @@ export function readOwnMemory(addr: bigint, len: number): Uint8Array {
  * errno (`EACCES`, `ENOENT`, ...), as `execve(2)` would judge it.
  */
 export function accessErrno(path: string, mode: number): number {
-  const r = sym().ct_access(new TextEncoder().encode(path + "\0"), mode);
+  const r = nativeCall("access", new TextEncoder().encode(path + "\0"), mode);
   return r < 0 ? -r : 0;
 }
 
@@ -204,9 +174,10 @@ export function regionMap(
   size: number,
 ): RegionMapping {
   const out = new BigUint64Array(4);
-  const r = sym().ct_region_map(
+  const r = nativeCall(
+    "region_map",
     kind === "memfd_secret" ? 0 : 1,
-    BigInt(size),
+    size,
     new Uint8Array(out.buffer),
   );
   if (r < 0) {

@@ -54,7 +54,7 @@
 #include "ct/shim_steps.h"
 #include "ct/signals.h"
 
-#define EXPORT __attribute__((visibility("default")))
+#include "exports.h"
 
 #ifndef SYS_memfd_secret
 #define SYS_memfd_secret 447

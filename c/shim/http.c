@@ -42,7 +42,7 @@
 
 #include "ct/http.h"
 
-#define EXPORT __attribute__((visibility("default")))
+#include "exports.h"
 #define MAX_HEAD (64u << 10)
 #define MAX_BODY (64u << 20)
 #define READ_STEP (16u << 10)

@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
-#define EXPORT __attribute__((visibility("default")))
+#include "exports.h"
 
 // fstat(2) size of fd, in bytes.
 EXPORT int64_t ct_fd_size(int fd) {

@@ -25,7 +25,7 @@
 #define SYS_memfd_secret 447
 #endif
 
-#define EXPORT __attribute__((visibility("default")))
+#include "exports.h"
 #define RET(expr) ((expr) < 0 ? -errno : 0)
 
 EXPORT int ct_memfd_secret(unsigned int flags) {

@@ -28,6 +28,7 @@
 #include "ct/delivery.h"
 #include "ct/errname.h"
 #include "ct/exit_codes.h"
+#include "ct/calls.h"
 #include "ct/http.h"
 #include "ct/log_line.h"
 #include "ct/refresh.h"
@@ -101,7 +102,11 @@ static void shared_constants(void) {
   printf("],\"plain\":%u,\"skip_verify\":%u,\"pair\":[0,%d,%d,%d]}",
          CT_HTTP_PLAIN, CT_HTTP_SKIP_VERIFY, CT_HTTP_PAIR_CERT, CT_HTTP_PAIR_KEY,
          CT_HTTP_PAIR_MISMATCH);
-  printf(",\"exit\":{");
+  printf(",\"calls\":[\"\"");
+#define CALL(name) printf(",\"%s\"", #name);
+  CT_CALLS(CALL)
+#undef CALL
+  printf("],\"exit\":{");
 #define EXIT(id, code)                                                         \
   printf("%s\"%s\":%d", sep(&first), #id + sizeof "CT_EXIT_" - 1, code);
   CT_EXIT_CODES(EXIT)

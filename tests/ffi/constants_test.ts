@@ -15,6 +15,7 @@ import { parseRegion, SECRET_FD_ENV } from "../../src/sdk/mod.ts";
 import { jsonLine } from "../../src/log.ts";
 import {
   ACCESS,
+  CALLS,
   CAPTURED_SIGNALS,
   DELIVERIES,
   ERRNO_NAMES,
@@ -62,6 +63,7 @@ interface Dump {
   deliveries: string[];
   signals: { name: string; number: number }[];
   shim_steps: { value: number; call: string }[];
+  calls: string[];
   http: {
     failures: { value: number; name: string }[];
     plain: number;
@@ -195,6 +197,10 @@ Deno.test("deliveries, forwarded signals and shim steps: ffi/constants.ts matche
     SHIM_STEPS.map((_, i) => i),
   );
   assert.deepEqual(C.shim_steps.map((s) => s.call), [...SHIM_STEPS]);
+});
+
+Deno.test("the shim's calls: ffi/constants.ts CALLS matches c/include/ct/calls.h", () => {
+  assert.deepEqual(C.calls, [...CALLS]);
 });
 
 Deno.test("HTTP client failures and flags: ffi/constants.ts matches c/include/ct/http.h", () => {
