@@ -103,6 +103,7 @@ export const CALLS = [
   "claim_signals",
   "foreign_signals",
   "hand_over",
+  "wake_signals",
   // http.c
   "http_new",
   "http_ca",

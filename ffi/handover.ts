@@ -3,7 +3,7 @@
  * and handing the process over to the resident C supervisor
  * (`c/supervisor/supervisor.c` draws the sequence).
  */
-import { nativeCall } from "./call.ts";
+import { nativeCall, shimSymbols } from "./call.ts";
 import { nativePath } from "./load.ts";
 import {
   CAPTURED_SIGNALS,
@@ -93,6 +93,21 @@ export function reclaimSignals(): CapturedSignal[] {
  */
 export function pendingSignals(): CapturedSignal[] {
   return signalsIn(nativeCall("pending_signals"));
+}
+
+/**
+ * Resolves when a captured signal arrives (or {@link wakeSignalWaiter} is
+ * called), with the signals captured so far. Waits on one of Deno's
+ * blocking threads: no timer, no wake-up until then.
+ */
+export async function waitForSignal(): Promise<CapturedSignal[]> {
+  const mask = await shimSymbols().ct_wait_signals();
+  return signalsIn(check("poll(signal eventfd)", mask));
+}
+
+/** Makes a {@link waitForSignal} in flight (or the next one) resolve. */
+export function wakeSignalWaiter(): void {
+  check("write(signal eventfd)", nativeCall("wake_signals"));
 }
 
 /** Options for {@link handOver}. */

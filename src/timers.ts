@@ -1,5 +1,5 @@
 /**
- * Timers for the start-up path, without `setTimeout` and `setInterval`.
+ * A timer for the start-up path, without `setTimeout`.
  *
  * Deno 2.9's global `setTimeout` and `setInterval` are Node's (they return a
  * `Timeout` object): the first call loads Deno's Node timers module, 5-8 ms
@@ -41,31 +41,5 @@ export function after(ms: number, fn: () => void): () => void {
   arm(ms); // never synchronous, as setTimeout(fn, 0) is not
   return () => {
     live = false;
-  };
-}
-
-/**
- * Calls `fn` every `ms` milliseconds (at most {@link STEP_MS}) until the
- * returned function is called.
- *
- * @example
- * ```ts
- * const stop = every(25, poll);
- * // ...
- * stop();
- * ```
- */
-export function every(ms: number, fn: () => void): () => void {
-  let cancel = () => {};
-  let live = true;
-  const tick = () => {
-    if (!live) return;
-    cancel = after(ms, tick); // re-armed first: a throwing fn stops nothing
-    fn();
-  };
-  cancel = after(ms, tick);
-  return () => {
-    live = false;
-    cancel();
   };
 }

@@ -1,6 +1,6 @@
-/** src/timers.ts: after() and every() without the global Node timers. */
+/** src/timers.ts: after() without the global Node timers. */
 import assert from "node:assert/strict";
-import { after, every, STEP_MS } from "../src/timers.ts";
+import { after, STEP_MS } from "../src/timers.ts";
 
 /** Resolves once `cond()` holds, polling; fails after `ms`. */
 async function until(cond: () => boolean, ms: number): Promise<void> {
@@ -35,35 +35,4 @@ Deno.test("after: a cancelled timer never fires", async () => {
   cancel();
   await new Promise((r) => AbortSignal.timeout(30 + 3 * STEP_MS).onabort = r);
   assert.equal(fired, false);
-});
-
-Deno.test("every: ticks until stopped, then not again", async () => {
-  let ticks = 0;
-  const stop = every(10, () => ticks++);
-  await until(() => ticks >= 3, 5000);
-  stop();
-  const seen = ticks;
-  await new Promise((r) => AbortSignal.timeout(3 * STEP_MS).onabort = r);
-  assert.equal(ticks, seen);
-});
-
-Deno.test("every: a tick that throws does not stop the ticking", async () => {
-  let ticks = 0;
-  const errors: unknown[] = [];
-  const onError = (e: ErrorEvent) => {
-    errors.push(e.error);
-    e.preventDefault();
-  };
-  globalThis.addEventListener("error", onError);
-  try {
-    const stop = every(10, () => {
-      ticks++;
-      if (ticks === 1) throw new Error("first tick");
-    });
-    await until(() => ticks >= 3, 5000);
-    stop();
-  } finally {
-    globalThis.removeEventListener("error", onError);
-  }
-  assert.equal((errors[0] as Error)?.message, "first tick");
 });

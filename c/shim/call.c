@@ -44,6 +44,7 @@ EXPORT int64_t ct_call(uint32_t op, const int64_t *a) {
                         I(13), P(const uint8_t *, 14), U(15),
                         P(const uint8_t *, 16), U(17), P(const char *, 18),
                         U(19), P(int32_t *, 20));
+  case CT_CALL_wake_signals: return ct_wake_signals();
   case CT_CALL_http_new: return ct_http_new((uint32_t)a[0], P(uint64_t *, 1));
   case CT_CALL_http_ca: return ct_http_ca(U(0), P(const uint8_t *, 1), U(2));
   case CT_CALL_http_client_pair:

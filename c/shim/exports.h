@@ -35,6 +35,8 @@ EXPORT int ct_capture_signals(void);
 EXPORT int ct_claim_signals(void);
 EXPORT int ct_foreign_signals(void);
 EXPORT int ct_pending_signals(void);
+EXPORT int ct_wait_signals(void);
+EXPORT int ct_wake_signals(void);
 EXPORT int ct_hand_over(const uint8_t *exe, uint64_t exe_len, uint64_t region,
                         uint64_t size, int memfd, const char *delivery,
                         const char *args, uint64_t args_len, const char *env,

@@ -9,9 +9,10 @@ import {
   foreignSignals,
   pendingSignals,
   reclaimSignals,
+  waitForSignal,
+  wakeSignalWaiter,
 } from "../../ffi/handover.ts";
 import { log } from "../log.ts";
-import { every } from "../timers.ts";
 
 /** Signals that stop the start while the app does not exist yet. */
 export const STOPPING = ["SIGTERM", "SIGINT", "SIGQUIT"] as const;
@@ -52,13 +53,35 @@ export function keepSignalHandlers(): void {
  */
 export function watchStopSignals(): { signal: AbortSignal; close(): void } {
   const abort = new AbortController();
+  let live = true;
   const tick = () => {
     keepSignalHandlers();
     const sig = stopSignal();
     if (sig) abort.abort(new Error(`stopped by ${sig}`));
   };
   tick();
-  return { signal: abort.signal, close: every(25, tick) };
+  // Woken by each captured signal, never by a timer: a poll every 25 ms
+  // cost 200 starts at once more CPU than the starts themselves (the
+  // storm: 30 s instead of 12 s, measured).
+  (async () => {
+    while (live && !abort.signal.aborted) {
+      await waitForSignal();
+      if (live) tick();
+    }
+  })().catch((e) => {
+    // The steps of the start still check stopSignal() themselves.
+    log().warn("cannot wait for signals: {error}", {
+      error: (e as Error).message,
+    });
+  });
+  return {
+    signal: abort.signal,
+    close() {
+      if (!live) return;
+      live = false;
+      wakeSignalWaiter();
+    },
+  };
 }
 
 /** Logs the stop and returns its exit code, 128+N. */

@@ -230,6 +230,51 @@ Deno.test("during a read that hangs, 1 s after start: each signal as documented,
   }
 });
 
+/** Context switches of every thread of `pid` (voluntary + not), summed. */
+function wakeups(pid: number): number {
+  let n = 0;
+  for (const t of Deno.readDirSync(`/proc/${pid}/task`)) {
+    try {
+      const st = Deno.readTextFileSync(`/proc/${pid}/task/${t.name}/status`);
+      for (
+        const m of st.matchAll(/^(?:non)?voluntary_ctxt_switches:\s+(\d+)/gm)
+      ) {
+        n += Number(m[1]);
+      }
+    } catch { /* the thread ended */ }
+  }
+  return n;
+}
+
+Deno.test("during a read that hangs, the wrapper sleeps: no timer wakes it (waiting for a stop signal costs nothing), and SIGTERM still stops it", async () => {
+  const bao = await server();
+  const silent = silentPeer();
+  try {
+    const w = new Started(
+      bao.env({
+        PATH: "/usr/bin:/bin",
+        VAULT_ADDR: silent.addr,
+        VAULT_CLIENT_TIMEOUT: "60s",
+        CLOUDTASER_SECRET_PATHS: "secret/data/sig/app",
+        CLOUDTASER_ENFORCER_SOCKET: "/nonexistent/enforcer.sock",
+      }),
+      ["/bin/echo", "app-ran"],
+    );
+    await w.until("connected", () => silent.connections() > 0);
+    await w.olderThan(1500);
+    const before = wakeups(w.pid);
+    await sleep(2000);
+    const during = wakeups(w.pid) - before;
+    // Polling for signals every 25 ms woke it about 80 times a second
+    // (200 starts at once then spent more CPU waiting than starting).
+    assert.ok(during < 20, `${during} context switches in 2 s of waiting`);
+    Deno.kill(w.pid, "SIGTERM");
+    await stoppedAsDocumented(w, "SIGTERM", "SIGTERM while idle");
+  } finally {
+    silent.close();
+  }
+});
+
 Deno.test("before the login (the enforcer socket holds the start), 1 s after start: stopping signals stop it, the others reach the app", async () => {
   const bao = await server();
   await put(bao, "secret/data/sig/app", { token: SECRET });

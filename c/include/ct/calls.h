@@ -2,8 +2,9 @@
 // (c/shim/call.c), by number. One FFI symbol for all of them instead of
 // one each: Deno compiles a call trampoline for every declared symbol when
 // the library is opened, 0.15-0.2 ms of CPU each at every start (35
-// symbols: 5-7 ms, measured). ct_http_exchange stays a symbol of its own:
-// it runs on Deno's blocking pool (a nonblocking symbol).
+// symbols: 5-7 ms, measured). ct_http_exchange and ct_wait_signals stay
+// symbols of their own: they run on Deno's blocking pool (nonblocking
+// symbols).
 // TypeScript: ffi/constants.ts CALLS, indexed by this value
 // (tests/ffi/constants_test.ts holds the two equal).
 #ifndef CT_CALLS_H
@@ -17,7 +18,7 @@
   X(page_size) X(read_self) X(access) X(region_map)                            \
   /* handover.c */                                                             \
   X(capture_signals) X(pending_signals) X(claim_signals) X(foreign_signals)    \
-  X(hand_over)                                                                 \
+  X(hand_over) X(wake_signals)                                                 \
   /* http.c */                                                                 \
   X(http_new) X(http_ca) X(http_client_pair) X(http_target) X(http_body_len)   \
   X(http_body) X(http_text) X(http_cancel) X(http_free)                        \
