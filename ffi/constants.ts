@@ -72,6 +72,13 @@ export const SHIM_STEPS = [
 ] as const;
 
 /**
+ * The V8 flags every start of the wrapper's Deno gets: c/launcher passes
+ * them to `deno run`, scripts/compile.ts embeds them, the bench starts the
+ * bundle with them (`c/include/ct/v8_flags.h` says why).
+ */
+export const V8_FLAGS = "--v8-flags=--min-semi-space-size=8";
+
+/**
  * The shim's exports reached through `ct_call`, indexed by the C enum's
  * value (`c/include/ct/calls.h`; index 0: none). ffi/call.ts calls them.
  */

@@ -13,6 +13,7 @@
  * `dist/cloudtaser-wrapper install DIR` then writes the layout an image
  * holds (src/cli/install.ts): the Containerfile does that.
  */
+import { V8_FLAGS } from "../ffi/constants.ts";
 import { DENORT_ZIP, findDenort } from "../tests/support/denort.ts";
 
 /** Runs the compile; returns the exit code. */
@@ -34,6 +35,7 @@ export async function compile(): Promise<number> {
     args: [
       "compile",
       "-A",
+      V8_FLAGS,
       "--include",
       "build/",
       "--output",

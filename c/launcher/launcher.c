@@ -29,6 +29,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ct/v8_flags.h"
 #include "ct/errname.h"
 #include "ct/exit_codes.h"
 #include "ct/log_line.h"
@@ -76,7 +77,7 @@ int main(int argc, char **argv) {
     return fail("building a path under", root, ENAMETOOLONG);
 
   // The compiled wrapper when the layout holds one, else Deno + the bundle.
-  const char *pre[12];
+  const char *pre[16]; // 13 used: loader options, deno run flags, bundle
   size_t npre = 0;
   pre[npre++] = loader;
   pre[npre++] = "--library-path";
@@ -94,6 +95,7 @@ int main(int argc, char **argv) {
     pre[npre++] = "-A";
     pre[npre++] = "--no-config";
     pre[npre++] = "--no-lock";
+    pre[npre++] = CT_V8_FLAGS;
     pre[npre++] = bundle;
   }
 

@@ -30,6 +30,7 @@
 #include "ct/exit_codes.h"
 #include "ct/calls.h"
 #include "ct/http.h"
+#include "ct/v8_flags.h"
 #include "ct/log_line.h"
 #include "ct/refresh.h"
 #include "ct/region_write.h"
@@ -102,6 +103,7 @@ static void shared_constants(void) {
   printf("],\"plain\":%u,\"skip_verify\":%u,\"pair\":[0,%d,%d,%d]}",
          CT_HTTP_PLAIN, CT_HTTP_SKIP_VERIFY, CT_HTTP_PAIR_CERT, CT_HTTP_PAIR_KEY,
          CT_HTTP_PAIR_MISMATCH);
+  printf(",\"v8_flags\":\"%s\"", CT_V8_FLAGS);
   printf(",\"calls\":[\"\"");
 #define CALL(name) printf(",\"%s\"", #name);
   CT_CALLS(CALL)

@@ -4,6 +4,7 @@
  * same OpenBao (TLS; client-certificate login where the tool supports it).
  */
 import { BUNDLE } from "../../tests/support/bundle.ts";
+import { V8_FLAGS } from "../../ffi/constants.ts";
 import { BASELINE_COMMIT, baselineArgv } from "./baseline.ts";
 import type { OpenBao } from "../../tests/support/openbao/server.ts";
 import type { GoTool } from "./go_tools.ts";
@@ -133,6 +134,7 @@ export const DENO_RUN = [
   "-A",
   "--no-config",
   "--no-lock",
+  V8_FLAGS,
 ];
 
 function wrapper(delivery: "env" | "interposer"): Contestant {

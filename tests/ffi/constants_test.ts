@@ -30,6 +30,7 @@ import {
   RLIM_INFINITY,
   SHIM_STEPS,
   SIGNAL_NUMBERS,
+  V8_FLAGS,
 } from "../../ffi/constants.ts";
 import { errnoName } from "../../ffi/syscall_error.ts";
 import { nativePath, viewOf } from "../../ffi/mod.ts";
@@ -64,6 +65,7 @@ interface Dump {
   signals: { name: string; number: number }[];
   shim_steps: { value: number; call: string }[];
   calls: string[];
+  v8_flags: string;
   http: {
     failures: { value: number; name: string }[];
     plain: number;
@@ -201,6 +203,10 @@ Deno.test("deliveries, forwarded signals and shim steps: ffi/constants.ts matche
 
 Deno.test("the shim's calls: ffi/constants.ts CALLS matches c/include/ct/calls.h", () => {
   assert.deepEqual(C.calls, [...CALLS]);
+});
+
+Deno.test("the V8 flags: ffi/constants.ts V8_FLAGS matches c/include/ct/v8_flags.h", () => {
+  assert.equal(C.v8_flags, V8_FLAGS);
 });
 
 Deno.test("HTTP client failures and flags: ffi/constants.ts matches c/include/ct/http.h", () => {
