@@ -1,8 +1,8 @@
 /**
  * The shim's two FFI symbols and the one way to call its exports: `ct_call`
  * by number (c/include/ct/calls.h says why one symbol for all of them),
- * and `ct_http_exchange` and `ct_wait_signals`, which run on Deno's
- * blocking pool. shim.ts,
+ * and `ct_http_exchange`, `ct_wait_signals` and `ct_enforcer_register`,
+ * which run on Deno's blocking pool. shim.ts,
  * handover.ts, http.ts and sdk.ts are typed wrappers over it.
  */
 import { type Call, CALLS } from "./constants.ts";
@@ -25,6 +25,11 @@ const symbols = {
     nonblocking: true,
   },
   ct_wait_signals: { parameters: [], result: "i32", nonblocking: true },
+  ct_enforcer_register: {
+    parameters: ["buffer", "u32", "buffer", "u64"],
+    result: "i32",
+    nonblocking: true,
+  },
 } as const;
 
 let lib: Deno.DynamicLibrary<typeof symbols> | undefined;

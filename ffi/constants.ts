@@ -216,6 +216,8 @@ export const ERRNO_NAMES: Readonly<Record<number, string>> = {
   40: "ELOOP",
   75: "EOVERFLOW",
   95: "EOPNOTSUPP",
+  110: "ETIMEDOUT",
+  111: "ECONNREFUSED",
   125: "ECANCELED",
 };
 

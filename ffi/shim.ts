@@ -11,8 +11,8 @@ import {
   RLIM_INFINITY,
   SHIM_STEPS,
 } from "./constants.ts";
-import { nativeCall } from "./call.ts";
-import { check } from "./syscall_error.ts";
+import { nativeCall, shimSymbols } from "./call.ts";
+import { check, errnoName } from "./syscall_error.ts";
 
 export { ACCESS, MADV, MAP, O_CLOEXEC, PROT, RLIM_INFINITY };
 
@@ -151,6 +151,26 @@ export function readOwnMemory(addr: bigint, len: number): Uint8Array {
 export function accessErrno(path: string, mode: number): number {
   const r = nativeCall("access", new TextEncoder().encode(path + "\0"), mode);
   return r < 0 ? -r : 0;
+}
+
+/**
+ * Connects to the enforcer's unix socket at `path` and reads its answer
+ * line, within `timeoutMs` (c/shim/enforcer.c), on one of Deno's blocking
+ * threads. Resolves to the answer's bytes, or to the errno name of the
+ * failure (`ENOENT`, `ECONNREFUSED`, `ETIMEDOUT`, ...).
+ */
+export async function enforcerExchange(
+  path: string,
+  timeoutMs: number,
+): Promise<Uint8Array | string> {
+  const out = new Uint8Array(4096);
+  const n = await shimSymbols().ct_enforcer_register(
+    new TextEncoder().encode(path + "\0"),
+    timeoutMs,
+    out,
+    BigInt(out.length),
+  );
+  return n < 0 ? errnoName(-n) : out.subarray(0, n);
 }
 
 /** What {@link regionMap} made. */

@@ -65,6 +65,10 @@ EXPORT int ct_http_text(uint64_t hp, uint32_t what, uint8_t *out,
 EXPORT int ct_http_cancel(uint64_t hp);
 EXPORT void ct_http_free(uint64_t hp);
 
+// enforcer.c (a nonblocking FFI symbol of its own)
+EXPORT int ct_enforcer_register(const char *path, uint32_t timeout_ms,
+                                uint8_t *out, uint64_t cap);
+
 // sdk.c
 EXPORT int64_t ct_fd_size(int fd);
 

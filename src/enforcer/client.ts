@@ -18,7 +18,7 @@
  *
  * @module
  */
-import { after } from "../timers.ts";
+import { enforcerExchange } from "../../ffi/shim.ts";
 
 /** What the enforcer answered, as the protection score reads it. */
 export interface EnforcerRegistration {
@@ -33,8 +33,6 @@ export interface EnforcerRegistration {
   /** Why there is no registration: no socket, no answer, a refusal. */
   error?: string;
 }
-
-const MAX_ANSWER = 4096;
 
 /**
  * Registers the calling process with cloudtaser-enforcer. Never throws: an
@@ -56,56 +54,22 @@ export async function registerWithEnforcer(
   socketPath: string,
   timeoutMs = 2000,
 ): Promise<EnforcerRegistration> {
-  let conn: Deno.UnixConn | undefined;
-  let timedOut = false;
-  const cancel = after(timeoutMs, () => {
-    timedOut = true;
-    try {
-      conn?.close();
-    } catch { /* already closed */ }
-  });
-  try {
-    conn = await Deno.connect({ transport: "unix", path: socketPath });
-    if (timedOut) conn.close();
-    const line = await readLine(conn);
-    return parseAnswer(line);
-  } catch (err) {
-    const why = timedOut
-      ? `no answer within ${timeoutMs} ms`
-      : err instanceof Deno.errors.ConnectionRefused
-      // a socket file with no listener: the daemon stopped; its pinned
-      // programs may still protect earlier registrations, not this one
-      ? `no enforcer daemon answers (${err.message})`
-      : err instanceof Error
-      ? `${err.name}: ${err.message}`
-      : String(err);
-    return { connected: false, error: `enforcer socket ${socketPath}: ${why}` };
-  } finally {
-    cancel();
-    try {
-      conn?.close();
-    } catch { /* closed by the timer or after EOF */ }
+  // In C on a blocking thread (c/shim/enforcer.c): the event loop, and the
+  // watch for a stop signal, go on meanwhile.
+  const r = await enforcerExchange(socketPath, timeoutMs);
+  if (typeof r !== "string") {
+    return parseAnswer(new TextDecoder().decode(r).split("\n")[0]);
   }
-}
-
-async function readLine(conn: Deno.UnixConn): Promise<string> {
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  const buf = new Uint8Array(512);
-  for (;;) {
-    const n = await conn.read(buf);
-    if (n === null) break;
-    chunks.push(buf.slice(0, n));
-    total += n;
-    if (buf.subarray(0, n).includes(0x0a) || total > MAX_ANSWER) break;
-  }
-  const all = new Uint8Array(total);
-  let off = 0;
-  for (const c of chunks) {
-    all.set(c, off);
-    off += c.length;
-  }
-  return new TextDecoder().decode(all).split("\n")[0];
+  const why = r === "ETIMEDOUT"
+    ? `no answer within ${timeoutMs} ms`
+    : r === "ECONNREFUSED"
+    // a socket file with no listener: the daemon stopped; its pinned
+    // programs may still protect earlier registrations, not this one
+    ? "no enforcer daemon answers (ECONNREFUSED: connection refused)"
+    : r === "ENOENT"
+    ? "no such socket (ENOENT: No such file or directory)"
+    : `connect/read failed: ${r}`;
+  return { connected: false, error: `enforcer socket ${socketPath}: ${why}` };
 }
 
 /** Turns the enforcer's answer line into a registration. Pure. */

@@ -1,5 +1,5 @@
 /**
- * registerWithEnforcer's deadline (src/timers.ts, not setTimeout): a socket
+ * registerWithEnforcer's deadline (c/shim/enforcer.c, poll): a socket
  * that accepts and never answers ends in `no answer within`, in bounded
  * time, and the registration never throws. Loads no BPF program.
  */

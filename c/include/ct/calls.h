@@ -2,9 +2,9 @@
 // (c/shim/call.c), by number. One FFI symbol for all of them instead of
 // one each: Deno compiles a call trampoline for every declared symbol when
 // the library is opened, 0.15-0.2 ms of CPU each at every start (35
-// symbols: 5-7 ms, measured). ct_http_exchange and ct_wait_signals stay
-// symbols of their own: they run on Deno's blocking pool (nonblocking
-// symbols).
+// symbols: 5-7 ms, measured). ct_http_exchange, ct_wait_signals and
+// ct_enforcer_register stay symbols of their own: they run on Deno's
+// blocking pool (nonblocking symbols).
 // TypeScript: ffi/constants.ts CALLS, indexed by this value
 // (tests/ffi/constants_test.ts holds the two equal).
 #ifndef CT_CALLS_H
