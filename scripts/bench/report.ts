@@ -286,12 +286,13 @@ function profileSection(p: Profile): string {
     ]),
     "",
     "CPU: user + system time of the whole process (`Deno.cpuUsage()` at " +
-    "each stamp, every thread: the warm-up's RNG seeding on a worker " +
-    "thread counts in whichever phase it overlaps), medians of the same " +
+    "each stamp, every thread: Deno's own background threads count in " +
+    "whichever phase they overlap), medians of the same " +
     "runs; the last row's CPU is the launcher's getrusage over the whole " +
     "start. docs/startup-profile.md says where each phase's CPU goes.",
     "",
-    `TLS probe in a fresh Deno process, HTTP/1.1 as the wrapper's transport ` +
+    `TLS probe in a fresh Deno process, through the wrapper's transport ` +
+    `(OpenSSL in the shim) ` +
     `(median of ${p.runs}): first mTLS ` +
     `request (TCP + handshake + \`sys/health\`) ${fmt(p.tls.firstMs)} ms, ` +
     `second on the same connection ${fmt(p.tls.secondMs)} ms, cert login ` +
@@ -471,7 +472,8 @@ export function markdown(r: BenchResults): string {
       `## Where the wrapper's start-up goes (${r.profile.set} secrets/paths)`,
       "",
       "The wrapper's own `main()` run by scripts/bench/profile_child.ts, " +
-        "which stamps before and after loading it and times every `fetch`; " +
+        "which stamps before and after loading it and times every request " +
+        "(the shim's HttpClient.exchange); " +
         `medians of ${r.profile.runs} runs (env delivery).`,
       "",
       profileSection(r.profile),

@@ -101,15 +101,15 @@ export async function fetchSecrets(opts: FetchOptions): Promise<FetchReport> {
     await client.login();
     // Measured now: revocation wipes the token.
     const tokenProtected = client.tokenProtected;
-    // Every read handed to the transport at once (the fetch transport sends
-    // them one after another over its one connection); each body is held
+    // Every read handed to the transport at once (it sends them one after
+    // another over its one connection); each body is held
     // only until it is written (in plan order, so the region is
     // deterministic) and zeroed.
     const settled = await Promise.allSettled(
       plan.reads.map((r) => client.readSecret(r)),
     );
     // The token has done its work: revoke it while the values are written,
-    // so a copy the runtime keeps in a freed buffer opens nothing.
+    // so a copy left anywhere in the process opens nothing.
     const leases = settled.filter((s) =>
       s.status === "fulfilled" && s.value.lease
     ).length;
