@@ -221,6 +221,32 @@ Deno.test("explicit interposer delivery for a static binary refuses to start", a
   );
 });
 
+Deno.test("the app image's OpenSSL configuration never reaches the wrapper: OPENSSL_CONF loading a provider changes nothing", async () => {
+  // The wrapper runs in the app's container: an openssl.cnf there (or
+  // OPENSSL_CONF) must not choose its protocols or load a module into it.
+  // With config_diagnostics on, a config that is read fails on the missing
+  // provider module (the shim's OpenSSL would refuse to start); it is not
+  // read (OPENSSL_INIT_NO_LOAD_CONFIG, c/shim/http.c).
+  const dir = await Deno.makeTempDir({ prefix: "ct-openssl-cnf-" });
+  try {
+    await Deno.writeTextFile(
+      `${dir}/openssl.cnf`,
+      "config_diagnostics = 1\nopenssl_conf = init\n[init]\n" +
+        "providers = providers\n[providers]\nevil = evil\n[evil]\n" +
+        `module = ${dir}/evil-provider.so\nactivate = 1\n`,
+    );
+    const env = await baseEnv({ OPENSSL_CONF: `${dir}/openssl.cnf` });
+    const r = await wrapper(
+      ["--", "/bin/sh", "-c", 'printf %s "$DB_PASSWORD" | sha256sum'],
+      env,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.slice(0, 64), await sha256Hex(DB_PASSWORD));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("one structured score line at start, and no secret in any output", async () => {
   const env = await baseEnv();
   const r = await wrapper(["--", "/bin/true"], env);
