@@ -6,32 +6,13 @@
 // resolves the connecting thread to this process.
 #define _GNU_SOURCE
 #include <errno.h>
-#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "deadline.h"
 #include "exports.h"
-
-static int64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-// Waits for `events` on fd until `deadline`: 0, -ETIMEDOUT or -errno.
-static int wait_for(int fd, short events, int64_t deadline) {
-  for (;;) {
-    int64_t left = deadline - now_ms();
-    if (left <= 0) return -ETIMEDOUT;
-    struct pollfd p = {.fd = fd, .events = events};
-    int n = poll(&p, 1, (int)left);
-    if (n > 0) return 0;
-    if (n < 0 && errno != EINTR) return -errno;
-  }
-}
 
 // Connects to `path` and reads the answer into out (cap bytes) until its
 // newline, EOF or cap, within timeout_ms. Returns the bytes read, or
@@ -41,7 +22,7 @@ EXPORT int ct_enforcer_register(const char *path, uint32_t timeout_ms,
   struct sockaddr_un sa = {.sun_family = AF_UNIX};
   if (strlen(path) >= sizeof sa.sun_path) return -ENAMETOOLONG;
   strcpy(sa.sun_path, path);
-  int64_t deadline = now_ms() + timeout_ms;
+  int64_t deadline = ct_now_ms() + timeout_ms;
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) return -errno;
   int r = 0;
@@ -50,7 +31,7 @@ EXPORT int ct_enforcer_register(const char *path, uint32_t timeout_ms,
       r = -errno;
       goto out;
     }
-    if ((r = wait_for(fd, POLLOUT, deadline)) < 0) goto out;
+    if ((r = ct_wait_fd(fd, POLLOUT, -1, deadline)) < 0) goto out;
     int err = 0;
     socklen_t len = sizeof err;
     getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
@@ -72,7 +53,7 @@ EXPORT int ct_enforcer_register(const char *path, uint32_t timeout_ms,
       r = -errno;
       goto out;
     }
-    if ((r = wait_for(fd, POLLIN, deadline)) < 0) goto out;
+    if ((r = ct_wait_fd(fd, POLLIN, -1, deadline)) < 0) goto out;
   }
   r = (int)got;
 out:

@@ -41,6 +41,7 @@
 #include <openssl/x509v3.h>
 
 #include "ct/http.h"
+#include "deadline.h"
 
 #include "exports.h"
 #define MAX_HEAD (64u << 10)
@@ -140,12 +141,6 @@ static void ossl_reason(struct ct_http *h) {
 static int no_passphrase(char *buf, int size, int rw, void *u) {
   (void)buf, (void)size, (void)rw, (void)u;
   return 0; // an encrypted key fails to load instead of prompting
-}
-
-static int64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static struct ct_http *handle(uint64_t p) {
@@ -294,17 +289,11 @@ EXPORT int ct_http_target(uint64_t hp, const char *host, const char *port,
 // Waits until fd is ready for `events`; -CT_HTTP_TIMEOUT / _CANCELLED.
 static int wait_fd(struct ct_http *h, short events, int64_t deadline,
                    const char *doing) {
-  for (;;) {
-    int64_t left = deadline - now_ms();
-    if (left <= 0) return fail(h, CT_HTTP_TIMEOUT, "timed out %s", doing);
-    struct pollfd p[2] = {{h->fd, events, 0}, {h->cancel_fd, POLLIN, 0}};
-    int n = poll(p, 2, left > 60000 ? 60000 : (int)left);
-    if (n < 0 && errno != EINTR) {
-      return fail(h, CT_HTTP_CONNECT, "poll: %s", strerror(errno));
-    }
-    if (n > 0 && p[1].revents) return fail(h, CT_HTTP_CANCELLED, "cancelled");
-    if (n > 0 && p[0].revents) return 0;
-  }
+  int r = ct_wait_fd(h->fd, events, h->cancel_fd, deadline);
+  if (r == -ETIMEDOUT) return fail(h, CT_HTTP_TIMEOUT, "timed out %s", doing);
+  if (r == -ECANCELED) return fail(h, CT_HTTP_CANCELLED, "cancelled");
+  if (r < 0) return fail(h, CT_HTTP_CONNECT, "poll: %s", strerror(-r));
+  return 0;
 }
 
 static void close_conn(struct ct_http *h) {
@@ -353,6 +342,16 @@ static int tls_fail(struct ct_http *h, int ret, const char *doing) {
   fail(h, code, "%s", doing);
   ossl_reason(h);
   return -code;
+}
+
+// After an SSL call returned `ret` <= 0: waits for what OpenSSL wants
+// next (0), or fails saying why.
+static int ssl_retry(struct ct_http *h, int ret, int64_t deadline,
+                     const char *doing) {
+  int e = SSL_get_error(h->ssl, ret);
+  if (e == SSL_ERROR_WANT_READ) return wait_fd(h, POLLIN, deadline, doing);
+  if (e == SSL_ERROR_WANT_WRITE) return wait_fd(h, POLLOUT, deadline, doing);
+  return tls_fail(h, ret, doing);
 }
 
 static int open_conn(struct ct_http *h, int64_t deadline) {
@@ -423,10 +422,7 @@ static int open_conn(struct ct_http *h, int64_t deadline) {
     ERR_clear_error();
     int s = SSL_connect(h->ssl);
     if (s == 1) return 0;
-    int e = SSL_get_error(h->ssl, s);
-    int w = e == SSL_ERROR_WANT_READ    ? wait_fd(h, POLLIN, deadline, "in the TLS handshake")
-            : e == SSL_ERROR_WANT_WRITE ? wait_fd(h, POLLOUT, deadline, "in the TLS handshake")
-                                        : tls_fail(h, s, "TLS handshake");
+    int w = ssl_retry(h, s, deadline, "in the TLS handshake");
     if (w < 0) {
       close_conn(h);
       return w;
@@ -442,10 +438,7 @@ static int send_all(struct ct_http *h, const uint8_t *p, size_t n,
       ERR_clear_error();
       int s = SSL_write(h->ssl, p, n > INT32_MAX ? INT32_MAX : (int)n);
       if (s <= 0) {
-        int e = SSL_get_error(h->ssl, s);
-        int r = e == SSL_ERROR_WANT_READ    ? wait_fd(h, POLLIN, deadline, "sending")
-                : e == SSL_ERROR_WANT_WRITE ? wait_fd(h, POLLOUT, deadline, "sending")
-                                            : tls_fail(h, s, "sending");
+        int r = ssl_retry(h, s, deadline, "sending");
         if (r < 0) return r;
         continue;
       }
@@ -489,11 +482,8 @@ static int read_more(struct ct_http *h, size_t limit, int64_t deadline) {
         h->in_len += (size_t)s;
         return s;
       }
-      int e = SSL_get_error(h->ssl, s);
-      if (e == SSL_ERROR_ZERO_RETURN) return 0;
-      int r = e == SSL_ERROR_WANT_READ    ? wait_fd(h, POLLIN, deadline, "waiting for the answer")
-              : e == SSL_ERROR_WANT_WRITE ? wait_fd(h, POLLOUT, deadline, "waiting for the answer")
-                                          : tls_fail(h, s, "reading the answer");
+      if (SSL_get_error(h->ssl, s) == SSL_ERROR_ZERO_RETURN) return 0;
+      int r = ssl_retry(h, s, deadline, "reading the answer");
       if (r < 0) return r;
     } else {
       ssize_t s = recv(h->fd, h->in + h->in_len, room, 0);
@@ -695,7 +685,7 @@ EXPORT int ct_http_exchange(uint64_t hp, const uint8_t *head, uint64_t head_len,
   h->err[0] = 0;
   if (!token) token_len = 0;
   size_t len = head_len + token_len + tail_len;
-  int64_t deadline = now_ms() + timeout_ms;
+  int64_t deadline = ct_now_ms() + timeout_ms;
   for (int attempt = 0;; attempt++) {
     int reused = h->fd >= 0;
     if (!reused) {

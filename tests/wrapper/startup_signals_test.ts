@@ -194,23 +194,35 @@ Deno.test("right before the hand-over: a stopping signal already captured cancel
   assert.ok(!stdout.includes("app-ran"), stdout);
 });
 
+/**
+ * A wrapper whose first request hangs: VAULT_ADDR is a peer that accepts
+ * and never answers. Resolves once it has connected.
+ */
+async function hangingRead(
+  bao: Awaited<ReturnType<typeof server>>,
+  silent: ReturnType<typeof silentPeer>,
+): Promise<Started> {
+  const before = silent.connections();
+  const w = new Started(
+    bao.env({
+      PATH: "/usr/bin:/bin",
+      VAULT_ADDR: silent.addr,
+      VAULT_CLIENT_TIMEOUT: "60s",
+      CLOUDTASER_SECRET_PATHS: "secret/data/sig/app",
+      CLOUDTASER_ENFORCER_SOCKET: "/nonexistent/enforcer.sock",
+    }),
+    ["/bin/echo", "app-ran"],
+  );
+  await w.until("connected", () => silent.connections() > before);
+  return w;
+}
+
 Deno.test("during a read that hangs, 1 s after start: each signal as documented, no listener", async () => {
   const bao = await server();
   const silent = silentPeer();
   try {
     for (const sig of CAPTURED_SIGNALS) {
-      const w = new Started(
-        bao.env({
-          PATH: "/usr/bin:/bin",
-          VAULT_ADDR: silent.addr,
-          VAULT_CLIENT_TIMEOUT: "60s",
-          CLOUDTASER_SECRET_PATHS: "secret/data/sig/app",
-          CLOUDTASER_ENFORCER_SOCKET: "/nonexistent/enforcer.sock",
-        }),
-        ["/bin/echo", "app-ran"],
-      );
-      const before = silent.connections();
-      await w.until("connected", () => silent.connections() > before);
+      const w = await hangingRead(bao, silent);
       await w.olderThan(1000);
       Deno.kill(w.pid, sig);
       if (STOPPING.has(sig)) {
@@ -250,17 +262,7 @@ Deno.test("during a read that hangs, the wrapper sleeps: no timer wakes it (wait
   const bao = await server();
   const silent = silentPeer();
   try {
-    const w = new Started(
-      bao.env({
-        PATH: "/usr/bin:/bin",
-        VAULT_ADDR: silent.addr,
-        VAULT_CLIENT_TIMEOUT: "60s",
-        CLOUDTASER_SECRET_PATHS: "secret/data/sig/app",
-        CLOUDTASER_ENFORCER_SOCKET: "/nonexistent/enforcer.sock",
-      }),
-      ["/bin/echo", "app-ran"],
-    );
-    await w.until("connected", () => silent.connections() > 0);
+    const w = await hangingRead(bao, silent);
     await w.olderThan(1500);
     const before = wakeups(w.pid);
     await sleep(2000);
