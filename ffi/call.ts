@@ -1,33 +1,20 @@
 /**
- * The shim's two FFI symbols and the one way to call its exports: `ct_call`
- * by number (c/include/ct/calls.h says why one symbol for all of them),
- * and `ct_http_exchange`, `ct_wait_signals` and `ct_enforcer_register`,
- * which run on Deno's blocking pool. shim.ts,
- * handover.ts, http.ts and sdk.ts are typed wrappers over it.
+ * The shim's one FFI symbol and the two ways to call its exports by number
+ * (c/include/ct/calls.h says why one symbol for all of them): `nativeCall`
+ * on the calling thread, `poolCall` on one of Deno's blocking threads for
+ * the calls that wait (an HTTP exchange, a signal, the enforcer's answer).
+ * shim.ts, handover.ts, http.ts and sdk.ts are typed wrappers over it.
  */
 import { type Call, CALLS } from "./constants.ts";
 import { openNative } from "./load.ts";
 
 const symbols = {
   ct_call: { parameters: ["u32", "buffer"], result: "i64" },
-  ct_http_exchange: {
-    parameters: [
-      "u64",
-      "buffer",
-      "u64",
-      "buffer",
-      "u64",
-      "buffer",
-      "u64",
-      "u32",
-    ],
-    result: "i32",
-    nonblocking: true,
-  },
-  ct_wait_signals: { parameters: [], result: "i32", nonblocking: true },
-  ct_enforcer_register: {
-    parameters: ["buffer", "u32", "buffer", "u64"],
-    result: "i32",
+  // The same C function, declared again to run on the blocking pool.
+  ct_call_pool: {
+    name: "ct_call",
+    parameters: ["u32", "buffer"],
+    result: "i64",
     nonblocking: true,
   },
 } as const;
@@ -48,6 +35,19 @@ export type Arg = number | bigint | Uint8Array | null;
 const args = new BigInt64Array(24);
 const argBytes = new Uint8Array(args.buffer);
 const index = new Map<string, number>(CALLS.map((c, i) => [c, i]));
+
+function fill(into: BigInt64Array, a: Arg[]): void {
+  for (let i = 0; i < a.length; i++) {
+    const v = a[i];
+    into[i] = v === null
+      ? 0n
+      : typeof v === "bigint"
+      ? v
+      : typeof v === "number"
+      ? BigInt(v)
+      : addressOf(v);
+  }
+}
 
 /** The address of `buf`'s first byte (0 for an empty buffer). */
 function addressOf(buf: Uint8Array): bigint {
@@ -83,3 +83,33 @@ export function nativeCall(call: Call, ...a: Arg[]): number {
   args.fill(0n, 0, a.length);
   return Number(r);
 }
+
+/**
+ * Calls the shim's export `call` on one of Deno's blocking threads and
+ * resolves to what it returned. The arguments get an array of their own,
+ * and the buffers among them stay referenced until the call is done.
+ *
+ * @example
+ * ```ts
+ * const mask = await poolCall("wait_signals");
+ * ```
+ */
+export async function poolCall(call: Call, ...a: Arg[]): Promise<number> {
+  const own = new BigInt64Array(Math.max(1, a.length));
+  fill(own, a);
+  inFlight.add(a);
+  try {
+    return Number(
+      await shimSymbols().ct_call_pool(
+        index.get(call)!,
+        new Uint8Array(own.buffer),
+      ),
+    );
+  } finally {
+    inFlight.delete(a);
+  }
+}
+
+// The arguments of the pool calls running: their buffers are read by
+// another thread, so nothing may collect them before the call is done.
+const inFlight = new Set<Arg[]>();

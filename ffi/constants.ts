@@ -104,6 +104,7 @@ export const CALLS = [
   "read_self",
   "access",
   "region_map",
+  "read_file",
   // handover.c
   "capture_signals",
   "pending_signals",
@@ -111,6 +112,7 @@ export const CALLS = [
   "foreign_signals",
   "hand_over",
   "wake_signals",
+  "wait_signals",
   // http.c
   "http_new",
   "http_ca",
@@ -121,6 +123,11 @@ export const CALLS = [
   "http_text",
   "http_cancel",
   "http_free",
+  "http_exchange",
+  "http_warm",
+  "http_forget_key",
+  // enforcer.c
+  "enforcer_register",
   // sdk.c
   "fd_size",
 ] as const;

@@ -3,7 +3,7 @@
  * and handing the process over to the resident C supervisor
  * (`c/supervisor/supervisor.c` draws the sequence).
  */
-import { nativeCall, shimSymbols } from "./call.ts";
+import { nativeCall, poolCall } from "./call.ts";
 import { nativePath } from "./load.ts";
 import {
   CAPTURED_SIGNALS,
@@ -101,7 +101,7 @@ export function pendingSignals(): CapturedSignal[] {
  * blocking threads: no timer, no wake-up until then.
  */
 export async function waitForSignal(): Promise<CapturedSignal[]> {
-  const mask = await shimSymbols().ct_wait_signals();
+  const mask = await poolCall("wait_signals");
   return signalsIn(check("poll(signal eventfd)", mask));
 }
 

@@ -11,7 +11,7 @@ import {
   RLIM_INFINITY,
   SHIM_STEPS,
 } from "./constants.ts";
-import { nativeCall, shimSymbols } from "./call.ts";
+import { nativeCall, poolCall } from "./call.ts";
 import { check, errnoName } from "./syscall_error.ts";
 
 export { ACCESS, MADV, MAP, O_CLOEXEC, PROT, RLIM_INFINITY };
@@ -127,6 +127,28 @@ export function memEquals(addr: bigint, bytes: Uint8Array): boolean {
   return nativeCall("memeq", addr, bytes, bytes.length) === 1;
 }
 
+/** The largest file {@link readFileBytes} reads. */
+export const MAX_READ_FILE = 1 << 20;
+
+/**
+ * Reads the file at `path` with `read(2)` straight into the buffer it
+ * returns (`ct_read_file`): no other copy of the bytes is ever made, where
+ * `Deno.readFileSync` leaves a freed one on the heap. For credential files;
+ * the caller wipes the result. Throws a {@link SyscallError} (`open/read`;
+ * `EFBIG` past {@link MAX_READ_FILE} bytes).
+ */
+export function readFileBytes(path: string): Uint8Array {
+  const name = new TextEncoder().encode(path + "\0");
+  for (let cap = 16 << 10;; cap *= 2) {
+    const buf = new Uint8Array(cap);
+    const n = nativeCall("read_file", name, buf, cap);
+    if (n >= 0) return buf.subarray(0, n);
+    if (errnoName(-n) !== "EFBIG" || cap >= MAX_READ_FILE) {
+      check("open/read", n);
+    }
+  }
+}
+
 /** `sysconf(_SC_PAGESIZE)`. */
 export function pageSize(): number {
   return check("sysconf(_SC_PAGESIZE)", nativeCall("page_size"));
@@ -164,11 +186,12 @@ export async function enforcerExchange(
   timeoutMs: number,
 ): Promise<Uint8Array | string> {
   const out = new Uint8Array(4096);
-  const n = await shimSymbols().ct_enforcer_register(
+  const n = await poolCall(
+    "enforcer_register",
     new TextEncoder().encode(path + "\0"),
     timeoutMs,
     out,
-    BigInt(out.length),
+    out.length,
   );
   return n < 0 ? errnoName(-n) : out.subarray(0, n);
 }

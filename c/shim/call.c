@@ -1,6 +1,6 @@
-// ct_call: the one FFI symbol (besides ct_http_exchange) through which the
-// TypeScript side (ffi/load.ts nativeCall) reaches every export, by number
-// (ct/calls.h says why). Arguments come as an array of 64-bit integers:
+// ct_call: the one FFI symbol through which the TypeScript side (ffi/call.ts
+// nativeCall, and poolCall on Deno's blocking threads) reaches every export,
+// by number (ct/calls.h says why). Arguments come as an array of 64-bit integers:
 // numbers, and the addresses of the caller's buffers.
 #include <errno.h>
 
@@ -33,6 +33,8 @@ EXPORT int64_t ct_call(uint32_t op, const int64_t *a) {
   case CT_CALL_read_self: return ct_read_self(U(0), P(void *, 1), U(2));
   case CT_CALL_access: return ct_access(P(const char *, 0), I(1));
   case CT_CALL_region_map: return ct_region_map(I(0), U(1), P(uint64_t *, 2));
+  case CT_CALL_read_file:
+    return ct_read_file(P(const char *, 0), P(uint8_t *, 1), U(2));
   case CT_CALL_capture_signals: return ct_capture_signals();
   case CT_CALL_pending_signals: return ct_pending_signals();
   case CT_CALL_claim_signals: return ct_claim_signals();
@@ -45,6 +47,7 @@ EXPORT int64_t ct_call(uint32_t op, const int64_t *a) {
                         P(const uint8_t *, 16), U(17), P(const char *, 18),
                         U(19), P(int32_t *, 20));
   case CT_CALL_wake_signals: return ct_wake_signals();
+  case CT_CALL_wait_signals: return ct_wait_signals();
   case CT_CALL_http_new: return ct_http_new((uint32_t)a[0], P(uint64_t *, 1));
   case CT_CALL_http_ca: return ct_http_ca(U(0), P(const uint8_t *, 1), U(2));
   case CT_CALL_http_client_pair:
@@ -59,6 +62,15 @@ EXPORT int64_t ct_call(uint32_t op, const int64_t *a) {
     return ct_http_text(U(0), (uint32_t)a[1], P(uint8_t *, 2), U(3));
   case CT_CALL_http_cancel: return ct_http_cancel(U(0));
   case CT_CALL_http_free: ct_http_free(U(0)); return 0;
+  case CT_CALL_http_exchange:
+    return ct_http_exchange(U(0), P(const uint8_t *, 1), U(2),
+                            P(const uint8_t *, 3), U(4), P(const uint8_t *, 5),
+                            U(6), (uint32_t)a[7]);
+  case CT_CALL_http_warm: return ct_http_warm();
+  case CT_CALL_http_forget_key: return ct_http_forget_key(U(0));
+  case CT_CALL_enforcer_register:
+    return ct_enforcer_register(P(const char *, 0), (uint32_t)a[1],
+                                P(uint8_t *, 2), U(3));
   case CT_CALL_fd_size: return ct_fd_size(I(0));
   case CT_CALL_NONE: break;
   }

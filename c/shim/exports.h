@@ -28,6 +28,7 @@ EXPORT int ct_memeq(uint64_t a, const void *b, uint64_t len);
 EXPORT int ct_page_size(void);
 EXPORT int64_t ct_read_self(uint64_t addr, void *buf, uint64_t len);
 EXPORT int ct_access(const char *path, int mode);
+EXPORT int64_t ct_read_file(const char *path, uint8_t *buf, uint64_t cap);
 EXPORT int ct_region_map(int kind, uint64_t size, uint64_t *out);
 
 // handover.c
@@ -64,8 +65,10 @@ EXPORT int ct_http_text(uint64_t hp, uint32_t what, uint8_t *out,
                         uint64_t cap);
 EXPORT int ct_http_cancel(uint64_t hp);
 EXPORT void ct_http_free(uint64_t hp);
+EXPORT int ct_http_warm(void);
+EXPORT int ct_http_forget_key(uint64_t hp);
 
-// enforcer.c (a nonblocking FFI symbol of its own)
+// enforcer.c
 EXPORT int ct_enforcer_register(const char *path, uint32_t timeout_ms,
                                 uint8_t *out, uint64_t cap);
 

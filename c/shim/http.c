@@ -100,6 +100,12 @@ struct ct_http {
   unsigned flags;
   SSL_CTX *ctx;
   int cas;         // CA certificates added; none: the system's store
+  // The client pair, set on each connection (never on the context), so
+  // that ct_http_forget_key can drop the key once no handshake needs it.
+  X509 *cert;
+  STACK_OF(X509) *chain;
+  EVP_PKEY *key;
+  int key_forgotten;
   SSL *ssl;        // NULL when plain or not connected
   int fd;          // -1 when not connected
   int cancel_fd;   // eventfd written by ct_http_cancel
@@ -145,6 +151,15 @@ static int no_passphrase(char *buf, int size, int rw, void *u) {
 
 static struct ct_http *handle(uint64_t p) {
   return (struct ct_http *)(uintptr_t)p;
+}
+
+static void drop_pair(struct ct_http *h) {
+  EVP_PKEY_free(h->key);
+  X509_free(h->cert);
+  sk_X509_pop_free(h->chain, X509_free);
+  h->key = NULL;
+  h->cert = NULL;
+  h->chain = NULL;
 }
 
 EXPORT int ct_http_new(uint32_t flags, uint64_t *out) {
@@ -237,33 +252,56 @@ EXPORT int ct_http_client_pair(uint64_t hp, const uint8_t *cert,
     goto out;
   }
   X509 *leaf = PEM_read_bio_X509(cb, NULL, no_passphrase, NULL);
-  if (!leaf || SSL_CTX_use_certificate(h->ctx, leaf) != 1) {
-    X509_free(leaf);
+  if (!leaf) {
     r = fail(h, CT_HTTP_PAIR_CERT, "no certificate parses");
     ossl_reason(h);
     goto out;
   }
-  X509_free(leaf);
+  STACK_OF(X509) *chain = sk_X509_new_null();
+  if (!chain) {
+    X509_free(leaf);
+    r = fail(h, CT_HTTP_PAIR_CERT, "out of memory");
+    goto out;
+  }
   for (X509 *x; (x = PEM_read_bio_X509(cb, NULL, no_passphrase, NULL));) {
-    if (SSL_CTX_add0_chain_cert(h->ctx, x) != 1) X509_free(x);
+    if (!sk_X509_push(chain, x)) X509_free(x);
   }
   ERR_clear_error(); // the end of the chain
   pkey = PEM_read_bio_PrivateKey(kb, NULL, no_passphrase, NULL);
   if (!pkey) {
     r = fail(h, CT_HTTP_PAIR_KEY, "no private key parses");
     ossl_reason(h);
-    goto out;
-  }
-  if (SSL_CTX_use_PrivateKey(h->ctx, pkey) != 1 ||
-      SSL_CTX_check_private_key(h->ctx) != 1) {
+  } else if (X509_check_private_key(leaf, pkey) != 1) {
     r = fail(h, CT_HTTP_PAIR_MISMATCH, "the key is not the certificate's");
     ossl_reason(h);
   }
+  if (r < 0) {
+    X509_free(leaf);
+    sk_X509_pop_free(chain, X509_free);
+    goto out;
+  }
+  drop_pair(h);
+  h->cert = leaf;
+  h->chain = chain;
+  h->key = pkey;
+  pkey = NULL;
 out:
   EVP_PKEY_free(pkey);
   BIO_free(cb);
   BIO_free(kb);
   return r;
+}
+
+// Drops the client key (and its certificate) once no handshake needs it:
+// OpenSSL frees it through the zeroing allocator, so a process frozen
+// after its reads holds no copy. A connection made after this one has no
+// client certificate (fails against a server that requires one).
+EXPORT int ct_http_forget_key(uint64_t hp) {
+  struct ct_http *h = handle(hp);
+  if (h->ssl) SSL_certs_clear(h->ssl);
+  h->key_forgotten = h->key != NULL;
+  drop_pair(h);
+  return 0;
 }
 
 // Where to connect (host without brackets, port) and the name the server
@@ -407,6 +445,17 @@ static int open_conn(struct ct_http *h, int64_t deadline) {
   if (!h->ssl || SSL_set_fd(h->ssl, h->fd) != 1) {
     close_conn(h);
     return fail(h, CT_HTTP_MEMORY, "SSL_new");
+  }
+  if (h->key_forgotten) {
+    close_conn(h);
+    return fail(h, CT_HTTP_SETUP,
+                "the client key was dropped after the reads; no new "
+                "connection can present it");
+  }
+  if (h->key &&
+      SSL_use_cert_and_key(h->ssl, h->cert, h->key, h->chain, 1) != 1) {
+    close_conn(h);
+    return fail(h, CT_HTTP_MEMORY, "SSL_use_cert_and_key");
   }
   if (!h->name_is_ip) SSL_set_tlsext_host_name(h->ssl, h->name);
   if (!(h->flags & CT_HTTP_SKIP_VERIFY)) {
@@ -754,8 +803,25 @@ EXPORT void ct_http_free(uint64_t hp) {
   close_conn(h);
   drop_body(h);
   zfree(h->in);
+  drop_pair(h);
   SSL_CTX_free(h->ctx);
   close(h->cancel_fd);
   explicit_bzero(h, sizeof *h);
   free(h);
+}
+
+// Pays OpenSSL's one-time costs (initialisation, the default provider's
+// algorithm tables: the first SSL_CTX_new costs 1.5-2 ms, the next ones 0.2)
+// on one of Deno's blocking threads while the start does other work, before
+// anything secret exists: no key, no certificate, no connection.
+EXPORT int ct_http_warm(void) {
+  if (!zeroing_allocator) return -CT_HTTP_SETUP;
+  OPENSSL_init_ssl(OPENSSL_INIT_NO_LOAD_CONFIG | OPENSSL_INIT_NO_ATEXIT, NULL);
+  SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+  if (!ctx) {
+    ERR_clear_error();
+    return -CT_HTTP_MEMORY;
+  }
+  SSL_CTX_free(ctx);
+  return 0;
 }

@@ -132,6 +132,41 @@ EXPORT int64_t ct_read_self(uint64_t addr, void *buf, uint64_t len) {
   return n < 0 ? -errno : (int64_t)n;
 }
 
+// Reads the file at path into buf (cap bytes) with read(2) alone: no stdio
+// or runtime buffer ever holds the bytes, so a credential file (the mTLS
+// key, a token file) leaves no freed copy on the heap (Deno.readFileSync
+// did: the attack matrix found the client key's PEM in a freed chunk).
+// Returns the size, -EFBIG when the file holds more than cap bytes, or
+// -errno.
+EXPORT int64_t ct_read_file(const char *path, uint8_t *buf, uint64_t cap) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) return -errno;
+  uint64_t n = 0;
+  int64_t r = 0;
+  for (;;) {
+    uint8_t extra = 0;
+    ssize_t got = n < cap ? read(fd, buf + n, cap - n) : read(fd, &extra, 1);
+    explicit_bzero(&extra, sizeof extra);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) {
+      r = -errno;
+      break;
+    }
+    if (got == 0) {
+      r = (int64_t)n;
+      break;
+    }
+    if (n == cap) {
+      r = -EFBIG;
+      break;
+    }
+    n += (uint64_t)got;
+  }
+  close(fd);
+  if (r < 0) explicit_bzero(buf, n);
+  return r;
+}
+
 // faccessat(AT_EACCESS): whether this process may execute/read path with its
 // effective ids, as execve will judge it (ACLs and capabilities included).
 EXPORT int ct_access(const char *path, int mode) {

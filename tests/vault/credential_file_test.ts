@@ -1,0 +1,110 @@
+/**
+ * A credential file (the mTLS client key, a token, JWT or secret_id file)
+ * leaves no copy in the reader's memory once its bytes are wiped: the shim
+ * reads it with read(2) straight into the buffer (ct_read_file). The
+ * control, Deno.readFileSync, leaves a freed copy in the malloc heap (the
+ * attack matrix found the client key's PEM there in a wrapper frozen after
+ * its reads). Proven from outside: this test reads every readable mapping
+ * of the fixture through /proc/<pid>/mem.
+ */
+import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
+import { randomMarker } from "../support/markers.ts";
+import { readFileBytes } from "../../ffi/shim.ts";
+
+const FIXTURE = new URL("./fixtures/read_and_hold.ts", import.meta.url)
+  .pathname;
+
+/** Copies of `needle` in every readable mapping of `pid`. */
+function copies(pid: number, needle: Buffer): number {
+  const mem = Deno.openSync(`/proc/${pid}/mem`, { read: true });
+  let n = 0;
+  try {
+    for (const l of Deno.readTextFileSync(`/proc/${pid}/maps`).split("\n")) {
+      const [range, perms] = l.split(/\s+/);
+      if (!range || !perms.startsWith("r")) continue;
+      const [s, e] = range.split("-").map((x) => BigInt("0x" + x));
+      const buf = Buffer.alloc(Number(e - s));
+      try {
+        mem.seekSync(s, Deno.SeekMode.Start);
+        for (let at = 0; at < buf.length;) {
+          const got = mem.readSync(buf.subarray(at));
+          if (!got) break;
+          at += got;
+        }
+      } catch {
+        continue; // [vvar], guard pages: nothing to read there
+      }
+      for (
+        let i = buf.indexOf(needle);
+        i >= 0;
+        i = buf.indexOf(needle, i + 1)
+      ) {
+        n++;
+      }
+    }
+  } finally {
+    mem.close();
+  }
+  return n;
+}
+
+async function held(how: "shim" | "deno", path: string, needle: Buffer) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", FIXTURE, how, path],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  try {
+    const reader = child.stdout.getReader();
+    const { value } = await reader.read();
+    assert.match(new TextDecoder().decode(value), /ready/);
+    reader.releaseLock();
+    return copies(child.pid, needle);
+  } finally {
+    await child.stdin.close();
+    await child.stdout.cancel();
+    await child.status;
+  }
+}
+
+Deno.test("a credential file read by the shim leaves no copy in memory; Deno.readFileSync, the control, leaves one", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // A PEM-like file: the marker on every line, 4 KiB in all.
+    const marker = randomMarker("CTV", "credfile", 16);
+    const path = `${dir}/client.key`;
+    await Deno.writeTextFile(path, `${marker}\n`.repeat(64), { mode: 0o600 });
+    const needle = Buffer.from(marker);
+    const shim = await held("shim", path, needle);
+    const deno = await held("deno", path, needle);
+    console.log(
+      `  copies after the wipe: readFileBytes ${shim}, Deno.readFileSync ${deno}`,
+    );
+    assert.ok(deno > 0, "the scan missed the control's freed copy");
+    assert.equal(shim, 0, "readFileBytes left a copy");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("readFileBytes: the whole file, an empty one, and errno names for what cannot be read", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const big = new Uint8Array(40_000).map((_, i) => i % 251);
+    await Deno.writeFile(`${dir}/big`, big);
+    assert.deepEqual(readFileBytes(`${dir}/big`), big, "grows past 16 KiB");
+    await Deno.writeFile(`${dir}/empty`, new Uint8Array());
+    assert.equal(readFileBytes(`${dir}/empty`).length, 0);
+    assert.throws(
+      () => readFileBytes(`${dir}/none`),
+      /open\/read failed: ENOENT/,
+    );
+    assert.throws(() => readFileBytes(dir), /open\/read failed: EISDIR/);
+    await Deno.writeFile(`${dir}/huge`, new Uint8Array((1 << 20) + 1));
+    assert.throws(() => readFileBytes(`${dir}/huge`), /EFBIG/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
