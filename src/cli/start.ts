@@ -29,9 +29,14 @@ import {
   execArgLimit,
   stackLimit,
 } from "../delivery/exec_limits.ts";
-import { type EnforcerState, measureFacts } from "../score/facts.ts";
+import { type EnforcerState, measureFacts, nodeFacts } from "../score/facts.ts";
 import { missing, type Score, scoreFacts } from "../score/score.ts";
-import { type FetchReport, fetchSecrets } from "../vault/mod.ts";
+import {
+  type FetchReport,
+  type PendingFetch,
+  startFetch,
+  warmTransport,
+} from "../vault/mod.ts";
 import { isCompiled } from "./install.ts";
 import { resolveApp } from "./resolve_app.ts";
 import {
@@ -108,6 +113,7 @@ export async function prepare(
   bare = false,
 ): Promise<Prepared> {
   const env = config.env;
+  warmTransport(config.string("VAULT_ADDR"));
   resolveApp(argv[0], env.PATH, bare);
   // Registered before anything secret exists (DESIGN.md step 0): from its
   // first secret byte the process is one the enforcer guards.
@@ -117,16 +123,29 @@ export async function prepare(
   const region = protectedRegion(config);
   const policy = refreshPolicy(config);
   let kept: TokenStore | undefined;
+  let pending: PendingFetch | undefined;
   try {
-    const fetch = await fetchSecrets({
+    const fetching = startFetch({
       config,
       region,
       signal,
       keepToken: (leases) => residentNeeded(policy, leases),
     });
-    kept = fetch.token;
+    // While the login is on the wire (the shim's pool thread holds it), the
+    // facts that depend neither on the answers nor on a secret: the node's,
+    // and the target's ELF when the delivery is to be chosen from it. A
+    // failure here is thrown once the fetch has settled, so the catch below
+    // wipes and revokes what it made.
     const requested = config.enum("CLOUDTASER_DELIVERY");
-    const choice = chooseDelivery(requested, inspectTarget(argv[0], env.PATH));
+    const early = settle(() => ({
+      node: nodeFacts(),
+      target: requested === "env" || requested === "fd"
+        ? undefined
+        : inspectTarget(argv[0], env.PATH),
+    }));
+    pending = await fetching;
+    const { node, target } = early();
+    const choice = chooseDelivery(requested, target ?? "unknown");
     if (choice.fallback && requested === "interposer") {
       // Asked for secrets outside envp: do not quietly put them there.
       throw new ProtectionMissingError(
@@ -169,6 +188,9 @@ export async function prepare(
           `not as values in the pod spec`,
       );
     }
+    // The token's revocation was on the wire meanwhile.
+    const fetch = await pending.finish();
+    kept = fetch.token;
     const score = scoreFacts(measureFacts({
       region,
       tokenProtected: fetch.tokenProtected,
@@ -183,6 +205,7 @@ export async function prepare(
       enforcer,
       skipVerify: fetch.skipVerify,
       plainHttp: fetch.plainHttp,
+      node,
     }));
     log().info("protection score {score}/{max}", {
       score: score.total,
@@ -215,6 +238,11 @@ export async function prepare(
     };
   } catch (e) {
     region.wipe();
+    // Failed before the report: finishing revokes the token, or hands back
+    // the one kept for refresh, revoked here.
+    if (pending && !kept) {
+      kept = (await pending.finish().catch(() => undefined))?.token;
+    }
     if (kept) await revokeKept(config, kept);
     throw e;
   }
@@ -270,6 +298,18 @@ export async function enforcerState(
     log("enforcer")[level]("no enforcer", { reason: r.error ?? "no answer" });
   }
   return { connected: r.connected, mode: r.mode, lsm: r.lsm };
+}
+
+/** Runs `work` now; the returned function gives its result or throws its error. */
+function settle<T>(work: () => T): () => T {
+  try {
+    const value = work();
+    return () => value;
+  } catch (e) {
+    return () => {
+      throw e;
+    };
+  }
 }
 
 async function mustExist(path: string, what: string): Promise<void> {

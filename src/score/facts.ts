@@ -5,7 +5,7 @@
  */
 import * as native from "../../ffi/mod.ts";
 import type { SecretRegion } from "../region/secret_region.ts";
-import { parseSmaps, type Vma } from "../protect/smaps.ts";
+import { type Vma, vmasAround } from "../protect/smaps.ts";
 
 /** What the enforcer answered at registration (absent: no enforcer). */
 export interface EnforcerState {
@@ -56,14 +56,18 @@ export interface Facts {
 export function regionVmas(
   region: SecretRegion | null,
 ): Pick<Facts, "region" | "guardBefore" | "guardAfter"> {
-  if (!region) return { region: null, guardBefore: null, guardAfter: null };
-  const vmas = parseSmaps(Deno.readTextFileSync("/proc/self/smaps"));
-  const i = vmas.findIndex((v) => v.start === region.address);
-  if (i < 0) return { region: null, guardBefore: null, guardAfter: null };
-  const r = vmas[i];
-  const before = vmas[i - 1]?.end === r.start ? vmas[i - 1] : null;
-  const after = vmas[i + 1]?.start === r.end ? vmas[i + 1] : null;
-  return { region: r, guardBefore: before, guardAfter: after };
+  const none = { region: null, guardBefore: null, guardAfter: null };
+  if (!region) return none;
+  const around = vmasAround(
+    Deno.readTextFileSync("/proc/self/smaps"),
+    region.address,
+  );
+  if (!around) return none;
+  return {
+    region: around.vma,
+    guardBefore: around.before,
+    guardAfter: around.after,
+  };
 }
 
 /** CPU vulnerabilities the kernel reports as "Vulnerable". */
@@ -107,6 +111,20 @@ export function confidentialVm(): string | null {
   return null;
 }
 
+/** The node's facts: the same for every process on it. */
+export type NodeFacts = Pick<Facts, "cpuVulnerable" | "confidentialVm">;
+
+/**
+ * Measures the node's facts. The start measures them while its login is on
+ * the wire (they depend on nothing it fetches).
+ */
+export function nodeFacts(): NodeFacts {
+  return {
+    cpuVulnerable: cpuVulnerabilities(),
+    confidentialVm: confidentialVm(),
+  };
+}
+
 /** Inputs that only the caller knows (what it fetched and negotiated). */
 export interface CallerFacts {
   region: SecretRegion | null;
@@ -118,9 +136,11 @@ export interface CallerFacts {
   enforcer: EnforcerState;
   skipVerify: boolean;
   plainHttp?: boolean;
+  /** Measured earlier by {@link nodeFacts}; measured now when absent. */
+  node?: NodeFacts;
 }
 
-/** Measures every fact now. */
+/** Measures every fact now (the node's, unless the caller has them). */
 export function measureFacts(c: CallerFacts): Facts {
   return {
     ...regionVmas(c.region),
@@ -133,8 +153,7 @@ export function measureFacts(c: CallerFacts): Facts {
     environClean: c.environClean,
     interposer: c.interposer,
     enforcer: c.enforcer,
-    cpuVulnerable: cpuVulnerabilities(),
-    confidentialVm: confidentialVm(),
+    ...(c.node ?? nodeFacts()),
     skipVerify: c.skipVerify,
     plainHttp: c.plainHttp ?? false,
   };

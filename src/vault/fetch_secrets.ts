@@ -80,9 +80,10 @@ export interface FetchReport {
 }
 
 /**
- * Fetches every configured secret into `region`. Fails closed: any missing
- * path or key, refusal or bad value throws a {@link VaultError} (values
- * already written stay in the region, which the caller wipes).
+ * Fetches every configured secret into `region`, the login token revoked
+ * (or kept, with `keepToken`) and the client closed. Fails closed: any
+ * missing path or key, refusal or bad value throws a {@link VaultError}
+ * (values already written stay in the region, which the caller wipes).
  *
  * @example
  * ```ts
@@ -93,10 +94,36 @@ export interface FetchReport {
  * ```
  */
 export async function fetchSecrets(opts: FetchOptions): Promise<FetchReport> {
+  return await (await startFetch(opts)).finish();
+}
+
+/**
+ * The values are in the region; the login token's revocation may still be
+ * on the wire (the token lives only in its own region meanwhile).
+ */
+export interface PendingFetch {
+  /** Env names written into the region, in write order. */
+  keys: string[];
+  /**
+   * Waits for the revocation, closes the client and gives the report.
+   * Whoever got a PendingFetch calls it, on every path (a failure too: it
+   * is what revokes); later calls give the same promise.
+   */
+  finish(): Promise<FetchReport>;
+}
+
+/**
+ * {@link fetchSecrets} up to the values in the region, logging "secrets
+ * fetched": the start prepares the app's environment while the revocation
+ * is answered (src/cli/start.ts). A failure revokes and closes before it
+ * throws, as fetchSecrets does.
+ */
+export async function startFetch(opts: FetchOptions): Promise<PendingFetch> {
   const t0 = performance.now();
   const plan = planSecrets(opts.config);
   const client = VaultClient.create(opts.config, { signal: opts.signal });
   let revoking: Promise<TokenRevocation> | undefined;
+  let finishing: Promise<FetchReport> | undefined;
   try {
     await client.login();
     // Measured now: revocation wipes the token.
@@ -108,6 +135,10 @@ export async function fetchSecrets(opts: FetchOptions): Promise<FetchReport> {
     const settled = await Promise.allSettled(
       plan.reads.map((r) => client.readSecret(r)),
     );
+    // The reads were the last requests that must succeed: the client key
+    // leaves memory now, before the values are reported (the revocation
+    // goes out on the connection up).
+    client.forgetClientKey();
     // The token has done its work: revoke it while the values are written,
     // so a copy left anywhere in the process opens nothing.
     const leases = settled.filter((s) =>
@@ -172,41 +203,53 @@ export async function fetchSecrets(opts: FetchOptions): Promise<FetchReport> {
         throw e;
       }
     }
-    const revoked = await revoking ?? { revoked: false, why: "kept" };
-    if (!revoked.revoked && !keep) {
-      log("vault").warn("the token stays valid until its TTL: {why}", {
-        why: revoked.why,
-      });
-    }
-    const report: FetchReport = {
-      keys,
-      paths: plan.reads.map((r) =>
-        r.version === undefined ? r.path : `${r.path}?version=${r.version}`
-      ),
-      requests: client.requests,
-      skipVerify: client.skipVerify,
-      plainHttp: client.plainHttp,
-      tokenProtected,
-      tokenRevoked: revoked.revoked,
-      authMethod: client.authMethod,
-      reads,
-      elapsedMs: Math.round(performance.now() - t0),
-    };
-    if (keep) {
-      report.tokenLease = client.tokenLease;
-      report.token = client.releaseToken();
-    }
+    const paths = plan.reads.map((r) =>
+      r.version === undefined ? r.path : `${r.path}?version=${r.version}`
+    );
+    const elapsedMs = Math.round(performance.now() - t0);
     log("vault").info("secrets fetched", {
       secrets: keys.length,
-      paths: report.paths.length,
-      requests: report.requests,
-      elapsedMs: report.elapsedMs,
+      paths: paths.length,
+      requests: client.requests,
+      elapsedMs,
     });
-    return report;
-  } finally {
-    // On a failure too: a token left valid is a credential left behind
-    // (a token released to the caller is no longer the client's).
+    const finish = async (): Promise<FetchReport> => {
+      try {
+        const revoked = await revoking ?? { revoked: false, why: "kept" };
+        if (!revoked.revoked && !keep) {
+          log("vault").warn("the token stays valid until its TTL: {why}", {
+            why: revoked.why,
+          });
+        }
+        const report: FetchReport = {
+          keys,
+          paths,
+          requests: client.requests,
+          skipVerify: client.skipVerify,
+          plainHttp: client.plainHttp,
+          tokenProtected,
+          tokenRevoked: revoked.revoked,
+          authMethod: client.authMethod,
+          reads,
+          elapsedMs,
+        };
+        if (keep) {
+          report.tokenLease = client.tokenLease;
+          report.token = client.releaseToken();
+        }
+        return report;
+      } finally {
+        client.close();
+      }
+    };
+    return {
+      keys,
+      finish: () => finishing ??= finish(),
+    };
+  } catch (e) {
+    // On a failure too: a token left valid is a credential left behind.
     await (revoking ?? client.revokeLeasesAndToken());
     client.close();
+    throw e;
   }
 }

@@ -2,6 +2,7 @@
  * Builds a JSON object body as bytes, so credentials read from files (a JWT,
  * an AppRole secret_id) go to the socket without becoming JS strings.
  */
+import { readFileBytes } from "../../ffi/shim.ts";
 
 const enc = new TextEncoder();
 const HEX = "0123456789abcdef";
@@ -62,7 +63,7 @@ export function jsonBody(fields: Record<string, Uint8Array>): Uint8Array {
 
 /** Reads a credential file as bytes, without trailing whitespace. */
 export function readCredentialFile(path: string): Uint8Array {
-  const raw = Deno.readFileSync(path);
+  const raw = readFileBytes(path);
   let end = raw.length;
   while (end > 0 && (raw[end - 1] <= 0x20)) end--;
   let start = 0;

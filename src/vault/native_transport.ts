@@ -6,7 +6,12 @@
  * answered in full before the next, so nothing small waits for the
  * server's delayed ACK (docs/startup-profile.md).
  */
-import { HttpClient, type HttpRequest, PairError } from "../../ffi/http.ts";
+import {
+  HttpClient,
+  type HttpRequest,
+  PairError,
+  warmTls,
+} from "../../ffi/http.ts";
 import { log } from "../log.ts";
 import { VaultError } from "./errors.ts";
 import type { PemFile, TlsSettings } from "./tls_settings.ts";
@@ -17,6 +22,14 @@ import type {
 } from "./transport.ts";
 
 const enc = new TextEncoder();
+
+/**
+ * Lets OpenSSL set itself up in the background when `addr` is https (the
+ * start calls it first thing, the client comes several ms later).
+ */
+export function warmTransport(addr: string | undefined): void {
+  if (addr?.startsWith("https:")) warmTls();
+}
 
 /** Loads the CAs and the client pair; wrong PEM is a `config` error. */
 function setUpTls(client: HttpClient, tls: TlsSettings): void {
@@ -145,14 +158,23 @@ export function nativeTransport(origin: URL, tls: TlsSettings): Transport {
       parts.tail.fill(0);
     }
   }
-  // The request in flight (or the last one), settled either way: the next
-  // one starts when it is done.
-  let last: Promise<unknown> = Promise.resolve();
+  // The last request, settled either way, while it or one queued after it
+  // is unsettled: the next one starts when it is done. With none, a request
+  // goes out now, not in a microtask: the start does its other work while
+  // the login is on the wire (src/cli/start.ts).
+  let last: Promise<void> | undefined;
   return {
     send(req: TransportRequest): Promise<TransportResponse> {
-      const turn = last.then(() => exchange(req));
-      last = turn.catch(() => {});
+      const turn = last ? last.then(() => exchange(req)) : exchange(req);
+      const settled = turn.then(() => {}, () => {});
+      last = settled;
+      settled.then(() => {
+        if (last === settled) last = undefined;
+      });
       return turn;
+    },
+    forgetKey() {
+      client.forgetKey();
     },
     close() {
       client.close();

@@ -4,6 +4,7 @@
  * server-name and skip-verify switches. Read as bytes: the key is never a
  * JS string.
  */
+import { readFileBytes } from "../../ffi/shim.ts";
 import type { Config } from "../config/parse.ts";
 import type { SettingName } from "../config/table.ts";
 import { VaultError } from "./errors.ts";
@@ -37,7 +38,7 @@ function readPem(config: Config, name: SettingName): PemFile | undefined {
   try {
     return {
       source: `${config.source(name)}=${file}`,
-      pem: Deno.readFileSync(file),
+      pem: readFileBytes(file),
     };
   } catch (e) {
     throw new VaultError(

@@ -34,5 +34,10 @@ export interface TransportResponse {
 /** Sends requests; `close()` releases the connection. */
 export interface Transport {
   send(req: TransportRequest): Promise<TransportResponse>;
+  /**
+   * Drops the client key (mTLS) from memory: the connection up goes on, a
+   * new one has no client certificate.
+   */
+  forgetKey(): void;
   close(): void;
 }

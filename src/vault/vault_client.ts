@@ -258,6 +258,14 @@ export class VaultClient {
   }
 
   /**
+   * Drops the client key (VAULT_CLIENT_KEY, parsed by OpenSSL) once no new
+   * connection needs it: a request that would need one fails instead.
+   */
+  forgetClientKey(): void {
+    this.#transport.forgetKey();
+  }
+
+  /**
    * Hands the token's store to the caller, who keeps it past {@link close}
    * (the token region of docs/refresh.md); the client has no token after.
    */
@@ -462,10 +470,13 @@ export class VaultClient {
     const what = `login with VAULT_AUTH_METHOD=${req.method} at ${req.mount}`;
     let res: TransportResponse;
     try {
-      res = await this.#send("POST", `${req.mount}/login`, {
+      const sending = this.#send("POST", `${req.mount}/login`, {
         body: req.body,
         what,
       });
+      // The request is out (the shim's pool thread holds the exchange).
+      this.#token.reserve();
+      res = await sending;
     } finally {
       req.body.fill(0);
     }

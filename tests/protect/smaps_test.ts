@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { parseSmaps } from "../../src/protect/smaps.ts";
+import { parseSmaps, vmasAround } from "../../src/protect/smaps.ts";
 
 const TEXT = `7f0000000000-7f0000001000 ---p 00000000 00:00 0 
 Size:                  4 kB
@@ -54,4 +54,29 @@ Deno.test("parseSmaps: this process's own smaps, every VMA header and its VmFlag
     }),
   );
   assert.ok(v.every((x) => x.flags.size > 0), "every VMA has its VmFlags");
+});
+
+Deno.test("vmasAround: the VMA at an address and the ones touching it, same as a whole parse", () => {
+  assert.equal(vmasAround(TEXT, 0x7f0000002000n), null, "no VMA starts there");
+  const mid = vmasAround(TEXT, 0x7f0000001000n)!;
+  assert.equal(mid.vma.path, "/secretmem (deleted)");
+  assert.equal(mid.before?.perms, "---p");
+  assert.equal(mid.after, null, "the next VMA does not touch it");
+  const first = vmasAround(TEXT, 0x7f0000000000n)!;
+  assert.equal(first.before, null);
+  assert.equal(first.after?.path, "/secretmem (deleted)");
+  const last = vmasAround(TEXT, 0xffffffffff600000n)!;
+  assert.deepEqual([...last.vma.flags], ["ex"]);
+  assert.equal(last.after, null);
+  // Every VMA of this process's own smaps, against parseSmaps of all of it.
+  const text = Deno.readTextFileSync("/proc/self/smaps");
+  const all = parseSmaps(text);
+  all.forEach((v, i) => {
+    const got = vmasAround(text, v.start)!;
+    assert.deepEqual(got.vma, v);
+    const before = all[i - 1]?.end === v.start ? all[i - 1] : null;
+    const after = all[i + 1]?.start === v.end ? all[i + 1] : null;
+    assert.deepEqual(got.before, before, `before ${v.start.toString(16)}`);
+    assert.deepEqual(got.after, after, `after ${v.start.toString(16)}`);
+  });
 });

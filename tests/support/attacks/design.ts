@@ -151,7 +151,9 @@ function startUpWindow(
       verdict: "blocked",
       why: c.target === "starting_registered"
         ? "no token exists yet at registration"
-        : "the login token is revoked before the reads are reported",
+        : "when the reads are reported the login token is only in its " +
+          "memfd_secret region (fd closed), its revocation on the wire; " +
+          "the request's copy was wiped right after its write",
     };
   }
   if (c.enforcer) {
@@ -171,8 +173,9 @@ function startUpWindow(
       verdict: "blocked",
       why: "the requests ran in the shim's OpenSSL client, whose freed " +
         "buffers are zeroed; each answer was zeroed once decoded into the " +
-        "region, the client key's bytes once OpenSSL parsed them (before, " +
-        "with Deno's fetch, freed rustls/hyper buffers held copies)",
+        "region, the client key's PEM once OpenSSL parsed it, and OpenSSL " +
+        "dropped the key itself once the reads were in (before, with " +
+        "Deno's fetch, freed rustls/hyper buffers held copies)",
     };
 }
 

@@ -46,8 +46,9 @@ export function renderStartUp(r: MatrixReport): string[] {
       "milliseconds late: by then the region exists and the client key " +
       'has been read); with the enforcer, right after its "registered" ' +
       'line. After the reads: right after the "secrets fetched" line ' +
-      "(every value in the region, the token revoked, before the " +
-      "delivery is chosen and the hand-over made). The harness checks " +
+      "(every value in the region, the client key dropped, the token's " +
+      "revocation sent, before the delivery is chosen and the hand-over " +
+      "made). The harness checks " +
       "`/proc/<pid>/comm` that the frozen process is still `deno`, not " +
       "the supervisor, and retries a freeze that came too late.",
   );
@@ -124,8 +125,13 @@ export function renderStartUp(r: MatrixReport): string[] {
       "shim's OpenSSL client (c/shim/http.c): the token is read from its " +
       "region only to be joined with a request after the handshake and " +
       "wiped after the write, each answer is zeroed once decoded into the " +
-      "region, the client key's bytes once OpenSSL parsed them, and every " +
-      "buffer OpenSSL frees is zeroed. (With Deno's fetch, freed rustls " +
+      "region, the client key's file is read with read(2) into a buffer " +
+      "wiped once OpenSSL parsed it, OpenSSL drops the key itself once the " +
+      "reads are in, and every buffer OpenSSL frees is zeroed. (With " +
+      "Deno's `readFileSync` a freed copy of the key's PEM stayed in the " +
+      "malloc heap until reused: this row found it once the start got " +
+      "faster, tests/vault/credential_file_test.ts holds it; with Deno's " +
+      "fetch, freed rustls " +
       "and hyper buffers held DB_PASSWORD x3, API_KEY x2 and the client " +
       "key here; the design said `expected`.) A frozen wrapper still " +
       "holds its regions, which give EIO; only the enforcer keeps root " +
@@ -138,8 +144,10 @@ export function renderStartUp(r: MatrixReport): string[] {
       "frozen wrapper's memory is tried against OpenBao " +
       `(\`auth/token/lookup-self\`): after the reads ${
         tok?.short ?? "not run"
-      } (the login token is revoked with \`auth/token/revoke-self\` as ` +
-      "soon as the reads are in, before they are reported). The control, " +
+      } (the login token's \`auth/token/revoke-self\` goes out as soon ` +
+      "as the reads are in; meanwhile the token is only in its region, and " +
+      "the start waits for the answer before the score and the hand-over). " +
+      "The control, " +
       `a process holding a freshly created token: ${
         ctlTok?.short ?? "not run"
       }.`,

@@ -39,8 +39,9 @@ export const FREEZE_POINTS = {
   // DESIGN.md step 0 done: registered (or told there is no enforcer),
   // before any region, credential file or token.
   starting_registered: /"message":"(registered with the enforcer|no enforcer)"/,
-  // Right after the reads: every value in the region, the token revoked,
-  // the delivery not yet chosen, the hand-over not yet made.
+  // Right after the reads: every value in the region, the client key
+  // dropped, the token's revocation on the wire, the delivery not yet
+  // chosen, the hand-over not yet made.
   starting_fetched: /"message":"secrets fetched"/,
 } as const;
 type Point = keyof typeof FREEZE_POINTS;
