@@ -1,11 +1,14 @@
 /**
  * A credential file (the mTLS client key, a token, JWT or secret_id file)
  * leaves no copy in the reader's memory once its bytes are wiped: the shim
- * reads it with read(2) straight into the buffer (ct_read_file). The
- * control, Deno.readFileSync, leaves a freed copy in the malloc heap (the
- * attack matrix found the client key's PEM there in a wrapper frozen after
- * its reads). Proven from outside: this test reads every readable mapping
- * of the fixture through /proc/<pid>/mem.
+ * reads it with read(2) straight into the buffer (ct_read_file). Proven
+ * from outside: this test reads every readable mapping of the fixture
+ * through /proc/<pid>/mem; the control is the same read with the bytes
+ * kept. Deno.readFileSync, which the wrapper used before, often leaves part
+ * of a file in a freed malloc chunk (the attack matrix found the client
+ * key's PEM so in a wrapper frozen after its reads); whether a later
+ * allocation has overwritten it by the scan varies, so that count is
+ * printed, not asserted.
  */
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
@@ -49,7 +52,11 @@ function copies(pid: number, needle: Buffer): number {
   return n;
 }
 
-async function held(how: "shim" | "deno", path: string, needle: Buffer) {
+async function held(
+  how: "shim" | "hold" | "deno",
+  path: string,
+  needle: Buffer,
+) {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", FIXTURE, how, path],
     stdin: "piped",
@@ -69,7 +76,7 @@ async function held(how: "shim" | "deno", path: string, needle: Buffer) {
   }
 }
 
-Deno.test("a credential file read by the shim leaves no copy in memory; Deno.readFileSync, the control, leaves one", async () => {
+Deno.test("a credential file read by the shim leaves no copy in memory once wiped (the control: the same read, kept)", async () => {
   const dir = await Deno.makeTempDir();
   try {
     // A PEM-like file: the marker on every line, 4 KiB in all.
@@ -78,11 +85,13 @@ Deno.test("a credential file read by the shim leaves no copy in memory; Deno.rea
     await Deno.writeTextFile(path, `${marker}\n`.repeat(64), { mode: 0o600 });
     const needle = Buffer.from(marker);
     const shim = await held("shim", path, needle);
+    const kept = await held("hold", path, needle);
     const deno = await held("deno", path, needle);
     console.log(
-      `  copies after the wipe: readFileBytes ${shim}, Deno.readFileSync ${deno}`,
+      `  copies: readFileBytes, wiped ${shim}; kept (control) ${kept}; ` +
+        `Deno.readFileSync, wiped ${deno} (not asserted)`,
     );
-    assert.ok(deno > 0, "the scan missed the control's freed copy");
+    assert.equal(kept, 64, "the scan missed the control's 64 lines");
     assert.equal(shim, 0, "readFileBytes left a copy");
   } finally {
     await Deno.remove(dir, { recursive: true });
