@@ -99,6 +99,22 @@ int main(int argc, char **argv) {
     pre[npre++] = bundle;
   }
 
+  // Deno's caches (compiled code, module analysis) are code the wrapper
+  // runs before it hardens anything: they live in the layout, as trusted as
+  // its other files, never under the app's HOME or DENO_DIR, which the app
+  // can write (a crafted V8 code cache would run in the wrapper). In a pod
+  // the layout is mounted read-only and Deno keeps its caches in memory.
+  // The app's own DENO_DIR goes back to it: the wrapper restores it from
+  // CLOUDTASER_APP_DENO_DIR (src/cli/deno_dir.ts).
+  char deno_dir[PATH_MAX];
+  if (join(deno_dir, sizeof deno_dir, lib, "deno-dir"))
+    return fail("building a path under", root, ENAMETOOLONG);
+  const char *app_deno_dir = getenv("DENO_DIR");
+  if ((app_deno_dir && setenv("CLOUDTASER_APP_DENO_DIR", app_deno_dir, 1)) ||
+      (!app_deno_dir && unsetenv("CLOUDTASER_APP_DENO_DIR")) ||
+      setenv("DENO_DIR", deno_dir, 1))
+    return fail("setenv", "DENO_DIR", errno);
+
   size_t nargs = argc > 1 ? (size_t)argc - 1 : 0;
   char **args = calloc(npre + nargs + 1, sizeof *args);
   if (!args) return fail("calloc", "for the arguments", ENOMEM);

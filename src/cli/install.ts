@@ -16,6 +16,8 @@
  * bundle:    ROOT/lib/deno, ROOT/lib/app/main.js    Deno and the bundled program
  *            ROOT/lib/app/*-XXXXXXXX.js             its chunks (bundleFiles)
  *            ROOT/lib/build/*                       its native parts (nativePath)
+ * any:       ROOT/lib/deno-dir                      Deno's caches: DENO_DIR as the
+ *                                                   launcher sets it (deno_dir.ts)
  * ```
  *
  * The loader's options, not the environment, name the libraries, so the

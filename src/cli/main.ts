@@ -7,6 +7,7 @@ import { type Config, ConfigError, parseConfig } from "../config/parse.ts";
 import { exitCodeOf, isExpected } from "./exit_code.ts";
 import { CommandLineError } from "./command_line.ts";
 import { runCommand } from "./run.ts";
+import { restoreAppDenoDir } from "./deno_dir.ts";
 import { log, setupLogging } from "../log.ts";
 
 export const VERSION = "0.1.0";
@@ -131,6 +132,7 @@ export async function main(args: string[]): Promise<number> {
   // stop them.
   let config: Config | ConfigError;
   try {
+    restoreAppDenoDir();
     config = parseConfig(Deno.env.toObject());
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
