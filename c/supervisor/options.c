@@ -122,6 +122,14 @@ static int parse_one(const char *a, const char *v, struct options *o,
     return parse_bool(a, v, &o->revoke_on_exit);
   if (strcmp(a, "--revoke-timeout-ms") == 0)
     return parse_ms(a, v, &o->revoke_timeout_ms);
+  if (strcmp(a, "--deno-dir") == 0) {
+    if (v && v[0] == '/') {
+      o->deno_dir = v;
+      return 0;
+    }
+    say(CT_ERROR, "--deno-dir must be an absolute path");
+    return -1;
+  }
   *refresh_arg = false;
   if (strcmp(a, "--region-fd") == 0) return parse_fd(a, v, &o->region_fd);
   if (strcmp(a, "--signal-fd") == 0) return parse_fd(a, v, &o->signal_fd);

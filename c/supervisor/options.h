@@ -27,6 +27,9 @@ struct options {
   int stop_signal;
   long kill_timeout_ms, refresh_timeout_ms, revoke_timeout_ms;
   bool revoke_on_exit;
+  // --deno-dir: the layout's Deno cache directory, the refresh process's
+  // DENO_DIR (src/cli/deno_dir.ts says why); NULL: none given.
+  const char *deno_dir;
 };
 
 // Fills o from argv; says what is wrong (naming the argument) and returns

@@ -95,6 +95,11 @@ int program_open(const struct options *o, struct refresh_program *p) {
     return fail("fcntl(--config-fd, FD_CLOEXEC)");
   if (read_args(o->program_args_fd, p) < 0) return -1;
   if (close(o->program_args_fd) < 0) warn_failed("close(--program-args)");
+  if (o->deno_dir) {
+    size_t n = strlen("DENO_DIR=") + strlen(o->deno_dir) + 1;
+    if (!(p->deno_dir_env = malloc(n))) return fail("malloc(--deno-dir)");
+    snprintf(p->deno_dir_env, n, "DENO_DIR=%s", o->deno_dir);
+  }
   return 0;
 }
 
@@ -157,8 +162,12 @@ static void close_if(int *fd) {
 
 // In the refresh process: fds 3..8 as docs/refresh.md lists them, the
 // program at 9 (close-on-exec: execveat needs it until the exec), nothing
-// else; stdin /dev/null; default signals; PATH only.
-static void refresh_child(const int src[7], char **argv) {
+// else; stdin /dev/null; default signals; PATH only, and DENO_DIR when
+// --deno-dir gave the layout's (Deno's caches are code the refresh runs:
+// without it Deno would look under the passwd home, which the app can
+// write).
+static void refresh_child(const int src[7], char **argv,
+                          char *deno_dir_env) {
   prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   int tmp[7];
   for (int i = 0; i < 7; i++)
@@ -173,7 +182,7 @@ static void refresh_child(const int src[7], char **argv) {
   }
   if (syscall(SYS_close_range, 10u, ~0U, 0) < 0) _exit(126);
   if (reset_signals() < 0) _exit(126);
-  char *envp[] = {CT_REFRESH_PATH, NULL};
+  char *envp[] = {CT_REFRESH_PATH, deno_dir_env, NULL};
   syscall(SYS_execveat, 9, "", argv, envp, AT_EMPTY_PATH);
   _exit(errno == ENOENT ? 127 : 126);
 }
@@ -220,7 +229,7 @@ int refresh_start(struct refresh_run *run, const struct refresh_program *p,
   if (pid == 0) {
     int src[7] = {tok,       appc,         run->out_token_fd, run->out_app_fd,
                   config_fd, pipe_fds[1], p->fd};
-    refresh_child(src, argv);
+    refresh_child(src, argv, p->deno_dir_env);
   }
   argv[p->n_args] = NULL;
   close_if(&tok);

@@ -25,6 +25,7 @@ struct refresh_program {
   char *args_buf;  // the --program-args memfd's bytes
   char **args;     // pointers into args_buf, NULL-terminated
   size_t n_args;
+  char *deno_dir_env; // "DENO_DIR=<--deno-dir>", or NULL
 };
 
 // Takes --program-fd and --program-args (read, checked sealed, closed) and

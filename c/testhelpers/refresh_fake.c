@@ -19,6 +19,7 @@
 //   --leak-pipe        leave a child holding the report pipe for 5 s
 //   --flood            a report far beyond the supervisor's limit
 //   --revoke ok|fail|hang   what --op revoke does (default ok)
+//   --print-env NAME   one stderr line "refresh_fake NAME=value" (not a secret)
 //   --log              one stderr line: op, n, the fds open, the environment's
 //                      names, the suffixes of the token and app copies, the
 //                      blocked and ignored signal sets
@@ -127,6 +128,7 @@ static void hang(void) {
 
 int main(int argc, char **argv) {
   struct behaviour b = {.changes = -1, .revoke = "ok"};
+  const char *print_env = NULL;
   int i = 1;
   for (; i < argc && strcmp(argv[i], CT_REFRESH_MODE) != 0; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : "0";
@@ -144,6 +146,7 @@ int main(int argc, char **argv) {
     else if (strcmp(a, "--apply") == 0) b.apply = atol(v), i++;
     else if (strcmp(a, "--exit") == 0) b.exit_code = atol(v), i++;
     else if (strcmp(a, "--revoke") == 0) b.revoke = v, i++;
+    else if (strcmp(a, "--print-env") == 0) print_env = v, i++;
     else return fprintf(stderr, "refresh_fake: unknown %s\n", a), 2;
   }
   const char *op = "", *state = "";
@@ -153,6 +156,10 @@ int main(int argc, char **argv) {
   }
   long n = (state[0] == 'n' ? atol(state + 1) : 0) + 1;
   if (b.log) log_line(op, n);
+  if (print_env) {
+    const char *value = getenv(print_env);
+    fprintf(stderr, "refresh_fake %s=%s\n", print_env, value ? value : "");
+  }
   char text[512];
   if (strcmp(op, CT_REFRESH_OP_REVOKE) == 0) {
     if (strcmp(b.revoke, "hang") == 0) hang();

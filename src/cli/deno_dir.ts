@@ -8,6 +8,17 @@
 /** Where the launcher keeps the app's DENO_DIR while the wrapper runs. */
 export const APP_DENO_DIR = "CLOUDTASER_APP_DENO_DIR";
 
+let layoutDir: string | undefined;
+
+/**
+ * The layout's Deno cache directory when the launcher started this process
+ * (found by {@link restoreAppDenoDir}): a refresh process gets it as its
+ * DENO_DIR (the supervisor's `--deno-dir`).
+ */
+export function layoutDenoDir(): string | undefined {
+  return layoutDir;
+}
+
 /**
  * Puts DENO_DIR back as the app had it when the launcher pointed it at the
  * layout (`ROOT/lib/deno-dir`, beside `ROOT/lib/ld.so`, which is what
@@ -19,6 +30,7 @@ export function restoreAppDenoDir(
 ): void {
   const lib = execPath.replace(/\/[^/]*$/, "");
   if (env.get("DENO_DIR") !== `${lib}/deno-dir`) return;
+  layoutDir = `${lib}/deno-dir`;
   const app = env.get(APP_DENO_DIR);
   if (app === undefined) env.delete("DENO_DIR");
   else env.set("DENO_DIR", app);

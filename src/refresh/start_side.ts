@@ -3,6 +3,7 @@
  * hands the supervisor when something resident needs the token, and the
  * revocation of a kept token when the start fails after all.
  */
+import { layoutDenoDir } from "../cli/deno_dir.ts";
 import type { Config } from "../config/parse.ts";
 import { log } from "../log.ts";
 import type { FetchReport } from "../vault/fetch_secrets.ts";
@@ -94,8 +95,14 @@ export function handOverRefresh(
       "--due-ms",
       String(dueMs(state, Date.now())),
       ...policyArgs(policy),
+      ...denoDirArgs(layoutDenoDir()),
     ],
   };
+}
+
+/** `--deno-dir DIR` under the launcher: the refresh process's DENO_DIR. */
+export function denoDirArgs(dir: string | undefined): string[] {
+  return dir === undefined ? [] : ["--deno-dir", dir];
 }
 
 /**

@@ -53,6 +53,7 @@ Deno.test("supervisor refresh protocol: each bad refresh argument refuses the st
     [env("--state", "not base64!"), /--state must be base64url/],
     [env("--state", "a".repeat(5000)), /--state must be base64url/],
     [env("--due-ms"), /--due-ms needs milliseconds|usage/],
+    [env("--deno-dir", "relative/dir"), /--deno-dir must be an absolute path/],
   ];
   for (const [args, names] of cases) await refused({ args }, names);
 });

@@ -62,6 +62,36 @@ Deno.test("supervisor refresh protocol: a due refresh gets fds 0-8 and PATH only
   }
 });
 
+Deno.test("supervisor refresh protocol: with --deno-dir a refresh gets PATH and that DENO_DIR, nothing else", async () => {
+  const l = new Launch(SLEEP, {
+    app: { K: marker("v") },
+    token: { VAULT_TOKEN: marker("tok") },
+    fake: ["--log", "--due", "100", "--print-env", "DENO_DIR"],
+    args: [
+      "--delivery",
+      "env",
+      "--due-ms",
+      "50",
+      "--deno-dir",
+      "/cloudtaser/lib/deno-dir",
+    ],
+  });
+  try {
+    await l.waitStdout(/^ready \d+$/m);
+    await l.waitStderr(/^refresh_fake op=due n=1 .*$/gm, 8000, 1);
+    const m = /^refresh_fake op=due n=1 fds=\S+ env=(\S+)/m.exec(l.stderr);
+    assert.equal(m?.[1], "PATH,DENO_DIR", "environment");
+    assert.match(
+      l.stderr,
+      /^refresh_fake DENO_DIR=\/cloudtaser\/lib\/deno-dir$/m,
+    );
+    Deno.kill(l.pid, "SIGUSR1");
+    assert.equal((await l.status()).code, 0, l.stderr);
+  } finally {
+    await l.close();
+  }
+});
+
 Deno.test("supervisor refresh protocol: a refresh past --refresh-timeout-ms is killed and retried, while signals reach the app", async () => {
   const l = new Launch([TESTAPP, "signals", "2"], {
     app: { K: marker("v") },

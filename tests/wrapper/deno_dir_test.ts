@@ -75,6 +75,32 @@ Deno.test("under the launcher Deno writes its caches into the layout, nothing un
     assert.equal(withOwn.get("DENO_DIR"), `DENO_DIR=${tmp}/app-deno`);
     assert.equal(withOwn.get(APP_DENO_DIR), undefined);
 
+    // With refresh on, the supervisor is told the layout's cache directory
+    // for its refresh processes (tests/supervisor/refresh_cycle_test.ts
+    // shows it becomes their DENO_DIR).
+    const child = new Deno.Command(`${root}/cloudtaser-wrapper`, {
+      args: ["--", "/bin/sleep", "30"],
+      env: env({ CLOUDTASER_REFRESH_INTERVAL: "1h" }),
+      clearEnv: true,
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    try {
+      let argv: string[] = [];
+      for (let i = 0; i < 200; i++) {
+        argv = Deno.readTextFileSync(`/proc/${child.pid}/cmdline`).split("\0");
+        if (argv[0] === "cloudtaser-supervisor") break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const at = argv.indexOf("--deno-dir");
+      assert.ok(at > 0, `no --deno-dir in ${argv.join(" ")}`);
+      assert.equal(argv[at + 1], `${root}/lib/deno-dir`);
+    } finally {
+      // The supervisor forwards it to the app and exits with it.
+      child.kill("SIGTERM");
+      await child.status;
+    }
+
     assert.ok(exists(`${root}/lib/deno-dir`), "no cache in the layout");
     assert.ok(untouched(`${tmp}/home/.cache/deno`), "Deno used the HOME cache");
     assert.ok(untouched(`${tmp}/app-deno`), "Deno used the app's DENO_DIR");
