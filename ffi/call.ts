@@ -36,6 +36,7 @@ const args = new BigInt64Array(24);
 const argBytes = new Uint8Array(args.buffer);
 const index = new Map<string, number>(CALLS.map((c, i) => [c, i]));
 
+/** Puts `a` into `into`: numbers as they are, buffers as their address. */
 function fill(into: BigInt64Array, a: Arg[]): void {
   for (let i = 0; i < a.length; i++) {
     const v = a[i];
@@ -69,16 +70,7 @@ function addressOf(buf: Uint8Array): bigint {
  * ```
  */
 export function nativeCall(call: Call, ...a: Arg[]): number {
-  for (let i = 0; i < a.length; i++) {
-    const v = a[i];
-    args[i] = v === null
-      ? 0n
-      : typeof v === "bigint"
-      ? v
-      : typeof v === "number"
-      ? BigInt(v)
-      : addressOf(v);
-  }
+  fill(args, a);
   const r = shimSymbols().ct_call(index.get(call)!, argBytes);
   args.fill(0n, 0, a.length);
   return Number(r);
