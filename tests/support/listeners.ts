@@ -72,3 +72,36 @@ export function silentPeer(): {
     },
   };
 }
+
+/**
+ * A TLS peer on 127.0.0.1 with `cert` and `key` (offering `alpnProtocols`
+ * when given) that runs `serve` for each connection it accepts; a
+ * connection's failure is its own. `close()` stops it and every connection.
+ */
+export function tlsPeer(
+  tls: { cert: string; key: string; alpnProtocols?: string[] },
+  serve: (conn: Deno.TlsConn) => Promise<void>,
+): { port: number; url: string; close(): Promise<void> } {
+  const listener = Deno.listenTls({ hostname: "127.0.0.1", port: 0, ...tls });
+  const conns: Deno.TlsConn[] = [];
+  const accepting = (async () => {
+    for await (const conn of listener) {
+      conns.push(conn);
+      serve(conn).catch(() => {/* closed by the test */});
+    }
+  })();
+  const port = (listener.addr as Deno.NetAddr).port;
+  return {
+    port,
+    url: `https://127.0.0.1:${port}`,
+    close: async () => {
+      listener.close();
+      for (const c of conns) {
+        try {
+          c.close();
+        } catch { /* already closed */ }
+      }
+      await accepting.catch(() => {});
+    },
+  };
+}

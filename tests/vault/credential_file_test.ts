@@ -13,66 +13,24 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { randomMarker } from "../support/markers.ts";
+import { copies, scanMemory, startHolder } from "../support/mem_scan.ts";
 import { readFileBytes } from "../../ffi/shim.ts";
 
 const FIXTURE = new URL("./fixtures/read_and_hold.ts", import.meta.url)
   .pathname;
 
-/** Copies of `needle` in every readable mapping of `pid`. */
-function copies(pid: number, needle: Buffer): number {
-  const mem = Deno.openSync(`/proc/${pid}/mem`, { read: true });
-  let n = 0;
-  try {
-    for (const l of Deno.readTextFileSync(`/proc/${pid}/maps`).split("\n")) {
-      const [range, perms] = l.split(/\s+/);
-      if (!range || !perms.startsWith("r")) continue;
-      const [s, e] = range.split("-").map((x) => BigInt("0x" + x));
-      const buf = Buffer.alloc(Number(e - s));
-      try {
-        mem.seekSync(s, Deno.SeekMode.Start);
-        for (let at = 0; at < buf.length;) {
-          const got = mem.readSync(buf.subarray(at));
-          if (!got) break;
-          at += got;
-        }
-      } catch {
-        continue; // [vvar], guard pages: nothing to read there
-      }
-      for (
-        let i = buf.indexOf(needle);
-        i >= 0;
-        i = buf.indexOf(needle, i + 1)
-      ) {
-        n++;
-      }
-    }
-  } finally {
-    mem.close();
-  }
-  return n;
-}
-
+/** Copies of `marker` in the fixture once it read `path` `how`. */
 async function held(
   how: "shim" | "hold" | "deno",
   path: string,
-  needle: Buffer,
+  marker: string,
 ) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", FIXTURE, how, path],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
+  const h = await startHolder(FIXTURE, [how, path]);
   try {
-    const reader = child.stdout.getReader();
-    const { value } = await reader.read();
-    assert.match(new TextDecoder().decode(value), /ready/);
-    reader.releaseLock();
-    return copies(child.pid, needle);
+    assert.equal(h.first, "ready");
+    return copies(scanMemory(h.pid, { marker: Buffer.from(marker) }), "marker");
   } finally {
-    await child.stdin.close();
-    await child.stdout.cancel();
-    await child.status;
+    await h.finish();
   }
 }
 
@@ -83,10 +41,9 @@ Deno.test("a credential file read by the shim leaves no copy in memory once wipe
     const marker = randomMarker("CTV", "credfile", 16);
     const path = `${dir}/client.key`;
     await Deno.writeTextFile(path, `${marker}\n`.repeat(64), { mode: 0o600 });
-    const needle = Buffer.from(marker);
-    const shim = await held("shim", path, needle);
-    const kept = await held("hold", path, needle);
-    const deno = await held("deno", path, needle);
+    const shim = await held("shim", path, marker);
+    const kept = await held("hold", path, marker);
+    const deno = await held("deno", path, marker);
     console.log(
       `  copies: readFileBytes, wiped ${shim}; kept (control) ${kept}; ` +
         `Deno.readFileSync, wiped ${deno} (not asserted)`,

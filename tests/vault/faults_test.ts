@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { VaultError } from "../../src/vault/mod.ts";
+import { tlsPeer } from "../support/listeners.ts";
 import {
   assertNoSecretIn,
   fetchError,
@@ -234,42 +235,14 @@ function rawPeer(
   key: string,
   respond: (n: number) => string | null,
 ): { port: number; close: () => Promise<void> } {
-  const listener = Deno.listenTls({
-    hostname: "127.0.0.1",
-    port: 0,
-    cert,
-    key,
-  });
-  const conns: Deno.Conn[] = [];
   let n = 0;
-  const serve = (async () => {
-    for await (const conn of listener) {
-      conns.push(conn);
-      (async () => {
-        const buf = new Uint8Array(65536);
-        try {
-          while ((await conn.read(buf)) !== null) {
-            const reply = respond(++n);
-            if (reply !== null) {
-              await conn.write(new TextEncoder().encode(reply));
-            }
-          }
-        } catch { /* closed by the test */ }
-      })();
+  return tlsPeer({ cert, key }, async (conn) => {
+    const buf = new Uint8Array(65536);
+    while ((await conn.read(buf)) !== null) {
+      const reply = respond(++n);
+      if (reply !== null) await conn.write(new TextEncoder().encode(reply));
     }
-  })();
-  return {
-    port: (listener.addr as Deno.NetAddr).port,
-    close: async () => {
-      listener.close();
-      for (const c of conns) {
-        try {
-          c.close();
-        } catch { /* already closed */ }
-      }
-      await serve.catch(() => {});
-    },
-  };
+  });
 }
 
 function http(status: number, body: string): string {

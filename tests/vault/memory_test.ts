@@ -9,174 +9,29 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { put, secret, sharedServer } from "../support/vault.ts";
+import {
+  copies,
+  scanMemory as scan,
+  startHolder,
+} from "../support/mem_scan.ts";
 
 const { server, stop } = sharedServer();
 const FIXTURE =
   new URL("./fixtures/fetch_and_hold.ts", import.meta.url).pathname;
 
-interface Mapping {
-  start: bigint;
-  end: bigint;
-  perms: string;
-  name: string;
-}
-
-/** Start addresses (hex) of mappings with resident pages, from smaps. */
-function resident(pid: number): Set<string> {
-  const out = new Set<string>();
-  let start = "";
-  for (const l of Deno.readTextFileSync(`/proc/${pid}/smaps`).split("\n")) {
-    const m = /^([0-9a-f]+)-[0-9a-f]+ /.exec(l);
-    if (m) start = m[1];
-    else if (l.startsWith("Rss:") && !/^Rss:\s+0 kB/.test(l)) out.add(start);
-  }
-  return out;
-}
-
-function mappings(pid: number): Mapping[] {
-  return Deno.readTextFileSync(`/proc/${pid}/maps`).trim().split("\n").map(
-    (l) => {
-      const [range, perms, , , , ...rest] = l.split(/\s+/);
-      const [s, e] = range.split("-");
-      return {
-        start: BigInt("0x" + s),
-        end: BigInt("0x" + e),
-        perms,
-        name: rest.join(" ") || "[anon]",
-      };
-    },
-  );
-}
-
-/** An OpenBao service token as it travels in X-Vault-Token. */
-const TOKEN_SHAPE = /(?<![A-Za-z0-9.])s\.[A-Za-z0-9]{24}(?![A-Za-z0-9])/g;
-
 function utf16(s: string): Buffer {
   return Buffer.from(s, "utf16le");
 }
 
-interface Scan {
-  /** needle label → mapping label → count */
-  hits: Map<string, Map<string, number>>;
-  /** Every string shaped like an OpenBao service token (`s.` + 24). */
-  tokens: Set<string>;
-  bytes: number;
-  unreadable: string[];
-}
-
-/** Reads every readable mapping of `pid` and counts each needle. */
-function scan(pid: number, needles: Record<string, Buffer>): Scan {
-  const mem = Deno.openSync(`/proc/${pid}/mem`, { read: true });
-  const hits = new Map<string, Map<string, number>>();
-  const tokens = new Set<string>();
-  const unreadable: string[] = [];
-  let bytes = 0;
-  const longest = Math.max(...Object.values(needles).map((n) => n.length));
-  const CHUNK = 8 << 20;
-  // Group needles by their first 8 bytes (all test secrets share "CTV-mem-").
-  const prefixes = new Map<string, [Buffer, [string, Buffer][]]>();
-  for (const [what, needle] of Object.entries(needles)) {
-    const p = needle.subarray(0, 8);
-    const k = p.toString("hex");
-    if (!prefixes.has(k)) prefixes.set(k, [p, []]);
-    prefixes.get(k)![1].push([what, needle]);
-  }
-  const buf = Buffer.alloc(CHUNK + longest);
-  try {
-    const rss = resident(pid);
-    for (const m of mappings(pid)) {
-      if (m.perms[0] !== "r" || m.name === "[vsyscall]") continue;
-      // Never-touched pages read as zeros; the region (no RSS accounted
-      // for secretmem in some kernels) is always tried.
-      if (!rss.has(m.start.toString(16)) && !m.name.includes("secretmem")) {
-        continue;
-      }
-      const label = `${m.start.toString(16)}-${
-        m.end.toString(16)
-      } ${m.perms} ${m.name}`;
-      let carry = 0;
-      for (let at = m.start; at < m.end;) {
-        const len = Number(
-          m.end - at < BigInt(CHUNK) ? m.end - at : BigInt(CHUNK),
-        );
-        let n: number | null;
-        try {
-          mem.seekSync(at, Deno.SeekMode.Start);
-          n = mem.readSync(buf.subarray(carry, carry + len));
-        } catch (e) {
-          unreadable.push(`${label}: ${(e as { code?: string }).code ?? e}`);
-          break;
-        }
-        if (!n) break;
-        bytes += n;
-        const view = buf.subarray(0, carry + n);
-        // One pass per prefix (cheap), then match the full needles there.
-        for (const [prefix, group] of prefixes.values()) {
-          for (
-            let i = view.indexOf(prefix);
-            i >= 0;
-            i = view.indexOf(prefix, i + 1)
-          ) {
-            for (const [what, needle] of group) {
-              if (view.subarray(i, i + needle.length).equals(needle)) {
-                const per = hits.get(what) ?? new Map<string, number>();
-                per.set(label, (per.get(label) ?? 0) + 1);
-                hits.set(what, per);
-              }
-            }
-          }
-        }
-        for (const t of view.toString("latin1").matchAll(TOKEN_SHAPE)) {
-          tokens.add(t[0]);
-        }
-        // Keep the tail so a needle across two chunks is found (once).
-        carry = Math.min(longest - 1, view.length);
-        buf.copy(buf, 0, view.length - carry, view.length);
-        at += BigInt(n);
-      }
-    }
-  } finally {
-    mem.close();
-  }
-  return { hits, tokens, bytes, unreadable };
-}
-
 async function runFixture(env: Record<string, string>) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", FIXTURE],
-    env: {
-      ...env,
-      NO_COLOR: "1",
-      ...(Deno.env.get("CT_PERTURB")
-        ? { GLIBC_TUNABLES: "glibc.malloc.perturb=165" }
-        : {}),
-    },
-    clearEnv: true,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const out = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  while (!text.includes("\n")) {
-    const r = await out.read();
-    if (r.done) break;
-    text += r.value;
-  }
-  const finish = async () => {
-    await child.stdin.close().catch(() => {});
-    for (;;) {
-      const r = await out.read();
-      if (r.done) break;
-      text += r.value;
-    }
-    const stderr = new TextDecoder().decode(
-      (await new Response(child.stderr).arrayBuffer()) as ArrayBuffer,
-    );
-    const status = await child.status;
-    return { stdout: text, stderr, status };
-  };
-  return { info: JSON.parse(text.split("\n")[0]), finish };
+  const h = await startHolder(FIXTURE, [], {
+    ...env,
+    NO_COLOR: "1",
+    ...(Deno.env.get("CT_PERTURB")
+      ? { GLIBC_TUNABLES: "glibc.malloc.perturb=165" }
+      : {}),
+  });
+  return { info: JSON.parse(h.first), finish: h.finish };
 }
 
 Deno.test("right before the hand-over no test secret is outside the region, and no token left in memory is valid", async () => {
@@ -242,13 +97,11 @@ Deno.test("right before the hand-over no test secret is outside the region, and 
         const regionUnreadable = r.unreadable.some((u) =>
           u.startsWith(region.toString(16) + "-") && /EIO/.test(u)
         );
-        const count = (what: string) =>
-          [...(r.hits.get(what)?.values() ?? [])].reduce((a, b) => a + b, 0);
-        const secretCopies = Object.keys(S).reduce(
-          (n, k) => n + count(k) + count(k + " (UTF-16)"),
-          0,
+        const secretCopies = copies(
+          r,
+          ...Object.keys(S).flatMap((k) => [k, k + " (UTF-16)"]),
         );
-        const tokenCopies = count("token") + count("token (UTF-16)");
+        const tokenCopies = copies(r, "token", "token (UTF-16)");
         console.log(
           `  ${label}: ${info.report.requests} requests, ` +
             `${info.report.elapsedMs} ms fetch; scanned ${

@@ -11,6 +11,7 @@ import { HttpError } from "../../ffi/http.ts";
 import { nativeTransport } from "../../src/vault/native_transport.ts";
 import type { TransportRequest } from "../../src/vault/transport.ts";
 import { generateCerts } from "../support/openbao/certs.ts";
+import { tlsPeer } from "../support/listeners.ts";
 
 interface Seen {
   connections: number;
@@ -33,13 +34,6 @@ function ok(body: string, extra = ""): string {
 
 /** A TLS server (offering h2 first) that answers each request after `delayMs`. */
 function server(cert: string, key: string, delayMs: number, answer: Answer) {
-  const listener = Deno.listenTls({
-    hostname: "127.0.0.1",
-    port: 0,
-    cert,
-    key,
-    alpnProtocols: ["h2", "http/1.1"],
-  });
   const seen: Seen = {
     connections: 0,
     inFlight: 0,
@@ -47,61 +41,44 @@ function server(cert: string, key: string, delayMs: number, answer: Answer) {
     requests: [],
     heads: [],
   };
-  const conns: Deno.TlsConn[] = [];
   const dec = new TextDecoder();
-  const serve = (async () => {
-    for await (const conn of listener) {
-      conns.push(conn);
+  const peer = tlsPeer(
+    { cert, key, alpnProtocols: ["h2", "http/1.1"] },
+    async (conn) => {
       seen.connections++;
-      (async () => {
-        try {
-          const buf = new Uint8Array(65536);
-          let text = "";
-          for (;;) {
-            const end = text.indexOf("\r\n\r\n");
-            if (end < 0) {
-              const n = await conn.read(buf);
-              if (n === null) return;
-              text += dec.decode(buf.subarray(0, n));
-              continue;
-            }
-            const head = text.slice(0, end);
-            text = text.slice(end + 4); // the tests send no bodies
-            const line = head.split("\r\n")[0];
-            seen.requests.push(line);
-            seen.heads.push(head);
-            seen.inFlight++;
-            seen.maxInFlight = Math.max(seen.maxInFlight, seen.inFlight);
-            await new Promise((r) => setTimeout(r, delayMs));
-            const a = answer(line, seen.requests.length);
-            if (a === null) return; // silent: the connection stays open
-            seen.inFlight--;
-            const out = new TextEncoder().encode(a.raw);
-            for (let at = 0; at < out.length;) {
-              at += await conn.write(out.subarray(at));
-            }
-            if (a.close) {
-              conn.close();
-              return;
-            }
-          }
-        } catch { /* closed by the test */ }
-      })();
-    }
-  })();
-  return {
-    url: `https://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
-    seen,
-    close: async () => {
-      listener.close();
-      for (const c of conns) {
-        try {
-          c.close();
-        } catch { /* already closed */ }
+      const buf = new Uint8Array(65536);
+      let text = "";
+      for (;;) {
+        const end = text.indexOf("\r\n\r\n");
+        if (end < 0) {
+          const n = await conn.read(buf);
+          if (n === null) return;
+          text += dec.decode(buf.subarray(0, n));
+          continue;
+        }
+        const head = text.slice(0, end);
+        text = text.slice(end + 4); // the tests send no bodies
+        const line = head.split("\r\n")[0];
+        seen.requests.push(line);
+        seen.heads.push(head);
+        seen.inFlight++;
+        seen.maxInFlight = Math.max(seen.maxInFlight, seen.inFlight);
+        await new Promise((r) => setTimeout(r, delayMs));
+        const a = answer(line, seen.requests.length);
+        if (a === null) return; // silent: the connection stays open
+        seen.inFlight--;
+        const out = new TextEncoder().encode(a.raw);
+        for (let at = 0; at < out.length;) {
+          at += await conn.write(out.subarray(at));
+        }
+        if (a.close) {
+          conn.close();
+          return;
+        }
       }
-      await serve.catch(() => {});
     },
-  };
+  );
+  return { url: peer.url, seen, close: peer.close };
 }
 
 const echoLine: Answer = (line) => ({ raw: ok(JSON.stringify({ line })) });

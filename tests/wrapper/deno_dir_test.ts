@@ -13,15 +13,6 @@ import { put, secret, sharedServer } from "../support/wrapper.ts";
 
 const { server, stop } = sharedServer();
 
-function exists(p: string): boolean {
-  try {
-    Deno.statSync(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 Deno.test("under the launcher Deno writes its caches into the layout, nothing under the app's HOME or DENO_DIR, and the app's DENO_DIR is its own", async () => {
   const bao = await server();
   const tmp = await Deno.makeTempDir({ prefix: "ct-deno-dir-" });
@@ -101,7 +92,10 @@ Deno.test("under the launcher Deno writes its caches into the layout, nothing un
       await child.status;
     }
 
-    assert.ok(exists(`${root}/lib/deno-dir`), "no cache in the layout");
+    assert.ok(
+      Deno.statSync(`${root}/lib/deno-dir`).isDirectory,
+      "no cache in the layout",
+    );
     assert.ok(untouched(`${tmp}/home/.cache/deno`), "Deno used the HOME cache");
     assert.ok(untouched(`${tmp}/app-deno`), "Deno used the app's DENO_DIR");
 
