@@ -6,15 +6,21 @@
  * one mTLS exchange and searches for the key's private scalar, in the
  * byte order of the key file and in that of OpenSSL's BIGNUM limbs (little
  * endian on this machine). The control is the same fixture keeping the
- * key: the scan must find it there.
+ * key: the scan must find it there. The second test holds the start's own
+ * fetch right after its "secrets fetched" (startFetch, the client still
+ * open): the key must be gone there too (fetch_secrets.ts drops it).
  */
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import { sharedServer } from "../support/vault.ts";
+import { put, secret, sharedServer } from "../support/vault.ts";
+import { copies, scanMemory, startHolder } from "../support/mem_scan.ts";
 
 const { server, stop } = sharedServer();
-const FIXTURE = new URL("./fixtures/pair_and_hold.ts", import.meta.url)
-  .pathname;
+const PAIR = new URL("./fixtures/pair_and_hold.ts", import.meta.url).pathname;
+const PENDING = new URL(
+  "./fixtures/fetch_pending_and_hold.ts",
+  import.meta.url,
+).pathname;
 
 /** The P-256 private scalar of a PKCS#8 PEM key (its 32 bytes after 04 20). */
 function scalar(pem: string): Buffer {
@@ -28,82 +34,58 @@ function scalar(pem: string): Buffer {
   return der.subarray(at + 5, at + 5 + 32);
 }
 
-/** Copies of any needle in every readable mapping of `pid`. */
-function copies(pid: number, needles: Buffer[]): number {
-  const mem = Deno.openSync(`/proc/${pid}/mem`, { read: true });
-  let n = 0;
-  try {
-    for (const l of Deno.readTextFileSync(`/proc/${pid}/maps`).split("\n")) {
-      const [range, perms] = l.split(/\s+/);
-      if (!range || !perms.startsWith("r")) continue;
-      const [s, e] = range.split("-").map((x) => BigInt("0x" + x));
-      const buf = Buffer.alloc(Number(e - s));
-      try {
-        mem.seekSync(s, Deno.SeekMode.Start);
-        for (let at = 0; at < buf.length;) {
-          const got = mem.readSync(buf.subarray(at));
-          if (!got) break;
-          at += got;
-        }
-      } catch {
-        continue; // [vvar], guard pages: nothing to read there
-      }
-      for (const needle of needles) {
-        for (
-          let i = buf.indexOf(needle);
-          i >= 0;
-          i = buf.indexOf(needle, i + 1)
-        ) {
-          n++;
-        }
-      }
-      buf.fill(0);
-    }
-  } finally {
-    mem.close();
-  }
-  return n;
+/** Copies of the key's scalar, in either byte order, in `pid`'s memory. */
+function keyCopies(pid: number, d: Buffer): number {
+  const s = scanMemory(pid, { be: d, le: Buffer.from(d).reverse() });
+  return copies(s, "be", "le");
 }
 
 Deno.test("after forgetKey no copy of the client key's scalar is in memory (the control keeps it and is found)", async () => {
   const bao = await server();
   const d = scalar(Deno.readTextFileSync(bao.clientKey));
-  const needles = [d, Buffer.from(d).reverse()];
   const run = async (how: "forget" | "keep") => {
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        FIXTURE,
-        how,
-        bao.clientCert,
-        bao.clientKey,
-        bao.caCert,
-        bao.addr,
-      ],
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "inherit",
-    }).spawn();
+    const h = await startHolder(PAIR, [
+      how,
+      bao.clientCert,
+      bao.clientKey,
+      bao.caCert,
+      bao.addr,
+    ]);
     try {
-      const reader = child.stdout.getReader();
-      const { value } = await reader.read();
-      const line = JSON.parse(new TextDecoder().decode(value));
-      assert.equal(line.status, 200, "the mTLS exchange failed");
-      reader.releaseLock();
-      return copies(child.pid, needles);
+      assert.equal(JSON.parse(h.first).status, 200, "the mTLS exchange failed");
+      return keyCopies(h.pid, d);
     } finally {
-      await child.stdin.close();
-      await child.stdout.cancel();
-      await child.status;
+      await h.finish();
     }
   };
+  const forgot = await run("forget");
+  const kept = await run("keep");
+  console.log(`  key scalar copies: forgotten ${forgot}, kept ${kept}`);
+  assert.ok(kept > 0, "the scan missed the key the control keeps");
+  assert.equal(forgot, 0, "the client key stayed in memory");
+});
+
+Deno.test("a fetch that reported its values holds no copy of the client key while its revocation is answered", async () => {
+  const bao = await server();
   try {
-    const forgot = await run("forget");
-    const kept = await run("keep");
-    console.log(`  key scalar copies: forgotten ${forgot}, kept ${kept}`);
-    assert.ok(kept > 0, "the scan missed the key the control keeps");
-    assert.equal(forgot, 0, "the client key stayed in memory");
+    await put(bao, "secret/data/clientkey/app", { value: secret("ck") });
+    const h = await startHolder(
+      PENDING,
+      [],
+      bao.env({
+        PATH: "/usr/bin:/bin",
+        CLOUDTASER_SECRET_PATHS: "secret/data/clientkey/app",
+      }),
+    );
+    try {
+      assert.equal(JSON.parse(h.first).keys, 1, h.first);
+      const n = keyCopies(h.pid, scalar(Deno.readTextFileSync(bao.clientKey)));
+      console.log(`  key scalar copies after "secrets fetched": ${n}`);
+      assert.equal(n, 0, "the start kept the client key past its reads");
+    } finally {
+      const f = await h.finish();
+      assert.equal(f.status.code, 0, f.stderr);
+    }
   } finally {
     await stop();
   }
