@@ -118,6 +118,22 @@ int finish(void)
 	return report_result((long)total_bytes, total_hits > 0);
 }
 
+/* "hex:" + an even number of hex digits: those bytes (a binary marker,
+ * such as a private key's scalar); returns their count, or 0. */
+static size_t hex_marker(const char *line, size_t n, unsigned char *out)
+{
+	if (n < 6 || (n - 4) % 2 || strncmp(line, "hex:", 4) != 0)
+		return 0;
+	for (size_t i = 4; i < n; i += 2) {
+		unsigned v;
+
+		if (sscanf(line + i, "%2x", &v) != 1)
+			return 0;
+		out[(i - 4) / 2] = (unsigned char)v;
+	}
+	return (n - 4) / 2;
+}
+
 void read_markers(void)
 {
 	char line[MAX_MARKER + 2];
@@ -133,7 +149,20 @@ void read_markers(void)
 
 		if (n == 0)
 			continue;
-		markers[n_markers] = strndup(line, n);
+		unsigned char bytes[MAX_MARKER / 2];
+		size_t b = hex_marker(line, n, bytes);
+
+		if (b) {
+			markers[n_markers] = malloc(b);
+			if (markers[n_markers])
+				memcpy(markers[n_markers], bytes, b);
+			explicit_bzero(bytes, sizeof(bytes));
+			n = b;
+		} else {
+			markers[n_markers] = strndup(line, n);
+		}
+		if (!markers[n_markers])
+			break;
 		marker_len[n_markers] = n;
 		if (n > max_len)
 			max_len = n;

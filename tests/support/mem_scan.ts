@@ -4,6 +4,7 @@
  * key, a token), and the holder fixtures' common start: spawn, wait for its
  * first line on stdout, scan, let it go.
  */
+import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 
 interface Mapping {
@@ -195,4 +196,16 @@ export async function startHolder(
     return { stdout: text, stderr, status };
   };
   return { pid: child.pid, first: text.split("\n")[0], finish };
+}
+
+/** The P-256 private scalar of a PKCS#8 PEM key (its 32 bytes after 04 20). */
+export function keyScalar(pem: string): Buffer {
+  const der = Buffer.from(
+    pem.replace(/-----[^-]+-----/g, "").replace(/\s+/g, ""),
+    "base64",
+  );
+  // ECPrivateKey inside PKCS#8: INTEGER 1 (02 01 01), OCTET STRING 32 (04 20)
+  const at = der.indexOf(Buffer.from([0x02, 0x01, 0x01, 0x04, 0x20]));
+  assert.ok(at > 0, "not a PKCS#8 P-256 key");
+  return der.subarray(at + 5, at + 5 + 32);
 }

@@ -13,7 +13,12 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { put, secret, sharedServer } from "../support/vault.ts";
-import { copies, scanMemory, startHolder } from "../support/mem_scan.ts";
+import {
+  copies,
+  keyScalar as scalar,
+  scanMemory,
+  startHolder,
+} from "../support/mem_scan.ts";
 
 const { server, stop } = sharedServer();
 const PAIR = new URL("./fixtures/pair_and_hold.ts", import.meta.url).pathname;
@@ -21,18 +26,6 @@ const PENDING = new URL(
   "./fixtures/fetch_pending_and_hold.ts",
   import.meta.url,
 ).pathname;
-
-/** The P-256 private scalar of a PKCS#8 PEM key (its 32 bytes after 04 20). */
-function scalar(pem: string): Buffer {
-  const der = Buffer.from(
-    pem.replace(/-----[^-]+-----/g, "").replace(/\s+/g, ""),
-    "base64",
-  );
-  // ECPrivateKey inside PKCS#8: INTEGER 1 (02 01 01), OCTET STRING 32 (04 20)
-  const at = der.indexOf(Buffer.from([0x02, 0x01, 0x01, 0x04, 0x20]));
-  assert.ok(at > 0, "not a PKCS#8 P-256 key");
-  return der.subarray(at + 5, at + 5 + 32);
-}
 
 /** Copies of the key's scalar, in either byte order, in `pid`'s memory. */
 function keyCopies(pid: number, d: Buffer): number {

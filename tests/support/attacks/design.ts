@@ -219,7 +219,22 @@ function duringRefresh(
     case "environ":
       return {
         verdict: "blocked",
-        why: "its environment is PATH only: the configuration comes on fd 7",
+        why: "its environment is PATH (and the layout's DENO_DIR under the " +
+          "launcher) only: the configuration comes on fd 7",
+      };
+    case "scan":
+    case "vm_readv":
+    case "ptrace":
+      return {
+        verdict: "expected",
+        why: "its TLS handshake needs the client key: OpenSSL holds it " +
+          "parsed (the private scalar in a heap BIGNUM) from the pair's " +
+          "load until the client is freed, so root reading its memory " +
+          "while it waits for the server finds it; only the enforcer " +
+          "refuses those reads. The token and the key's PEM are not there: " +
+          "the token is read from its region only after the handshake and " +
+          "wiped right after the write, the PEM bytes once OpenSSL parsed " +
+          "them, and every buffer OpenSSL frees is zeroed",
       };
     case "getfd":
     case "reopen":

@@ -18,6 +18,8 @@
  * console.log(report.cells.filter((c) => c.result === "recovered").length);
  * ```
  */
+import { Buffer } from "node:buffer";
+import { keyScalar } from "../mem_scan.ts";
 import { Enforcer } from "../enforcer.ts";
 import { put } from "../openbao/mod.ts";
 import { startOpenBao } from "../openbao/server.ts";
@@ -146,11 +148,27 @@ export async function runMatrix(
       user: "app",
     });
     await put(bao, "secret/data/attacks/api", { key: markers[1] });
-    // The mTLS client key is a secret too: a line of its PEM body.
-    const keyLine = Deno.readTextFileSync(bao.clientKey).split("\n")
-      .find((l) => /^[A-Za-z0-9+/]{40,}$/.test(l));
-    if (keyLine) markers.push(keyLine.slice(0, 40));
-    const markerNames = ["DB_PASSWORD", "API_KEY", "client key"];
+    // The mTLS client key is a secret too: 40 characters of its PEM body
+    // (the second line: the first starts with the header every P-256 key
+    // shares), and the private scalar itself as OpenSSL holds it once
+    // parsed (a BIGNUM: little-endian limbs here), in both byte orders.
+    const pem = Deno.readTextFileSync(bao.clientKey);
+    const keyLines = pem.split("\n").filter((l) =>
+      /^[A-Za-z0-9+/]{40,}$/.test(l)
+    );
+    const d = keyScalar(pem);
+    markers.push(
+      keyLines[1].slice(0, 40),
+      `hex:${d.toString("hex")}`,
+      `hex:${Buffer.from(d).reverse().toString("hex")}`,
+    );
+    const markerNames = [
+      "DB_PASSWORD",
+      "API_KEY",
+      "client key",
+      "client key scalar",
+      "client key scalar (LE)",
+    ];
     log("start-up windows (strace)");
     windows = await measureWindows(bao, SECRETS_ENV);
     for (const withEnforcer of [false, true]) {

@@ -92,8 +92,9 @@ export function renderSecurity(r: MatrixReport): string {
       "two KV v2 paths " +
       "(three secrets) with cert auth. After start the resident wrapper is " +
       "the C supervisor (`ct-supervisor`, same pid). The markers are the two " +
-      "random secret values and 40 characters of the mTLS client key's PEM " +
-      "body.",
+      "random secret values, 40 characters of the mTLS client key's PEM " +
+      "body, and the key's private scalar in both byte orders (what OpenSSL " +
+      "holds once it parsed the key).",
   );
   p(
     "- `ct-app` (`c/attacks/app.c`) reads each secret with `getenv` and keeps " +
@@ -225,14 +226,15 @@ export function renderSecurity(r: MatrixReport): string {
       "- **A refresh process is the Deno wrapper again, for as long as the " +
         "server keeps it waiting.** Without the enforcer, root reads its " +
         "ordinary memory as it reads the starting wrapper's: the scan, " +
-        "`process_vm_readv` and `ptrace` rows find the mTLS key's PEM " +
-        "line in its heap" +
+        "`process_vm_readv` and `ptrace` rows find the mTLS client key's " +
+        "private scalar in its heap, the key OpenSSL parsed and its TLS " +
+        "handshake needs until the client is freed" +
         (tok.length
           ? `, and the token-shaped strings in it include the valid token ` +
             `(${tok.map((c) => `${c.mode}: ${c.short}`).join("; ")})`
-          : "") +
-        ": JS cannot zero the runtime's copies (the token becomes a string " +
-        "for each request's header). Its region copies stay out of reach " +
+          : "; not the key's PEM (wiped once parsed) nor the token (read " +
+            "from its region after the handshake, wiped after the write)") +
+        ". Its region copies stay out of reach " +
         "(`EIO`, `EFAULT`, `ENXIO`) except to ptrace injection, and its " +
         "`environ`, fds and `map_files` hold nothing. The supervisor during " +
         "the refresh is unchanged: no marker, no valid token. " +
