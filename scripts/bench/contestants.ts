@@ -193,6 +193,27 @@ function wrapperCold(): Contestant {
   };
 }
 
+/**
+ * The wrapper as the launcher starts it in a pod: DENO_DIR is the layout's
+ * `lib/deno-dir` on a read-only volume (README, "The install layout"), so
+ * Deno can neither read nor write a cache and keeps them in memory. Here a
+ * directory under a regular file stands for it (mkdir fails the same way).
+ */
+function wrapperPod(): Contestant {
+  const w = wrapper("env");
+  return {
+    ...w,
+    id: "wrapper-env-pod",
+    label:
+      "cloudtaser-wrapper, env delivery, no cache directory it can write (the launcher in a pod)",
+    env: (set, fx) => {
+      const file = `${fx.dir}/not-a-directory`;
+      Deno.writeTextFileSync(file, "");
+      return { ...w.env(set, fx), DENO_DIR: `${file}/deno-dir` };
+    },
+  };
+}
+
 function goLabel(t: GoTool, name: string): string {
   return t.kind === "real" ? `${name} (real binary)` : `${name} (re-creation)`;
 }
@@ -278,6 +299,7 @@ export function contestants(
     wrapper("env"),
     wrapper("interposer"),
     wrapperCold(),
+    wrapperPod(),
   ];
   if (baselineDir) {
     list.push(

@@ -539,6 +539,7 @@ const COLORS: Record<string, string> = {
   "wrapper-env": "#2471a3",
   "wrapper-interposer": "#5dade2",
   "wrapper-env-cold": "#1b4f72",
+  "wrapper-env-pod": "#154360",
   "vault-env": "#27ae60",
   "vault-env-real": "#82e0aa",
   envconsul: "#8e44ad",
